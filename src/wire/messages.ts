@@ -1,0 +1,61 @@
+// The messages of the unitpool protocol. Every message is a msgpack array whose first element is its op code,
+// carried in one frame (see frame.ts). Channel 0 is the supervisor's control channel; channel k >= 1 is worker k,
+// relayed by the supervisor without decoding.
+
+/** Pool -> worker. */
+export const ToWorker = {
+  /** [op, fnKey, 'source', sourceText] or [op, fnKey, 'module', moduleUrl, exportName]: compile or import once. */
+  Define: 1,
+  /** [op, taskId, fnKey, args]: call fn(...args). */
+  Call: 2,
+  /** [op, taskId, fnKey, items]: call fn(item) for each item; one result array. */
+  CallChunk: 3,
+  /** [op, fnKey, args]: run the initializer before any task. */
+  Init: 4,
+  /** [op]: finish the current task, then exit(0). */
+  Exit: 5,
+} as const;
+
+/** Worker -> pool. */
+export const FromWorker = {
+  /** [op, taskId, value] */
+  Result: 1,
+  /** [op, taskId, error] */
+  Error: 2,
+  /** [op, error]: the initializer threw. */
+  InitError: 3,
+} as const;
+
+/** Pool -> supervisor (channel 0). */
+export const ToSupervisor = {
+  /** [op, workerId]: fork a worker. */
+  Spawn: 1,
+  /** [op, workerId, signalName]: signal a worker. */
+  Kill: 2,
+} as const;
+
+/** Supervisor -> pool (channel 0). */
+export const FromSupervisor = {
+  /** [op, supervisorPid] */
+  Hello: 1,
+  /** [op, workerId, pid] */
+  Spawned: 2,
+  /** [op, workerId, exitCode | null, signalName | null] — sent after every frame of that worker was relayed. */
+  Exited: 3,
+  /** [op, workerId, fd (1|2), bytes]: complete lines of a worker's console output. */
+  Output: 4,
+  /** [op, workerId, message]: the worker could not be started at all. */
+  SpawnFailed: 5,
+} as const;
+
+/** The configuration the supervisor receives on its command line (JSON). */
+export interface SupervisorConfig {
+  /** Workers to fork at once, with ids 1..initialWorkers. */
+  initialWorkers: number;
+  /** Largest frame the supervisor accepts from a worker before killing it. */
+  maxFrame: number;
+  /** oom_score_adj each worker sets for itself, so the OOM killer picks workers before the supervisor. */
+  workerOomScoreAdj: number;
+  /** Extra node flags for workers (e.g. --max-old-space-size). */
+  workerExecArgv: string[];
+}
