@@ -1,0 +1,138 @@
+// Starting a pool's unit: the supervisor (worker-entry/supervisor.js) becomes the main process of one transient
+// service, and systemd itself connects its stdin/stdout to our control socket and its stderr to our log socket,
+// as root and before it builds the sandbox. So the channel needs no fd passing, no native module, and works
+// whatever the unit may not see (PrivateNetwork, ProtectSystem, InaccessiblePaths on our socket's directory...).
+//
+//   pool ── StartTransientUnit(ExecStart=node supervisor.js, StandardInputFile=ctl.sock, ...) ──> systemd
+//   systemd ── connect(ctl.sock), connect(log.sock), namespaces, setuid, seccomp, exec ──> supervisor
+//   pool <── accept() both ── then the socket files are removed; the connections stay.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UnitStartError } from '../errors.js';
+import type { SupervisorConfig } from '../wire/messages.js';
+import type { SystemdBus } from './bus.js';
+import { type DBusProperty, TransientUnit } from './transient.js';
+
+export interface LaunchOptions {
+  bus: SystemdBus;
+  /** Properties compiled from the user's options (D-Bus name, signature, value). */
+  properties: readonly DBusProperty[];
+  supervisor: SupervisorConfig;
+  /** Prefix of the unit name; a random suffix is added. */
+  namePrefix?: string;
+  /** How long to wait for the unit's supervisor to connect after its start job is done. */
+  connectTimeoutMs?: number;
+  /** Receives every chunk the supervisor writes to its stderr. */
+  onLog?: (chunk: Buffer) => void;
+}
+
+export interface Launched {
+  unit: TransientUnit;
+  /** The control connection: the supervisor's stdin and stdout. */
+  control: Socket;
+  /** The supervisor's stderr. */
+  log: Socket;
+}
+
+/** Properties the pool always sets; users cannot override them (the property table refuses them). */
+function ownProperties(name: string, ctl: string, log: string, config: SupervisorConfig): DBusProperty[] {
+  const node = process.execPath;
+  return [
+    ['Description', 's', `unitpool worker pool (${name})`],
+    ['Type', 's', 'exec'],
+    ['ExecStart', 'a(sasb)', [[node, [node, supervisorPath(), JSON.stringify(config)], false]]],
+    ['StandardInputFile', 's', ctl],
+    ['StandardOutputFile', 's', ctl],
+    ['StandardErrorFile', 's', log],
+    ['KillMode', 's', 'control-group'],
+    ['SendSIGKILL', 'b', true],
+    ['TimeoutStopUSec', 't', 3_000_000],
+    ['CollectMode', 's', 'inactive-or-failed'],
+    ['RemainAfterExit', 'b', false],
+  ];
+}
+
+/** The compiled supervisor, next to this module once built (dist/src/unit -> dist/worker-entry). */
+export function supervisorPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    join(here, '..', '..', 'worker-entry', 'supervisor.js'), // dist/src/unit -> dist/worker-entry
+    join(here, '..', '..', 'dist', 'worker-entry', 'supervisor.js'), // src/unit (tests run from source) -> dist
+  ];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`unitpool's worker entry is not built (looked for ${candidates.join(', ')}): run \`npm run build\``);
+  return found;
+}
+
+/** A private directory for the two sockets: only root (or the calling user) can reach it. */
+function socketDirectory(): string {
+  const uid = process.getuid?.() ?? 0;
+  const base = uid === 0 ? '/run/unitpool' : join(process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`, 'unitpool');
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  return mkdtempSync(join(base, 'p-'));
+}
+
+function listen(path: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function firstConnection(server: Server): Promise<Socket> {
+  return new Promise((resolve) => server.once('connection', resolve));
+}
+
+export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
+  const name = `${opts.namePrefix ?? 'unitpool'}-${randomBytes(5).toString('hex')}.service`;
+  const dir = socketDirectory();
+  const ctlPath = join(dir, 'ctl.sock');
+  const logPath = join(dir, 'log.sock');
+  const servers: Server[] = [];
+  const captured: Buffer[] = [];
+  let capturedBytes = 0;
+  const keepTail = (chunk: Buffer) => {
+    captured.push(chunk);
+    capturedBytes += chunk.length;
+    while (capturedBytes > 16_384 && captured.length > 1) capturedBytes -= captured.shift()!.length;
+  };
+  try {
+    const [ctlServer, logServer] = await Promise.all([listen(ctlPath), listen(logPath)]);
+    servers.push(ctlServer, logServer);
+    const control = firstConnection(ctlServer);
+    const log = firstConnection(logServer).then((sock) => {
+      sock.on('data', (chunk: Buffer) => {
+        keepTail(chunk);
+        opts.onLog?.(chunk);
+      });
+      sock.on('error', () => {});
+      return sock;
+    });
+    const tail = () => Buffer.concat(captured).toString('utf8');
+    const properties = [...ownProperties(name, ctlPath, logPath, opts.supervisor), ...opts.properties];
+    const unit = await TransientUnit.start(opts.bus, name, properties, tail);
+    const timeout = opts.connectTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const connected = await Promise.race([
+      Promise.all([control, log]),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeout))),
+    ]);
+    clearTimeout(timer);
+    if (!connected) {
+      await unit.stop().catch(() => {});
+      throw new UnitStartError(`${name} started but its supervisor did not connect within ${timeout} ms`, 'timeout', tail(), { unit: name });
+    }
+    return { unit, control: connected[0], log: connected[1] };
+  } finally {
+    for (const s of servers) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

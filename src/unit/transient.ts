@@ -1,0 +1,182 @@
+// One systemd transient service: create it with StartTransientUnit, wait for its start job the race-free way
+// (as systemd-run does: match JobRemoved before the call, then filter on the returned job path), read it back,
+// stop it, kill it.
+
+import { UnitStartError } from '../errors.js';
+import {
+  DBusCallError,
+  MANAGER_IFACE,
+  MANAGER_PATH,
+  SERVICE_IFACE,
+  SYSTEMD,
+  type SystemdBus,
+  UNIT_IFACE,
+  Variant,
+} from './bus.js';
+
+/** A property as sent to StartTransientUnit: D-Bus name, signature, value in dbus-next's JS form. */
+export type DBusProperty = readonly [name: string, signature: string, value: unknown];
+
+/** What a pool exposes as `pool.unit`. */
+export interface UnitInfo {
+  /** e.g. `unitpool-3f2a9c.service` */
+  readonly name: string;
+  /** D-Bus object path, e.g. `/org/freedesktop/systemd1/unit/unitpool_2d3f2a9c_2eservice` */
+  readonly objectPath: string;
+  /** PID of the unit's main process (the supervisor), as the host sees it. */
+  readonly mainPid: number;
+  /** The unit's control group, e.g. `/system.slice/unitpool-3f2a9c.service` */
+  readonly controlGroup: string;
+}
+
+export type JobResult = 'done' | 'canceled' | 'timeout' | 'failed' | 'dependency' | 'skipped';
+
+const JOB_REMOVED_RULE =
+  `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
+
+/**
+ * Calls `start` (which returns a job object path) and resolves with the job's result once systemd removes the job.
+ * The JobRemoved match is in place before the call, so a fast job cannot be missed.
+ */
+export async function runJob(bus: SystemdBus, start: () => Promise<string>, timeoutMs = 30_000): Promise<JobResult> {
+  await ensureJobMatch(bus);
+  const seen = new Map<string, JobResult>();
+  let wanted: string | undefined;
+  let settle: ((r: JobResult) => void) | undefined;
+  const off = bus.onSignal((msg) => {
+    if (msg.member !== 'JobRemoved' || msg.interface !== MANAGER_IFACE) return;
+    const [, job, , result] = msg.body as [number, string, string, JobResult];
+    if (wanted === undefined) seen.set(job, result);
+    else if (job === wanted) settle?.(result);
+  });
+  try {
+    const job = await start();
+    const early = seen.get(job);
+    if (early) return early;
+    wanted = job;
+    return await new Promise<JobResult>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`systemd job ${job} did not finish within ${timeoutMs} ms`)), timeoutMs);
+      const offClose = bus.onClose((err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      settle = (r) => {
+        clearTimeout(timer);
+        offClose();
+        resolve(r);
+      };
+    });
+  } finally {
+    off();
+  }
+}
+
+const matched = new WeakSet<SystemdBus>();
+async function ensureJobMatch(bus: SystemdBus): Promise<void> {
+  if (matched.has(bus)) return;
+  await bus.addMatch(JOB_REMOVED_RULE);
+  matched.add(bus);
+}
+
+export class TransientUnit implements UnitInfo {
+  private constructor(
+    private readonly bus: SystemdBus,
+    readonly name: string,
+    readonly objectPath: string,
+    readonly mainPid: number,
+    readonly controlGroup: string,
+  ) {}
+
+  /**
+   * Creates and starts the transient service. Resolves once the start job is done, which with Type=exec means the
+   * main process has been exec'd inside its finished sandbox. `describeFailure` is asked for extra output to attach
+   * to the error (e.g. what the main process printed) when the start fails.
+   */
+  static async start(
+    bus: SystemdBus,
+    name: string,
+    properties: readonly DBusProperty[],
+    describeFailure: () => string = () => '',
+  ): Promise<TransientUnit> {
+    const props = properties.map(([k, sig, v]) => [k, new Variant(sig, v)]);
+    let result: JobResult;
+    try {
+      result = await runJob(bus, async () => {
+        const [job] = await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [
+          name,
+          'fail',
+          props,
+          [],
+        ]);
+        return job as string;
+      });
+    } catch (err) {
+      const detail = err instanceof DBusCallError ? err.message : String(err);
+      throw new UnitStartError(`systemd refused to create ${name}: ${detail}`, err instanceof DBusCallError ? err.dbusName : 'error', describeFailure(), {
+        cause: err,
+        unit: name,
+      });
+    }
+    if (result !== 'done') {
+      const why = await explainFailedStart(bus, name);
+      throw new UnitStartError(`${name} failed to start (job ${result}${why ? `; ${why}` : ''})`, result, describeFailure(), { unit: name });
+    }
+    const [objectPath] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
+    const svc = await bus.getAllProperties(objectPath, SERVICE_IFACE);
+    return new TransientUnit(bus, name, objectPath, Number(svc.MainPID ?? 0), String(svc.ControlGroup ?? ''));
+  }
+
+  /** Stops the unit and waits until it is gone. A unit that no longer exists counts as stopped. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    try {
+      await runJob(
+        this.bus,
+        async () => (await this.bus.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [this.name, 'replace']))[0] as string,
+        timeoutMs,
+      );
+    } catch (err) {
+      if (err instanceof DBusCallError && err.dbusName === 'org.freedesktop.systemd1.NoSuchUnit') return;
+      throw err;
+    }
+  }
+
+  /** Sends a signal to the unit's processes (`whom`: main, control or all). */
+  async kill(signal: number, whom: 'main' | 'all' = 'all'): Promise<void> {
+    try {
+      await this.bus.call(MANAGER_PATH, MANAGER_IFACE, 'KillUnit', 'ssi', [this.name, whom, signal]);
+    } catch (err) {
+      if (err instanceof DBusCallError && err.dbusName === 'org.freedesktop.systemd1.NoSuchUnit') return;
+      throw err;
+    }
+  }
+
+  /** The unit's Unit and Service properties, or undefined when systemd no longer knows the unit. */
+  async properties(): Promise<{ unit: Record<string, unknown>; service: Record<string, unknown> } | undefined> {
+    return readUnit(this.bus, this.objectPath);
+  }
+}
+
+async function readUnit(bus: SystemdBus, path: string) {
+  try {
+    const [unit, service] = await Promise.all([bus.getAllProperties(path, UNIT_IFACE), bus.getAllProperties(path, SERVICE_IFACE)]);
+    if (unit.LoadState === 'not-found') return undefined;
+    return { unit, service };
+  } catch (err) {
+    if (err instanceof DBusCallError && /UnknownObject|NoSuchUnit|UnknownMethod/.test(err.dbusName)) return undefined;
+    throw err;
+  }
+}
+
+/** Best effort: why did the start job fail? (The unit may already be garbage-collected.) */
+async function explainFailedStart(bus: SystemdBus, name: string): Promise<string> {
+  try {
+    const [path] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
+    const props = await readUnit(bus, path);
+    if (!props) return '';
+    const { Result, ExecMainCode, ExecMainStatus } = props.service;
+    const how = ExecMainCode === 1 ? `exit status ${ExecMainStatus}` : ExecMainCode ? `signal ${ExecMainStatus}` : '';
+    return [`result ${Result}`, how].filter(Boolean).join(', ');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,156 @@
+// The supervisor: the main process of a pool's systemd unit. systemd started it inside the finished sandbox, with
+// stdin/stdout connected to the pool's control socket and stderr to its log socket. It forks the workers (so they
+// inherit every restriction, including the exec-time ones: seccomp, NoNewPrivileges, capabilities, rlimits) and
+// relays frames between the pool and them:
+//
+//   pool ──frame(channel k)──> supervisor ──same bytes, cut-through──> worker k   (no decoding)
+//   pool <──frame(channel k)── supervisor <──frame, channel rewritten── worker k  (whole frames, never interleaved)
+//
+// Channel 0 carries the supervisor's own control messages (spawn, kill / spawned, exited, console output).
+// When the control connection closes, the supervisor kills its workers and exits; KillMode=control-group
+// makes sure of the rest.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decode, encode } from '../src/wire/codec.js';
+import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
+import { FromSupervisor, type SupervisorConfig, ToSupervisor } from '../src/wire/messages.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as SupervisorConfig;
+const workerScript = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
+const LINE_LIMIT = 64 * 1024;
+
+// Anything printed by mistake must not land in the control channel (fd 1 is the same socket as fd 0).
+console.log = console.info = console.debug = console.error;
+
+const pool = new Socket({ fd: 0, readable: true, writable: true });
+const toPool = new FrameWriter(pool);
+
+interface Worker {
+  id: number;
+  child: ChildProcess;
+  channel: Socket;
+}
+const workers = new Map<number, Worker>();
+
+function control(message: unknown[]): void {
+  toPool.write(0, encode(message));
+}
+
+// Pool -> workers: forwarded as the bytes arrive, so a large argument is never held whole here.
+const fromPool = new FrameRouter({
+  onControlFrame: (payload: Buffer) => onControl(decode(payload) as unknown[]),
+  onPiece: (channel: number, piece: Buffer) => {
+    workers.get(channel)?.channel.write(piece);
+  },
+});
+pool.on('data', (chunk: Buffer) => fromPool.push(chunk));
+pool.on('end', shutdown);
+pool.on('error', shutdown);
+// Backpressure: what workers send waits while the pool is not reading.
+const paused = new Set<NodeJS.ReadableStream>();
+function pauseUntilDrain(stream: NodeJS.ReadableStream): void {
+  stream.pause();
+  paused.add(stream);
+}
+pool.on('drain', () => {
+  for (const s of paused) s.resume();
+  paused.clear();
+});
+
+function onControl(msg: unknown[]): void {
+  switch (msg[0]) {
+    case ToSupervisor.Spawn:
+      startWorker(msg[1] as number);
+      break;
+    case ToSupervisor.Kill:
+      workers.get(msg[1] as number)?.child.kill(msg[2] as NodeJS.Signals);
+      break;
+    default:
+      process.stderr.write(`unitpool supervisor: unknown control message ${String(msg[0])}\n`);
+  }
+}
+
+function startWorker(id: number): void {
+  if (workers.has(id)) return;
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...config.workerExecArgv, workerScript], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, UNITPOOL_WORKER_ID: String(id), UNITPOOL_OOM_SCORE_ADJ: String(config.workerOomScoreAdj) },
+    });
+  } catch (err) {
+    control([FromSupervisor.SpawnFailed, id, String((err as Error).message)]);
+    return;
+  }
+  const channel = child.stdio[3] as Socket;
+  const worker: Worker = { id, child, channel };
+  workers.set(id, worker);
+
+  // Worker -> pool: whole frames only, so frames of different workers never interleave on the pool socket.
+  const frames = new FrameDecoder({
+    maxFrame: config.maxFrame,
+    onFrame: (_claimed: number, payload: Buffer) => {
+      if (!toPool.write(id, payload)) pauseUntilDrain(channel);
+    },
+  });
+  channel.on('data', (chunk: Buffer) => {
+    try {
+      frames.push(chunk);
+    } catch (err) {
+      // Oversized or malformed: the worker is broken or hostile. The pool learns why from its exit.
+      process.stderr.write(`unitpool supervisor: worker ${id}: ${(err as Error).message}; killing it\n`);
+      child.kill('SIGKILL');
+      channel.destroy();
+    }
+  });
+  channel.on('error', () => {});
+  forwardLines(id, 1, child.stdout!);
+  forwardLines(id, 2, child.stderr!);
+  child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
+  child.once('spawn', () => control([FromSupervisor.Spawned, id, child.pid]));
+  // 'close' comes after 'exit' and after every stdio stream ended: all its frames and output were relayed.
+  child.once('close', (code, signal) => {
+    workers.delete(id);
+    control([FromSupervisor.Exited, id, code, signal]);
+  });
+}
+
+/** Forwards console output in whole lines (a line longer than LINE_LIMIT is cut), tagged with worker and fd. */
+function forwardLines(id: number, fd: 1 | 2, stream: NodeJS.ReadableStream): void {
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  stream.on('data', (chunk: Buffer) => {
+    const lastNewline = chunk.lastIndexOf(10);
+    if (lastNewline < 0 && partialBytes + chunk.length < LINE_LIMIT) {
+      partial.push(chunk);
+      partialBytes += chunk.length;
+      return;
+    }
+    const cut = lastNewline < 0 ? chunk.length : lastNewline + 1;
+    partial.push(chunk.subarray(0, cut));
+    emit();
+    if (cut < chunk.length) {
+      partial.push(chunk.subarray(cut));
+      partialBytes = chunk.length - cut;
+    }
+  });
+  stream.on('end', emit);
+  function emit() {
+    if (partial.length === 0) return;
+    const bytes = partial.length === 1 ? partial[0]! : Buffer.concat(partial);
+    partial = [];
+    partialBytes = 0;
+    if (!toPool.write(0, encode([FromSupervisor.Output, id, fd, bytes]))) pauseUntilDrain(stream);
+  }
+}
+
+function shutdown(): void {
+  for (const w of workers.values()) w.child.kill('SIGKILL');
+  process.exit(0);
+}
+
+control([FromSupervisor.Hello, process.pid]);
+for (let id = 1; id <= config.initialWorkers; id++) startWorker(id);

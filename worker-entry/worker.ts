@@ -1,0 +1,236 @@
+// A worker: forked by the supervisor inside the pool's unit, so every restriction of the unit applies to it.
+// It reads task frames from fd 3 (a socket pair with the supervisor), runs them one at a time in order, and writes
+// one result or error frame per task. Its stdout and stderr are pipes the supervisor forwards to the pool.
+
+import { writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { decode, encode, encodeWithPath } from '../src/wire/codec.js';
+import { FrameDecoder, FrameWriter } from '../src/wire/frame.js';
+import { FromWorker, ToWorker } from '../src/wire/messages.js';
+
+type Fn = (...args: unknown[]) => unknown;
+
+const workerId = Number(process.env.UNITPOOL_WORKER_ID ?? 0);
+delete process.env.UNITPOOL_WORKER_ID;
+
+// Be the OOM killer's first choice inside the unit, before the supervisor (raising it needs no privilege).
+try {
+  writeFileSync('/proc/self/oom_score_adj', process.env.UNITPOOL_OOM_SCORE_ADJ ?? '500');
+} catch {
+  /* /proc may be restricted; the unit's OOMScoreAdjust still applies */
+}
+delete process.env.UNITPOOL_OOM_SCORE_ADJ;
+
+// Functions written in files that Vite/Vitest transformed call these helpers instead of import() / naming;
+// give them their plain meaning so such functions run here unchanged.
+Object.assign(globalThis, {
+  __vite_ssr_dynamic_import__: (specifier: string) => import(specifier),
+  __name: <T>(fn: T) => fn,
+});
+
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+const writer = new FrameWriter(channel);
+const functions = new Map<number, Fn | Promise<Fn>>();
+const sourceFunctions = new Set<number>();
+const inbox: unknown[][] = [];
+let busy = false;
+let exitRequested = false;
+
+const decoder = new FrameDecoder({
+  maxFrame: Number.MAX_SAFE_INTEGER,
+  onFrame: (_channel: number, payload: Buffer) => {
+    inbox.push(decode(payload) as unknown[]);
+  },
+});
+channel.on('data', (chunk: Buffer) => {
+  decoder.push(chunk);
+  if (!busy) void drain();
+});
+// The supervisor is gone: nothing more can be reported, so stop at once.
+channel.on('end', () => process.exit(0));
+channel.on('error', () => process.exit(0));
+
+function send(message: unknown[]): void {
+  writer.write(workerId, encode(message));
+}
+
+/** Runs queued messages in order. Synchronous tasks run back to back without yielding; async ones are awaited. */
+async function drain(): Promise<void> {
+  busy = true;
+  try {
+    while (inbox.length > 0) {
+      const msg = inbox.shift()!;
+      const pending = handle(msg);
+      if (pending) await pending;
+    }
+  } finally {
+    busy = false;
+  }
+  if (exitRequested) finish();
+}
+
+function handle(msg: unknown[]): Promise<void> | undefined {
+  switch (msg[0]) {
+    case ToWorker.Define:
+      define(msg);
+      return undefined;
+    case ToWorker.Call:
+      return run(msg[1] as number, msg[2] as number, (fn) => fn(...(msg[3] as unknown[])));
+    case ToWorker.CallChunk:
+      return run(msg[1] as number, msg[2] as number, (fn) => mapChunk(fn, msg[3] as unknown[]));
+    case ToWorker.Init:
+      return initialize(msg[1] as number, msg[2] as unknown[]);
+    case ToWorker.Exit:
+      exitRequested = true;
+      return undefined;
+    default:
+      throw new Error(`unitpool worker: unknown message ${String(msg[0])}`);
+  }
+}
+
+function define(msg: unknown[]): void {
+  const key = msg[1] as number;
+  if (msg[2] === 'source') {
+    sourceFunctions.add(key);
+    try {
+      functions.set(key, compile(msg[3] as string));
+    } catch (err) {
+      functions.set(key, Promise.reject(err));
+      (functions.get(key) as Promise<Fn>).catch(() => {});
+    }
+  } else {
+    const url = msg[3] as string;
+    const name = msg[4] as string;
+    const loaded = import(url).then((mod: Record<string, unknown>) => {
+      const fn = mod[name];
+      if (typeof fn !== 'function') {
+        throw new TypeError(`${url} has no exported function named '${name}' (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+      }
+      functions.set(key, fn as Fn);
+      return fn as Fn;
+    });
+    loaded.catch(() => {});
+    functions.set(key, loaded);
+  }
+}
+
+/** Compiles a function from its source text, in the worker's global scope (it can see no closure). */
+function compile(source: string): Fn {
+  const indirectEval = eval;
+  try {
+    return indirectEval(`(${source}\n)`) as Fn;
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    // Method shorthand (`square(x) { ... }`, `async run() {}`) is not an expression on its own.
+    const holder = indirectEval(`({ ${source}\n})`) as Record<string, Fn>;
+    const fn = Object.values(holder)[0];
+    if (typeof fn !== 'function') throw err;
+    return fn;
+  }
+}
+
+function mapChunk(fn: Fn, items: unknown[]): unknown {
+  const out = new Array<unknown>(items.length);
+  let asyncFrom = -1;
+  for (let i = 0; i < items.length; i++) {
+    out[i] = fn(items[i]);
+    if (asyncFrom < 0 && isThenable(out[i])) asyncFrom = i;
+  }
+  return asyncFrom < 0 ? out : Promise.all(out);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function run(taskId: number, key: number, call: (fn: Fn) => unknown): Promise<void> | undefined {
+  const entry = functions.get(key);
+  if (entry === undefined) {
+    reply(taskId, undefined, new Error(`unitpool worker: function ${key} was never defined`));
+    return undefined;
+  }
+  if (typeof entry !== 'function') {
+    return entry.then(
+      (fn) => settle(taskId, key, () => call(fn)),
+      (err) => reply(taskId, undefined, err),
+    );
+  }
+  return settle(taskId, key, () => call(entry));
+}
+
+function settle(taskId: number, key: number, call: () => unknown): Promise<void> | undefined {
+  let value: unknown;
+  try {
+    value = call();
+  } catch (err) {
+    reply(taskId, undefined, explain(err, key));
+    return undefined;
+  }
+  if (!isThenable(value)) {
+    reply(taskId, value, undefined);
+    return undefined;
+  }
+  return Promise.resolve(value).then(
+    (v) => reply(taskId, v, undefined),
+    (err) => reply(taskId, undefined, explain(err, key)),
+  );
+}
+
+function reply(taskId: number, value: unknown, error: unknown): void {
+  if (error === undefined) {
+    let payload: Buffer;
+    try {
+      payload = encodeWithPath([FromWorker.Result, taskId, value], 'result', 2);
+    } catch (err) {
+      return reply(taskId, undefined, err);
+    }
+    writer.write(workerId, payload);
+  } else {
+    let payload: Buffer;
+    try {
+      payload = encode([FromWorker.Error, taskId, error]);
+    } catch {
+      const e = error as { name?: unknown; message?: unknown; stack?: unknown };
+      const plain = new Error(String(e?.message ?? error));
+      plain.name = String(e?.name ?? 'Error');
+      plain.stack = String(e?.stack ?? plain.stack);
+      payload = encode([FromWorker.Error, taskId, plain]);
+    }
+    writer.write(workerId, payload);
+  }
+}
+
+/** A free variable in a function sent as source is the classic mistake: say what happened and what to do. */
+function explain(err: unknown, key: number): unknown {
+  if (err instanceof ReferenceError && sourceFunctions.has(key)) {
+    const m = /^(\S+) is not defined$/.exec(err.message);
+    if (m) {
+      err.message =
+        `${m[1]} is not defined in the worker. Functions passed to submit() or map() are sent as source text and ` +
+        `compiled in the worker, so they cannot use variables, imports or functions from the scope they were written in. ` +
+        `Pass ${m[1]} as an argument, import it inside the function (await import(...)), or use a module reference ` +
+        `{ module, name } instead.`;
+    }
+  }
+  return err;
+}
+
+async function initialize(key: number, args: unknown[]): Promise<void> {
+  try {
+    const entry = functions.get(key);
+    const fn = typeof entry === 'function' ? entry : await entry;
+    if (!fn) throw new Error(`unitpool worker: initializer ${key} was never defined`);
+    await fn(...args);
+  } catch (err) {
+    send([FromWorker.InitError, explain(err, key)]);
+    writer.flushNow();
+    // The pool breaks on an initializer error; stop taking tasks.
+    inbox.length = 0;
+    exitRequested = true;
+  }
+}
+
+function finish(): void {
+  writer.flushNow();
+  channel.end(() => process.exit(0));
+}
