@@ -1,0 +1,172 @@
+// Named bundles of properties to start from. A preset is plain data; the user's own properties are merged
+// over it and win, property by property (null removes one a preset set):
+//
+//   new UnitPool({ preset: 'untrusted', properties: { MemoryMax: '2G', PrivateNetwork: false } })
+//   mergeProperties(preset('untrusted'), { MemoryMax: '2G' })
+//
+// How the presets keep Node working:
+//  - untrusted runs as a DynamicUser rather than User=nobody. Both read files as "other", so the node
+//    binary and unitpool's package must be world-readable either way; but nobody is shared with NFS and
+//    other daemons (systemd warns about services running as nobody), while a dynamic uid exists only
+//    for the life of the unit, and systemd also implies RemoveIPC. It needs the system manager (as any
+//    User= does).
+//  - ProtectHome would hide a project under /home: unitpool binds its own package directory and the node
+//    binary back read-only (readable.ts), turning ProtectHome=yes into the equivalent ProtectHome=tmpfs.
+//    A project under /root cannot be read by a non-root user at all (/root is 0700): that is an error at
+//    construction that says so.
+//  - MemoryDenyWriteExecute is left out: it stops V8's JIT (Node aborts at start).
+//  - The syscall filter is @system-service plus @pkey: Node 20 calls pkey_alloc() at start, which systemd
+//    252's @system-service does not include, and an allow-list kills on anything else (SIGSYS). compile.ts
+//    checks that any filter keeps NODE_SYSCALLS.
+//  - RestrictAddressFamilies keeps AF_UNIX: the supervisor talks to its workers over AF_UNIX socketpairs.
+//  - /proc stays (Node reads /proc/self); ProtectProc=invisible only hides other users' processes.
+
+import { availableParallelism } from 'node:os';
+import { OptionError } from '../errors.js';
+import { isAbsolute } from './parse.js';
+import { PROPERTY_NAMES, type PropertyName, type UnitProperties } from './table.js';
+
+export type PresetName = 'untrusted' | 'currentDirOnly' | 'batch';
+export const PRESET_NAMES: readonly PresetName[] = ['untrusted', 'currentDirOnly', 'batch'];
+
+export interface PresetContext {
+  /** The directory currentDirOnly opens (default process.cwd()). */
+  cwd?: string;
+  /** CPUs batch takes half of (default os.availableParallelism()). */
+  cpus?: number;
+}
+
+export interface PresetDoc {
+  readonly summary: string;
+  /** What the preset blocks, one item per line in docs. */
+  readonly blocks: readonly string[];
+  /** What stays possible. */
+  readonly keeps: readonly string[];
+}
+
+export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
+  untrusted: {
+    summary: 'For code you do not trust: no network, no writes outside its own /tmp, no privileges, a fresh uid, a syscall filter, and caps on tasks and memory.',
+    blocks: [
+      'the network (PrivateNetwork; only AF_UNIX sockets, RestrictAddressFamilies)',
+      'writes anywhere but its private /tmp and /var/tmp (ProtectSystem=strict, PrivateTmp)',
+      'reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users\' processes (ProtectProc=invisible)',
+      'privileges: a dynamic uid with no capabilities, no setuid gains, no setuid files, no realtime (DynamicUser, CapabilityBoundingSet=, NoNewPrivileges, RestrictSUIDSGID, RestrictRealtime)',
+      'kernel tunables, modules, logs, cgroups, the clock and the hostname (Protect*)',
+      'new namespaces, personality changes, System V IPC shared with the host (RestrictNamespaces, LockPersonality, PrivateIPC)',
+      'syscalls outside @system-service (plus @pkey, which Node needs) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
+      'fork bombs (TasksMax=1024) and memory hogs (MemoryMax=50% of RAM)',
+    ],
+    keeps: ['reading the system (/usr, /etc) and the project if it is world-readable', 'CPU: add CPUQuota for a cap', 'files the workers create are private to them (UMask=0077)'],
+  },
+  currentDirOnly: {
+    summary: "playpen's --current-dir-only: the working directory is the only place the workers can write; home directories look empty; the system is read-only.",
+    blocks: [
+      'reading or writing home directories (ProtectHome=tmpfs), except the working directory, which stays visible and writable (BindPaths)',
+      'writes anywhere else (ProtectSystem=strict), a shared /tmp (PrivateTmp)',
+      'devices (PrivateDevices), kernel tunables and cgroup changes (ProtectKernelTunables, ProtectControlGroups)',
+    ],
+    keeps: ['the network', 'reading the system', 'the current user (no User= change)'],
+  },
+  batch: {
+    summary: 'For background batch jobs: caps CPU at half the host and memory at half the RAM, and nothing else.',
+    blocks: ['more than half the CPUs (CPUQuota)', 'more than half the RAM (MemoryMax: past it the kernel OOM-kills a worker)'],
+    keeps: ['everything else'],
+  },
+};
+
+/** The properties of a preset. */
+export function preset(name: PresetName, context: PresetContext = {}): UnitProperties {
+  switch (name) {
+    case 'untrusted':
+      return {
+        DynamicUser: true,
+        PrivateNetwork: true,
+        RestrictAddressFamilies: ['AF_UNIX'],
+        ProtectSystem: 'strict',
+        ProtectHome: true,
+        PrivateTmp: true,
+        PrivateDevices: true,
+        PrivateIPC: true,
+        ProtectKernelTunables: true,
+        ProtectKernelModules: true,
+        ProtectKernelLogs: true,
+        ProtectControlGroups: true,
+        ProtectClock: true,
+        ProtectHostname: true,
+        ProtectProc: 'invisible',
+        RestrictNamespaces: true,
+        LockPersonality: true,
+        RestrictSUIDSGID: true,
+        RestrictRealtime: true,
+        NoNewPrivileges: true,
+        CapabilityBoundingSet: [],
+        SystemCallFilter: ['@system-service', '@pkey'],
+        SystemCallArchitectures: 'native',
+        UMask: '0077',
+        TasksMax: 1024,
+        MemoryMax: '50%',
+      };
+    case 'currentDirOnly': {
+      const cwd = context.cwd ?? process.cwd();
+      if (!isAbsolute(cwd) || cwd === '/') {
+        throw new OptionError('preset', cwd, 'currentDirOnly opens the working directory, and it must be an absolute path other than /', 'a project directory as the working directory (run the program from it)');
+      }
+      return {
+        ProtectSystem: 'strict',
+        ProtectHome: 'tmpfs',
+        BindPaths: [{ source: cwd }],
+        WorkingDirectory: cwd,
+        PrivateTmp: true,
+        PrivateDevices: true,
+        ProtectKernelTunables: true,
+        ProtectControlGroups: true,
+      };
+    }
+    case 'batch': {
+      const cpus = Math.max(1, context.cpus ?? availableParallelism());
+      return {
+        CPUQuota: `${Math.ceil(cpus / 2) * 100}%`,
+        MemoryMax: '50%',
+      };
+    }
+    default:
+      throw new OptionError('preset', name, `unknown preset ${JSON.stringify(name)}`, `one of ${PRESET_NAMES.map((n) => `'${n}'`).join(', ')}`);
+  }
+}
+
+/** Properties that may also say null: "remove what an earlier layer set". */
+export type PropertyOverrides = { [K in PropertyName]?: UnitProperties[K] | null };
+
+/** Merges layers left to right; a later layer wins per property, and null removes the property. */
+export function mergeProperties(...layers: (PropertyOverrides | UnitProperties | undefined)[]): UnitProperties {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === null) delete out[k];
+      else if (v !== undefined) out[k] = v;
+    }
+  }
+  return out as UnitProperties;
+}
+
+/** Resolves the `preset` option (one name or several, applied in order) into properties. */
+export function presetProperties(value: unknown, context: PresetContext = {}, path = 'preset'): UnitProperties {
+  if (value === undefined) return {};
+  const names = Array.isArray(value) ? (value as unknown[]) : [value];
+  return mergeProperties(
+    ...names.map((n, i) => {
+      if (typeof n !== 'string' || !(PRESET_NAMES as readonly string[]).includes(n)) {
+        throw new OptionError(Array.isArray(value) ? `${path}[${i}]` : path, n, `unknown preset ${JSON.stringify(n)}`, `one of ${PRESET_NAMES.map((x) => `'${x}'`).join(', ')}`);
+      }
+      return preset(n as PresetName, context);
+    }),
+  );
+}
+
+/** For docs: the property names a preset sets. */
+export function presetPropertyNames(name: PresetName): PropertyName[] {
+  const p = preset(name, { cwd: '/srv/project', cpus: 4 });
+  return PROPERTY_NAMES.filter((k) => k in p);
+}

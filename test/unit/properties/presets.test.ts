@@ -1,0 +1,145 @@
+import { describe, expect, test } from 'vitest';
+import {
+  compileUnitOptions,
+  mergeProperties,
+  preset,
+  PRESET_DOCS,
+  PRESET_NAMES,
+  presetProperties,
+  presetPropertyNames,
+} from '../../../src/properties/index.js';
+import { compile, optionError } from './helpers.js';
+
+describe('presets', () => {
+  test('untrusted', () => {
+    const p = preset('untrusted');
+    expect(p).toMatchObject({
+      DynamicUser: true,
+      PrivateNetwork: true,
+      RestrictAddressFamilies: ['AF_UNIX'],
+      ProtectSystem: 'strict',
+      ProtectHome: true,
+      PrivateTmp: true,
+      PrivateDevices: true,
+      NoNewPrivileges: true,
+      ProtectKernelTunables: true,
+      ProtectKernelModules: true,
+      ProtectKernelLogs: true,
+      ProtectControlGroups: true,
+      ProtectClock: true,
+      ProtectHostname: true,
+      RestrictNamespaces: true,
+      LockPersonality: true,
+      RestrictSUIDSGID: true,
+      SystemCallFilter: ['@system-service', '@pkey'],
+      SystemCallArchitectures: 'native',
+      TasksMax: 1024,
+      MemoryMax: '50%',
+    });
+    expect(p.MemoryDenyWriteExecute).toBeUndefined();
+  });
+
+  test('untrusted compiles, and passes the checks Node needs', () => {
+    const out = compile(preset('untrusted'), { maxWorkers: 8 });
+    const byName = new Map(out.map(([n, s, v]) => [n, [s, v]]));
+    expect(byName.get('DynamicUser')).toEqual(['b', true]);
+    expect(byName.get('SystemCallFilter')).toEqual(['(bas)', [true, ['@system-service', '@pkey']]]);
+    expect(byName.get('RestrictAddressFamilies')).toEqual(['(bas)', [true, ['AF_UNIX']]]);
+    expect(byName.get('CapabilityBoundingSet')).toEqual(['t', 0]);
+    expect(byName.get('MemoryMaxScale')).toEqual(['u', 2147483648]);
+    expect(byName.get('UMask')).toEqual(['u', 0o077]);
+  });
+
+  test('currentDirOnly opens the working directory only', () => {
+    expect(preset('currentDirOnly', { cwd: '/srv/project' })).toEqual({
+      ProtectSystem: 'strict',
+      ProtectHome: 'tmpfs',
+      BindPaths: [{ source: '/srv/project' }],
+      WorkingDirectory: '/srv/project',
+      PrivateTmp: true,
+      PrivateDevices: true,
+      ProtectKernelTunables: true,
+      ProtectControlGroups: true,
+    });
+    expect(compile(preset('currentDirOnly', { cwd: '/tmp' }))).toEqual([
+      ['ProtectSystem', 's', 'strict'],
+      ['ProtectHome', 's', 'tmpfs'],
+      ['PrivateTmp', 'b', true],
+      ['PrivateDevices', 'b', true],
+      ['BindPaths', 'a(ssbt)', [['/tmp', '/tmp', false, 16384]]],
+      ['WorkingDirectory', 's', '/tmp'],
+      ['ProtectKernelTunables', 'b', true],
+      ['ProtectControlGroups', 'b', true],
+    ]);
+    expect(optionError(() => preset('currentDirOnly', { cwd: '/' })).message).toBe(
+      'preset: currentDirOnly opens the working directory, and it must be an absolute path other than / (got "/"); expected a project directory as the working directory (run the program from it)',
+    );
+  });
+
+  test('batch caps CPU at half the host and memory at half the RAM', () => {
+    expect(preset('batch', { cpus: 8 })).toEqual({ CPUQuota: '400%', MemoryMax: '50%' });
+    expect(preset('batch', { cpus: 3 })).toEqual({ CPUQuota: '200%', MemoryMax: '50%' });
+    expect(preset('batch', { cpus: 1 })).toEqual({ CPUQuota: '100%', MemoryMax: '50%' });
+  });
+
+  test('every preset is documented', () => {
+    for (const name of PRESET_NAMES) {
+      expect(PRESET_DOCS[name].summary.length).toBeGreaterThan(20);
+      expect(PRESET_DOCS[name].blocks.length).toBeGreaterThan(0);
+      expect(presetPropertyNames(name).length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('merging', () => {
+  test('the user wins, property by property; null removes', () => {
+    const merged = mergeProperties(preset('untrusted'), { MemoryMax: '2G', PrivateNetwork: false, SystemCallFilter: null });
+    expect(merged.MemoryMax).toBe('2G');
+    expect(merged.PrivateNetwork).toBe(false);
+    expect('SystemCallFilter' in merged).toBe(false);
+    expect(merged.DynamicUser).toBe(true);
+  });
+
+  test('layers apply left to right; undefined is skipped', () => {
+    expect(mergeProperties({ Nice: 1 }, undefined, { Nice: 2, CPUQuota: '10%' }, { CPUQuota: undefined })).toEqual({ Nice: 2, CPUQuota: '10%' });
+  });
+
+  test('the preset option: one name or several', () => {
+    expect(presetProperties('batch', { cpus: 4 })).toEqual({ CPUQuota: '200%', MemoryMax: '50%' });
+    const both = presetProperties(['untrusted', 'batch'], { cpus: 4 });
+    expect(both.CPUQuota).toBe('200%');
+    expect(both.DynamicUser).toBe(true);
+    expect(optionError(() => presetProperties('paranoid')).message).toBe(
+      `preset: unknown preset "paranoid" (got "paranoid"); expected one of 'untrusted', 'currentDirOnly', 'batch'`,
+    );
+    expect(optionError(() => presetProperties(['batch', 'x'])).option).toBe('preset[1]');
+  });
+
+  test('compileUnitOptions merges preset, properties and env, and reports the CPUs', () => {
+    const c = compileUnitOptions(
+      { preset: 'batch', properties: { CPUQuota: '150%' }, env: 'none', bestEffort: ['MemoryMax'] },
+      { presetContext: { cpus: 8 }, hostCpus: 8, warn: () => {} },
+    );
+    expect(c.properties).toEqual([
+      ['CPUQuotaPerSecUSec', 't', 1500000],
+      ['MemoryMaxScale', 'u', 2147483648],
+    ]);
+    expect(c.cpus).toBe(2);
+    expect(c.requested).toEqual({ CPUQuota: '150%', MemoryMax: '50%' });
+    expect(c.bestEffort).toEqual(['MemoryMax']);
+  });
+
+  test('CPUs from AllowedCPUs, the smaller of the two', () => {
+    expect(compileUnitOptions({ properties: { AllowedCPUs: '0-2', CPUQuota: '400%' }, env: 'none' }, { hostCpus: 8 }).cpus).toBe(3);
+    expect(compileUnitOptions({ properties: {}, env: 'none' }).cpus).toBeUndefined();
+  });
+
+  test('bestEffort names must be set properties', () => {
+    expect(optionError(() => compileUnitOptions({ properties: { CPUQuota: '50%' }, bestEffort: ['MemoryMax'], env: 'none' })).message).toBe(
+      `bestEffort[0]: MemoryMax is not set in properties (or the preset) (got "MemoryMax"); expected an array of property names that are set, e.g. ['MemoryMax']`,
+    );
+    expect(optionError(() => compileUnitOptions({ properties: { CPUQuota: '50%' }, bestEffort: ['CPUQuta' as never], env: 'none' })).message).toBe(
+      `bestEffort[0]: unknown property; did you mean CPUQuota? (got "CPUQuta"); expected an array of property names that are set, e.g. ['MemoryMax']`,
+    );
+  });
+});
