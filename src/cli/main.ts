@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The `unitpool` command. Each subcommand is one entry in COMMANDS: a function from its arguments
+// to an exit status. Add a subcommand by adding an entry (and a line to USAGE).
+
+import { runSandboxCommand } from '../sandbox/command.js';
+
+type Command = (argv: readonly string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  sandbox: runSandboxCommand,
+};
+
+const USAGE = `Usage: unitpool <command> [args...]
+
+Commands:
+  sandbox   boot a private systemd and run a command inside it (unitpool sandbox --help)
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`unitpool: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+    // Do not wait for stray handles (a sandbox's stdio pipes, timers): the status is final.
+    process.exit(status);
+  },
+  (e: unknown) => {
+    process.stderr.write(`unitpool: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(125);
+  },
+);
