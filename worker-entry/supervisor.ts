@@ -100,8 +100,8 @@ function startWorker(id: number): void {
     try {
       frames.push(chunk);
     } catch (err) {
-      // Oversized or malformed: the worker is broken or hostile. The pool learns why from its exit.
-      process.stderr.write(`unitpool supervisor: worker ${id}: ${(err as Error).message}; killing it\n`);
+      // Oversized or malformed: the worker is broken or hostile. Tell the pool why, then kill it.
+      control([FromSupervisor.WorkerFault, id, (err as Error).message]);
       child.kill('SIGKILL');
       channel.destroy();
     }

@@ -2,7 +2,7 @@
 // It reads task frames from fd 3 (a socket pair with the supervisor), runs them one at a time in order, and writes
 // one result or error frame per task. Its stdout and stderr are pipes the supervisor forwards to the pool.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { decode, encode, encodeWithPath } from '../src/wire/codec.js';
 import { FrameDecoder, FrameWriter } from '../src/wire/frame.js';
@@ -15,7 +15,9 @@ delete process.env.UNITPOOL_WORKER_ID;
 
 // Be the OOM killer's first choice inside the unit, before the supervisor (raising it needs no privilege).
 try {
-  writeFileSync('/proc/self/oom_score_adj', process.env.UNITPOOL_OOM_SCORE_ADJ ?? '500');
+  const inherited = Number(readFileSync('/proc/self/oom_score_adj', 'utf8'));
+  const raise = Number(process.env.UNITPOOL_OOM_SCORE_ADJ ?? 500);
+  writeFileSync('/proc/self/oom_score_adj', String(Math.min(1000, inherited + raise)));
 } catch {
   /* /proc may be restricted; the unit's OOMScoreAdjust still applies */
 }

@@ -28,21 +28,24 @@ import type { Writable } from 'node:stream';
 import PQueue from 'p-queue';
 import {
   BrokenPoolError,
+  type ExitReason,
   PoolClosedError,
   ProtocolError,
+  QueueFullError,
   TaskTimeoutError,
   UnitPoolError,
   WorkerExitedError,
-  type ExitReason,
 } from '../errors.js';
 import { compileUnitOptions, type UnitOptions } from '../properties/index.js';
 import { type BusChoice, SystemdBus } from '../unit/bus.js';
+import { cgroupUsage, type CgroupUsage, oomKillCount } from '../unit/cgroup.js';
 import { launchSupervisor } from '../unit/launch.js';
-import type { TransientUnit, UnitInfo } from '../unit/transient.js';
+import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
 import { decode, encode, encodeWithPath } from '../wire/codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from '../wire/frame.js';
 import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
+import { newTask, newWorkerSlot, type Task, type WorkerSlot } from './task.js';
 
 export interface UnitPoolOptions extends UnitOptions {
   /** Worker processes; default: the CPUs available to the unit (CPUQuota and AllowedCPUs count). */
@@ -56,15 +59,25 @@ export interface UnitPoolOptions extends UnitOptions {
   stderr?: Writable;
   /** What a worker's death does to the pool: start a new worker (default), or break the pool like Python does. */
   onWorkerExit?: 'replace' | 'break';
+  /** Runs once in every new worker before its first task; if it throws, the pool breaks with that error as cause. */
+  initializer?: TaskFunction;
+  initArgs?: unknown[];
+  /** A worker exits after this many tasks and a fresh one takes its place (no task is lost). */
+  maxTasksPerWorker?: number;
+  /** Idle workers exit after this many ms, and are forked again when work comes. */
+  idleTimeout?: number;
+  /** At most this many tasks wait in the queue; beyond it submit() rejects with QueueFullError, or waits. */
+  maxQueue?: number;
+  queueMode?: 'reject' | 'wait';
   /** How long creating the unit may take, in ms (default 30 s). */
   startTimeout?: number;
 }
 
 export interface SubmitOptions {
   /** Reject with TaskTimeoutError after this many ms (counted from submit); a running task's worker is killed. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Abort: a queued task is removed, a running task's worker is killed; rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface MapOptions extends SubmitOptions {
@@ -79,50 +92,39 @@ export interface ShutdownOptions {
   cancelPending?: boolean;
 }
 
-type TaskState = 'queued' | 'sent' | 'settled';
-
-interface Task {
-  readonly id: number;
-  readonly fn: FnEntry;
-  readonly payload: Buffer;
-  state: TaskState;
-  worker: WorkerSlot | undefined;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-  /** Where submit() was called, for remote errors' stacks. */
-  readonly callSite: Error;
-  abort: AbortController | undefined;
-  timer: NodeJS.Timeout | undefined;
-  /** Resolves (never rejects) once the task is settled. */
-  done: Promise<void>;
-  markDone: () => void;
-  /** Frees the p-queue slot this task holds while it is on a worker (settled, or back in the queue). */
-  release: (() => void) | undefined;
+/** Resource usage of the pool's unit; fields this host cannot tell are absent. */
+export interface PoolUsage extends CgroupUsage {
+  /** Where each figure came from. */
+  source: { dbus: string[]; cgroup: string[] };
 }
 
-interface WorkerSlot {
-  readonly id: number;
-  pid: number | undefined;
-  state: 'starting' | 'ready' | 'stopping' | 'dead';
-  readonly inflight: Task[];
-  readonly defined: Set<number>;
-  tasksDone: number;
+export interface PoolStats {
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+  workers: { id: number; pid: number | undefined; state: WorkerSlot['state']; tasks: number }[];
 }
 
 let taskIds = 0;
 const noop = () => {};
 const RESOLVED = Promise.resolve();
+const UINT64_MAX = 2n ** 64n - 1n;
 
 export class UnitPool implements AsyncDisposable {
   readonly maxWorkers: number;
   private readonly options: UnitPoolOptions;
   private readonly registry = new FunctionRegistry();
+  private readonly init: { entry: FnEntry; message: Buffer } | undefined;
   private readonly queue: PQueue;
   private readonly workers = new Map<number, WorkerSlot>();
+  /** Tasks not yet on a worker. */
   private readonly queued = new Set<Task>();
+  /** Tasks p-queue handed over when no worker could take them (capacity shrank): sent first when a slot frees. */
   private readonly parked: Task[] = [];
+  private readonly spaceWaiters: (() => void)[] = [];
   private nextWorkerId = 1;
-  private depth = 1;
+  private readonly depth = 1;
   private readonly started: Promise<void>;
   private bus: SystemdBus | undefined;
   private transient: TransientUnit | undefined;
@@ -131,12 +133,23 @@ export class UnitPool implements AsyncDisposable {
   private broken: Error | undefined;
   private closing = false;
   private shutdownDone: Promise<void> | undefined;
+  private oomKillsSeen = 0;
+  /** Workers in a row that died before finishing any task (reset by every finished task). */
+  private earlyDeaths = 0;
+  /** Called once the first worker has been forked (ready() waits for it). */
+  private onInitialWorkers: (() => void) | undefined;
+  private counts = { done: 0, failed: 0 };
 
   constructor(options: UnitPoolOptions = {}) {
     this.options = options;
     // Validate everything synchronously: a wrong option throws here, naming the option.
     const compiled = compileUnitOptions(options);
     this.maxWorkers = resolveMaxWorkers(options.maxWorkers, compiled.cpus);
+    checkPoolOptions(options);
+    if (options.initializer) {
+      const entry = this.registry.resolve(options.initializer);
+      this.init = { entry, message: encodeWithPath([ToWorker.Init, entry.key, options.initArgs ?? []], 'initArgs', 2) };
+    }
     this.queue = new PQueue({ concurrency: this.maxWorkers, autoStart: false });
     this.started = this.start(compiled.properties);
     this.started.catch(noop);
@@ -147,7 +160,7 @@ export class UnitPool implements AsyncDisposable {
     return this.transient;
   }
 
-  /** Resolves when the unit is running and its supervisor connected; rejects if it could not be started. */
+  /** Resolves when the unit is running and its first workers are forked; rejects if it could not be started. */
   ready(): Promise<void> {
     return this.started;
   }
@@ -156,12 +169,18 @@ export class UnitPool implements AsyncDisposable {
   submit<A extends unknown[], R>(fn: ((...args: A) => R) | TaskFunction, args?: A, options?: SubmitOptions): Promise<Awaited<R>>;
   submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = {}): Promise<unknown> {
     try {
-      if (this.closing) throw new PoolClosedError('submit() after shutdown(): this pool takes no new tasks', { unit: this.transient?.name });
-      if (this.broken) throw this.broken;
+      this.checkOpen('submit');
       if (!Array.isArray(args)) throw new TypeError(`submit(fn, args): args must be an array of arguments, got ${typeof args}`);
       const entry = this.registry.resolve(fn);
       const id = ++taskIds;
       const payload = encodeWithPath([ToWorker.Call, id, entry.key, args], 'args', 3);
+      if (this.options.maxQueue !== undefined && this.queued.size >= this.options.maxQueue) {
+        if (this.options.queueMode !== 'wait') throw new QueueFullError(this.options.maxQueue, { unit: this.transient?.name });
+        return this.waitForSpace().then(() => {
+          this.checkOpen('submit');
+          return this.enqueue(id, entry, payload, options)[1];
+        });
+      }
       return this.enqueue(id, entry, payload, options)[1];
     } catch (err) {
       return Promise.reject(err);
@@ -172,12 +191,13 @@ export class UnitPool implements AsyncDisposable {
   async *map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncGenerator<Awaited<R>> {
     const chunksize = options.chunksize ?? 1;
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
-    if (this.closing) throw new PoolClosedError('map() after shutdown(): this pool takes no new tasks');
+    this.checkOpen('map');
     const entry = this.registry.resolve(fn);
     // Chunks in flight, oldest first; results are yielded in this order.
     const window: [Task, Promise<unknown>][] = [];
     const maxInFlight = Math.max(2, this.maxWorkers * 2);
     const submitChunk = (chunk: T[]) => {
+      this.checkOpen('map');
       const id = ++taskIds;
       const payload = encodeWithPath([ToWorker.CallChunk, id, entry.key, chunk], 'items', 3);
       const pending = this.enqueue(id, entry, payload, options);
@@ -206,36 +226,92 @@ export class UnitPool implements AsyncDisposable {
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     const { wait = true, cancelPending = false } = options;
     this.closing = true;
-    if (cancelPending) {
-      for (const task of [...this.queued]) this.fail(task, new PoolClosedError('task cancelled by shutdown({ cancelPending: true }) before it started'));
-    }
+    this.wakeSpaceWaiters();
+    if (cancelPending) this.failQueued(new PoolClosedError('task cancelled by shutdown({ cancelPending: true }) before it started', { unit: this.transient?.name }));
     this.shutdownDone ??= this.finish();
     return wait ? this.shutdownDone : Promise.resolve();
+  }
+
+  /**
+   * Stops the unit now: every queued and running task rejects with PoolClosedError. systemd sends SIGTERM to every
+   * process of the unit, then SIGKILL after the stop timeout (3 s).
+   */
+  async terminate(): Promise<void> {
+    this.abandonAll('terminated by terminate()');
+    await this.shutdown();
+  }
+
+  /** Like terminate(), with SIGKILL at once. */
+  async kill(): Promise<void> {
+    this.abandonAll('killed by kill()');
+    await this.transient?.kill(9).catch(noop);
+    await this.shutdown();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
 
+  /** CPU time, memory (current and peak), tasks and IO bytes of the unit, from systemd and its cgroup files. */
+  async usage(): Promise<PoolUsage> {
+    await this.started;
+    const unit = this.transient!;
+    const out: PoolUsage = { source: { dbus: [], cgroup: [] } };
+    const props = await unit.properties().catch(() => undefined);
+    const set = (key: keyof CgroupUsage, value: unknown, scale = 1) => {
+      if (typeof value !== 'bigint' || value === UINT64_MAX) return;
+      out[key] = Number(value) / scale;
+      out.source.dbus.push(key);
+    };
+    if (props) {
+      set('cpuUsec', props.service.CPUUsageNSec, 1000);
+      set('memoryCurrent', props.service.MemoryCurrent);
+      set('tasks', props.service.TasksCurrent);
+      set('ioReadBytes', props.service.IOReadBytes);
+      set('ioWriteBytes', props.service.IOWriteBytes);
+    }
+    for (const [key, value] of Object.entries(cgroupUsage(unit.controlGroup)) as [keyof CgroupUsage, number][]) {
+      if (out[key] !== undefined) continue;
+      out[key] = value;
+      out.source.cgroup.push(key);
+    }
+    return out;
+  }
+
+  /** Counters of the pool right now. */
+  stats(): PoolStats {
+    let running = 0;
+    const workers: PoolStats['workers'] = [];
+    for (const s of this.workers.values()) {
+      running += s.inflight.length;
+      workers.push({ id: s.id, pid: s.pid, state: s.state, tasks: s.done });
+    }
+    return { queued: this.queued.size, running, done: this.counts.done, failed: this.counts.failed, workers };
+  }
+
   // ── start ────────────────────────────────────────────────────────────────────────────────────────────────
 
-  private async start(properties: Parameters<typeof launchSupervisor>[0]['properties']): Promise<void> {
+  private async start(properties: readonly DBusProperty[]): Promise<void> {
     try {
       this.bus = await SystemdBus.connect(this.options.bus ?? 'system');
-      const initial = this.maxWorkers;
+      const initial = this.options.idleTimeout !== undefined ? 0 : this.maxWorkers;
       for (let i = 0; i < initial; i++) this.addWorkerSlot();
       const launched = await launchSupervisor({
         bus: this.bus,
         properties,
         supervisor: { initialWorkers: initial, maxFrame: this.options.maxFrame ?? DEFAULT_MAX_FRAME, workerOomScoreAdj: 500, workerExecArgv: [] },
         onLog: (chunk) => (this.options.stderr ?? process.stderr).write(chunk),
+        ...(this.options.startTimeout !== undefined ? { startTimeoutMs: this.options.startTimeout } : {}),
       });
       this.transient = launched.unit;
       this.control = launched.control;
       this.writer = new FrameWriter(launched.control);
+      this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
+      const forked = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
       this.attach(launched.control);
-      launched.log.on('close', noop);
-      if (this.closing && this.queue.size === 0) return;
+      this.ensureWorkers();
+      if (initial > 0) await forked;
+      if (this.broken) throw this.broken;
     } catch (err) {
       this.breakPool(err instanceof Error ? err : new Error(String(err)));
       throw err;
@@ -243,7 +319,7 @@ export class UnitPool implements AsyncDisposable {
   }
 
   private addWorkerSlot(): WorkerSlot {
-    const slot: WorkerSlot = { id: this.nextWorkerId++, pid: undefined, state: 'starting', inflight: [], defined: new Set(), tasksDone: 0 };
+    const slot = newWorkerSlot(this.nextWorkerId++);
     this.workers.set(slot.id, slot);
     return slot;
   }
@@ -265,54 +341,89 @@ export class UnitPool implements AsyncDisposable {
       }
     });
     control.on('error', noop);
-    control.on('close', () => {
-      if (!this.closing || this.queued.size > 0 || this.inflightCount() > 0) {
-        this.breakPool(new BrokenPoolError(`the pool's unit ${this.transient?.name} stopped (its supervisor went away)`, { unit: this.transient?.name }));
-      }
-    });
+    control.on('close', () => void this.onUnitGone());
+  }
+
+  /** The control connection closed: expected during shutdown; otherwise the unit died under us. */
+  private async onUnitGone(): Promise<void> {
+    if (this.broken || (this.closing && this.unsettled().length === 0)) return;
+    const name = this.transient?.name;
+    let why = 'its supervisor went away';
+    const props = await this.transient?.properties().catch(() => undefined);
+    if (props) why += `; systemd says ActiveState=${String(props.unit.ActiveState)}, Result=${String(props.service.Result)}`;
+    this.breakPool(new BrokenPoolError(`the pool's unit ${name} stopped (${why})`, { unit: name }));
   }
 
   // ── messages from the unit (untrusted bytes) ────────────────────────────────────────────────────────────
 
   private onSupervisorMessage(payload: Buffer): void {
-    const msg = this.decodeOrBreak(payload);
-    if (!msg) return;
+    let msg: unknown;
+    try {
+      msg = decode(payload);
+    } catch {
+      /* below */
+    }
+    if (!Array.isArray(msg)) return this.supervisorFault('a frame that is not a valid message');
     switch (msg[0]) {
       case FromSupervisor.Hello:
         return;
-      case FromSupervisor.Spawned: {
-        const slot = this.workers.get(msg[1] as number);
-        if (!slot || slot.state !== 'starting') return;
-        slot.pid = Number(msg[2]);
-        slot.state = 'ready';
-        this.updateCapacity();
-        return;
-      }
+      case FromSupervisor.Spawned:
+        return this.onWorkerStarted(this.workers.get(msg[1] as number), Number(msg[2]));
       case FromSupervisor.Exited:
-        return this.onWorkerExit(msg[1] as number, (msg[2] as number | null) ?? null, (msg[3] as string | null) ?? null);
+        return this.onWorkerExit(msg[1] as number, typeof msg[2] === 'number' ? msg[2] : null, typeof msg[3] === 'string' ? msg[3] : null);
       case FromSupervisor.SpawnFailed:
         return this.onWorkerExit(msg[1] as number, null, null, String(msg[2]));
-      case FromSupervisor.Output: {
-        const out = msg[2] === 1 ? (this.options.stdout ?? process.stdout) : (this.options.stderr ?? process.stderr);
-        if (msg[3] instanceof Uint8Array) out.write(msg[3]);
-        return;
+      case FromSupervisor.Output:
+        return this.onOutput(msg[2], msg[3]);
+      case FromSupervisor.WorkerFault: {
+        const slot = this.workers.get(msg[1] as number);
+        return slot ? this.protocolFault(slot, `a bad frame (${String(msg[2])})`) : undefined;
       }
       default:
-        this.breakPool(new ProtocolError(`the unit's supervisor sent an unknown message ${String(msg[0])}`, { unit: this.transient?.name }));
+        return this.supervisorFault(`an unknown message ${String(msg[0])}`);
     }
+  }
+
+  private supervisorFault(what: string): void {
+    this.breakPool(new ProtocolError(`the unit's supervisor sent ${what}`, { unit: this.transient?.name }));
+    this.control?.destroy();
+  }
+
+  /** Console output: written through, and the unit waits (backpressure) while the destination is full. */
+  private onOutput(fd: unknown, bytes: unknown): void {
+    if (!(bytes instanceof Uint8Array)) return;
+    const out = fd === 1 ? (this.options.stdout ?? process.stdout) : (this.options.stderr ?? process.stderr);
+    if (!out.write(bytes) && this.control && !this.control.isPaused()) {
+      const control = this.control;
+      control.pause();
+      out.once('drain', () => control.resume());
+    }
+  }
+
+  private onWorkerStarted(slot: WorkerSlot | undefined, pid: number): void {
+    if (!slot || slot.state !== 'starting') return;
+    slot.pid = pid;
+    slot.state = 'ready';
+    this.onInitialWorkers?.();
+    this.onInitialWorkers = undefined;
+    if (this.init) {
+      slot.defined.add(this.init.entry.key);
+      this.writer!.write(slot.id, this.init.entry.definition);
+      this.writer!.write(slot.id, this.init.message);
+    }
+    this.updateCapacity();
   }
 
   private onWorkerMessage(workerId: number, payload: Buffer): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
-    let msg: unknown[] | undefined;
+    let msg: unknown;
     try {
-      const decoded = decode(payload);
-      if (Array.isArray(decoded)) msg = decoded;
+      msg = decode(payload);
     } catch {
-      /* handled below */
+      /* below */
     }
-    if (!msg) return this.protocolFault(slot, 'a frame that is not a valid message');
+    if (!Array.isArray(msg)) return this.protocolFault(slot, 'a frame that is not a valid message');
     if (msg[0] === FromWorker.InitError) {
       return this.breakPool(new BrokenPoolError('the initializer threw in a new worker', { cause: msg[1], unit: this.transient?.name }));
     }
@@ -320,21 +431,11 @@ export class UnitPool implements AsyncDisposable {
     const task = slot.inflight[0];
     if (!task || task.id !== msg[1]) return this.protocolFault(slot, `a reply for task ${String(msg[1])}, which is not the task it is running`);
     slot.inflight.shift();
-    slot.tasksDone++;
+    slot.done++;
+    this.earlyDeaths = 0;
     if (msg[0] === FromWorker.Result) this.succeed(task, msg[2]);
     else this.fail(task, withCallSite(msg[2], task.callSite));
-    this.updateCapacity();
-  }
-
-  private decodeOrBreak(payload: Buffer): unknown[] | undefined {
-    try {
-      const msg = decode(payload);
-      if (Array.isArray(msg)) return msg;
-    } catch {
-      /* below */
-    }
-    this.breakPool(new ProtocolError(`the unit's supervisor sent a frame that is not a valid message`, { unit: this.transient?.name }));
-    return undefined;
+    this.afterTask(slot);
   }
 
   /** A worker sent garbage: kill it; its running task fails with ProtocolError, the rest are requeued. */
@@ -348,48 +449,72 @@ export class UnitPool implements AsyncDisposable {
   private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: string): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
+    const expected = slot.state === 'retiring' || slot.state === 'killed';
     slot.state = 'dead';
+    clearTimeout(slot.idleTimer);
     this.workers.delete(workerId);
     const [running, ...behind] = slot.inflight;
     slot.inflight.length = 0;
-    const reason: ExitReason = signal ? 'signal' : 'exit';
-    const exited = new WorkerExitedError(
-      { exitCode, signal, reason, pid: slot.pid },
-      { unit: this.transient?.name, cause: spawnError ? new Error(spawnError) : undefined },
-    );
-    if (running && running.state !== 'settled') this.fail(running, exited);
+    let exited: WorkerExitedError | undefined;
+    if (!expected || (running && running.state !== 'settled')) {
+      exited = new WorkerExitedError(
+        { exitCode, signal, reason: this.exitReason(signal), pid: slot.pid },
+        { unit: this.transient?.name, cause: spawnError ? new Error(spawnError) : undefined },
+      );
+    }
+    if (running && exited) this.fail(running, exited);
     for (const task of behind) if (task.state !== 'settled') this.requeue(task);
-    if (this.options.onWorkerExit === 'break' && running) {
+    // Workers that die before running anything, again and again, would be re-forked forever: stop and say why.
+    if (!expected && !running && slot.done === 0) this.earlyDeaths++;
+    if (this.earlyDeaths >= 3) {
+      this.breakPool(
+        new BrokenPoolError(
+          `workers die as soon as they start (last one: ${exited?.message ?? 'exited'}); the unit's restrictions may keep Node ` +
+            `from running (a syscall filter, memory or task limits, an unreadable path): see the workers' output above`,
+          { cause: exited, unit: this.transient?.name },
+        ),
+      );
+      return;
+    }
+    if (exited && !expected && this.options.onWorkerExit === 'break') {
       this.breakPool(new BrokenPoolError('a worker died and onWorkerExit is "break"', { cause: exited, unit: this.transient?.name }));
       return;
     }
-    if (!this.closing && !this.broken) this.spawnWorker();
+    this.ensureWorkers();
     this.updateCapacity();
+  }
+
+  /** Why did a worker die? SIGKILL plus a new OOM kill in the unit's memory cgroup means the OOM killer. */
+  private exitReason(signal: string | null): ExitReason {
+    if (!signal) return 'exit';
+    if (signal === 'SIGKILL' && this.transient) {
+      const kills = oomKillCount(this.transient.controlGroup);
+      if (kills !== undefined && kills > this.oomKillsSeen) {
+        this.oomKillsSeen++;
+        return 'oom-kill';
+      }
+    }
+    return 'signal';
   }
 
   // ── dispatch ─────────────────────────────────────────────────────────────────────────────────────────────
 
+  private checkOpen(what: string): void {
+    if (this.closing) throw new PoolClosedError(`${what}() after shutdown(): this pool takes no new tasks`, { unit: this.transient?.name });
+    if (this.broken) throw this.broken;
+  }
+
   private enqueue(id: number, fn: FnEntry, payload: Buffer, options: SubmitOptions): [Task, Promise<unknown>] {
-    let resolve!: (v: unknown) => void;
-    let reject!: (e: unknown) => void;
-    const result = new Promise<unknown>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    let markDone!: () => void;
-    const done = new Promise<void>((res) => (markDone = res));
-    const callSite = new Error('submitted here');
-    const task: Task = { id, fn, payload, state: 'queued', worker: undefined, resolve, reject, callSite, abort: undefined, timer: undefined, done, markDone, release: undefined };
+    const [task, result] = newTask(id, fn, payload);
     if (options.signal || options.timeout !== undefined) this.arm(task, options);
     this.queued.add(task);
     this.schedule(task, 0);
+    if (this.options.idleTimeout !== undefined) this.ensureWorkers();
     return [task, result];
   }
 
   private schedule(task: Task, priority: number): void {
-    this.queue
-      .add(() => this.dispatch(task), { priority, signal: task.abort?.signal })
-      .catch(noop);
+    this.queue.add(() => this.dispatch(task), { priority, signal: task.abort?.signal }).catch(noop);
   }
 
   private requeue(task: Task): void {
@@ -416,14 +541,18 @@ export class UnitPool implements AsyncDisposable {
 
   private send(task: Task, slot: WorkerSlot): void {
     this.queued.delete(task);
+    this.wakeSpaceWaiters();
     task.state = 'sent';
     task.worker = slot;
     slot.inflight.push(task);
+    slot.sent++;
+    clearTimeout(slot.idleTimer);
     if (!slot.defined.has(task.fn.key)) {
       slot.defined.add(task.fn.key);
       this.writer!.write(slot.id, task.fn.definition);
     }
     this.writer!.write(slot.id, task.payload);
+    if (this.options.maxTasksPerWorker !== undefined && slot.sent >= this.options.maxTasksPerWorker) this.retireWorker(slot);
   }
 
   private pickWorker(): WorkerSlot | undefined {
@@ -435,19 +564,31 @@ export class UnitPool implements AsyncDisposable {
     return best && best.inflight.length < this.depth ? best : undefined;
   }
 
+  /** A worker finished a task: maybe start its idle timer; give its slot to parked work. */
+  private afterTask(slot: WorkerSlot): void {
+    if (slot.inflight.length === 0 && slot.state === 'ready' && this.options.idleTimeout !== undefined) {
+      slot.idleTimer = setTimeout(() => {
+        if (slot.inflight.length === 0 && slot.state === 'ready') this.retireWorker(slot);
+      }, this.options.idleTimeout);
+      slot.idleTimer.unref();
+    }
+    if (this.parked.length > 0) this.updateCapacity();
+  }
+
   private readyWorkers(): number {
     let n = 0;
     for (const slot of this.workers.values()) if (slot.state === 'ready') n++;
     return n;
   }
 
-  private inflightCount(): number {
-    let n = 0;
-    for (const slot of this.workers.values()) n += slot.inflight.length;
-    return n;
+  /** Tasks not settled yet: queued, or on a worker. */
+  private unsettled(): Task[] {
+    const out = [...this.queued];
+    for (const slot of this.workers.values()) for (const t of slot.inflight) if (t.state !== 'settled') out.push(t);
+    return out;
   }
 
-  /** Keep p-queue's concurrency equal to the free slots workers can take. */
+  /** Keep p-queue's concurrency equal to the slots workers can take; send parked tasks first. */
   private updateCapacity(): void {
     const ready = this.readyWorkers();
     if (ready === 0 || this.broken) {
@@ -464,17 +605,43 @@ export class UnitPool implements AsyncDisposable {
     if (this.queue.isPaused) this.queue.start();
   }
 
-  private spawnWorker(): void {
-    const slot = this.addWorkerSlot();
-    if (this.writer) this.writer.write(0, encode([ToSupervisor.Spawn, slot.id]));
+  /** Fork workers up to maxWorkers: always (default), or only while work waits (idleTimeout). */
+  private ensureWorkers(): void {
+    if (this.closing || this.broken || !this.writer) return;
+    let live = 0;
+    for (const slot of this.workers.values()) if (slot.state === 'starting' || slot.state === 'ready') live++;
+    const want = this.options.idleTimeout === undefined ? this.maxWorkers : Math.min(this.maxWorkers, live + this.queued.size);
+    for (; live < want; live++) {
+      const slot = this.addWorkerSlot();
+      this.writer.write(0, encode([ToSupervisor.Spawn, slot.id]));
+    }
   }
 
   /** Kills a worker; it gets no more tasks. Its exit report requeues the tasks that were waiting behind. */
   private killWorker(slot: WorkerSlot, signal = 'SIGKILL'): void {
     if (slot.state === 'dead') return;
-    slot.state = 'stopping';
+    slot.state = 'killed';
     if (this.writer) this.writer.write(0, encode([ToSupervisor.Kill, slot.id, signal]));
+    this.ensureWorkers();
     this.updateCapacity();
+  }
+
+  /** Asks a worker to exit once its tasks are done (it takes no new ones); a fresh one takes its place. */
+  private retireWorker(slot: WorkerSlot): void {
+    if (slot.state !== 'ready') return;
+    slot.state = 'retiring';
+    this.writer!.write(slot.id, encode([ToWorker.Exit]));
+    this.ensureWorkers();
+    this.updateCapacity();
+  }
+
+  private waitForSpace(): Promise<void> {
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  private wakeSpaceWaiters(): void {
+    const max = this.options.maxQueue;
+    while (this.spaceWaiters.length > 0 && (this.closing || this.broken || max === undefined || this.queued.size < max)) this.spaceWaiters.shift()!();
   }
 
   // ── settling ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -490,41 +657,63 @@ export class UnitPool implements AsyncDisposable {
       if (slot && slot.inflight.includes(task)) this.killWorker(slot);
     };
     if (options.timeout !== undefined) {
-      task.timer = setTimeout(() => cancel(new TaskTimeoutError(options.timeout!, { unit: this.transient?.name })), options.timeout);
+      const ms = options.timeout;
+      task.timer = setTimeout(() => cancel(new TaskTimeoutError(ms, { unit: this.transient?.name })), ms);
     }
-    if (options.signal) {
-      if (options.signal.aborted) queueMicrotask(() => cancel(options.signal!.reason));
-      else options.signal.addEventListener('abort', () => cancel(options.signal!.reason), { once: true });
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => cancel(signal.reason));
+      else {
+        const onAbort = () => cancel(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        void task.done.then(() => signal.removeEventListener('abort', onAbort));
+      }
     }
   }
 
   private succeed(task: Task, value: unknown): void {
     if (task.state === 'settled') return;
     this.settle(task);
+    this.counts.done++;
     task.resolve(value);
   }
 
   private fail(task: Task, err: unknown): void {
     if (task.state === 'settled') return;
     this.settle(task);
+    this.counts.failed++;
     task.reject(err);
   }
 
   private settle(task: Task): void {
     task.release?.();
     task.state = 'settled';
-    this.queued.delete(task);
+    if (this.queued.delete(task)) this.wakeSpaceWaiters();
     if (task.timer) clearTimeout(task.timer);
     task.markDone();
   }
 
+  private failQueued(err: Error): void {
+    for (const task of [...this.queued]) this.fail(task, err);
+  }
+
+  private abandonAll(how: string): void {
+    this.closing = true;
+    const err = new PoolClosedError(`task abandoned: the pool was ${how}`, { unit: this.transient?.name });
+    this.failQueued(err);
+    for (const slot of this.workers.values()) for (const task of slot.inflight) this.fail(task, err);
+    this.wakeSpaceWaiters();
+  }
+
   private breakPool(err: Error): void {
     if (this.broken) return;
-    this.broken = err instanceof BrokenPoolError || err instanceof UnitPoolError ? err : new BrokenPoolError(err.message, { cause: err });
+    this.onInitialWorkers?.();
+    this.broken = err instanceof UnitPoolError ? err : new BrokenPoolError(err.message, { cause: err });
     for (const slot of this.workers.values()) for (const task of slot.inflight) this.fail(task, this.broken);
-    for (const task of [...this.queued]) this.fail(task, this.broken);
+    this.failQueued(this.broken);
     this.queue.clear();
     this.queue.pause();
+    this.wakeSpaceWaiters();
   }
 
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -532,16 +721,24 @@ export class UnitPool implements AsyncDisposable {
   private async finish(): Promise<void> {
     await this.started.catch(noop);
     // Wait for every task to settle (unless the pool broke, which settled them).
-    while (!this.broken && (this.queued.size > 0 || this.inflightCount() > 0)) {
-      const pending = [...this.queued, ...[...this.workers.values()].flatMap((s) => s.inflight)];
+    for (let pending = this.unsettled(); !this.broken && pending.length > 0; pending = this.unsettled()) {
       await Promise.all(pending.map((t) => t.done));
     }
     this.queue.clear();
+    for (const slot of this.workers.values()) clearTimeout(slot.idleTimer);
     this.control?.end();
     this.control?.destroy();
+    if (!this.transient) {
+      this.bus?.close();
+      return;
+    }
+    // The D-Bus connection may have dropped (dbus-daemon restarted): the unit must still be stopped.
+    let bus = this.bus!;
     try {
-      await this.transient?.stop();
+      if (bus.isClosed) bus = await SystemdBus.connect(this.options.bus ?? 'system');
+      await this.transient.stop(bus);
     } finally {
+      bus.close();
       this.bus?.close();
     }
   }
@@ -553,6 +750,27 @@ function resolveMaxWorkers(requested: number | undefined, unitCpus: number | und
     return requested;
   }
   return Math.max(1, Math.min(availableParallelism(), unitCpus ?? Infinity));
+}
+
+function checkPoolOptions(o: UnitPoolOptions): void {
+  const positiveInt = (name: keyof UnitPoolOptions) => {
+    const v = o[name];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new TypeError(`${name} must be a positive integer, got ${String(v)}`);
+  };
+  positiveInt('maxTasksPerWorker');
+  positiveInt('maxFrame');
+  if (o.maxQueue !== undefined && (!Number.isInteger(o.maxQueue) || o.maxQueue < 0)) throw new TypeError(`maxQueue must be a whole number, got ${String(o.maxQueue)}`);
+  for (const name of ['idleTimeout', 'startTimeout'] as const) {
+    const v = o[name];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new TypeError(`${name} must be a number of milliseconds, got ${String(v)}`);
+  }
+  if (o.onWorkerExit !== undefined && o.onWorkerExit !== 'replace' && o.onWorkerExit !== 'break') {
+    throw new TypeError(`onWorkerExit must be 'replace' or 'break', got ${String(o.onWorkerExit)}`);
+  }
+  if (o.queueMode !== undefined && o.queueMode !== 'reject' && o.queueMode !== 'wait') {
+    throw new TypeError(`queueMode must be 'reject' or 'wait', got ${String(o.queueMode)}`);
+  }
+  if (o.initArgs !== undefined && !Array.isArray(o.initArgs)) throw new TypeError('initArgs must be an array of arguments');
 }
 
 /** Gives a remote error the place where its task was submitted: remote stack first, then the local one. */

@@ -24,8 +24,8 @@ export interface LaunchOptions {
   supervisor: SupervisorConfig;
   /** Prefix of the unit name; a random suffix is added. */
   namePrefix?: string;
-  /** How long to wait for the unit's supervisor to connect after its start job is done. */
-  connectTimeoutMs?: number;
+  /** How long creating the unit and connecting its supervisor may take (default 30 s). */
+  startTimeoutMs?: number;
   /** Receives every chunk the supervisor writes to its stderr. */
   onLog?: (chunk: Buffer) => void;
 }
@@ -53,6 +53,9 @@ function ownProperties(name: string, ctl: string, log: string, config: Superviso
     ['TimeoutStopUSec', 't', 3_000_000],
     ['CollectMode', 's', 'inactive-or-failed'],
     ['RemainAfterExit', 'b', false],
+    // A worker killed by the OOM killer must not stop the unit: the pool reports it and forks a new worker.
+    // (Properties the user sets come later in the list, and win.)
+    ['OOMPolicy', 's', 'continue'],
   ];
 }
 
@@ -118,8 +121,8 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
     });
     const tail = () => Buffer.concat(captured).toString('utf8');
     const properties = [...ownProperties(name, ctlPath, logPath, opts.supervisor), ...opts.properties];
-    const unit = await TransientUnit.start(opts.bus, name, properties, tail);
-    const timeout = opts.connectTimeoutMs ?? 10_000;
+    const timeout = opts.startTimeoutMs ?? 30_000;
+    const unit = await TransientUnit.start(opts.bus, name, properties, tail, timeout);
     let timer: NodeJS.Timeout | undefined;
     const connected = await Promise.race([
       Promise.all([control, log]),

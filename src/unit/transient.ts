@@ -97,6 +97,7 @@ export class TransientUnit implements UnitInfo {
     name: string,
     properties: readonly DBusProperty[],
     describeFailure: () => string = () => '',
+    timeoutMs = 30_000,
   ): Promise<TransientUnit> {
     const props = properties.map(([k, sig, v]) => [k, new Variant(sig, v)]);
     let result: JobResult;
@@ -109,7 +110,7 @@ export class TransientUnit implements UnitInfo {
           [],
         ]);
         return job as string;
-      });
+      }, timeoutMs);
     } catch (err) {
       const detail = err instanceof DBusCallError ? err.message : String(err);
       throw new UnitStartError(`systemd refused to create ${name}: ${detail}`, err instanceof DBusCallError ? err.dbusName : 'error', describeFailure(), {
@@ -126,12 +127,15 @@ export class TransientUnit implements UnitInfo {
     return new TransientUnit(bus, name, objectPath, Number(svc.MainPID ?? 0), String(svc.ControlGroup ?? ''));
   }
 
-  /** Stops the unit and waits until it is gone. A unit that no longer exists counts as stopped. */
-  async stop(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Stops the unit and waits until it is gone. A unit that no longer exists counts as stopped. `bus` replaces the
+   * connection the unit was created on, when that one dropped.
+   */
+  async stop(bus: SystemdBus = this.bus, timeoutMs = 30_000): Promise<void> {
     try {
       await runJob(
-        this.bus,
-        async () => (await this.bus.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [this.name, 'replace']))[0] as string,
+        bus,
+        async () => (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [this.name, 'replace']))[0] as string,
         timeoutMs,
       );
     } catch (err) {

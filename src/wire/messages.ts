@@ -46,6 +46,8 @@ export const FromSupervisor = {
   Output: 4,
   /** [op, workerId, message]: the worker could not be started at all. */
   SpawnFailed: 5,
+  /** [op, workerId, message]: the worker broke the framing (oversized or cut frame); it is being killed. */
+  WorkerFault: 6,
 } as const;
 
 /** The configuration the supervisor receives on its command line (JSON). */
@@ -54,7 +56,7 @@ export interface SupervisorConfig {
   initialWorkers: number;
   /** Largest frame the supervisor accepts from a worker before killing it. */
   maxFrame: number;
-  /** oom_score_adj each worker sets for itself, so the OOM killer picks workers before the supervisor. */
+  /** How much each worker raises its oom_score_adj over the supervisor's, so the OOM killer picks workers first. */
   workerOomScoreAdj: number;
   /** Extra node flags for workers (e.g. --max-old-space-size). */
   workerExecArgv: string[];

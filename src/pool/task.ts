@@ -1,0 +1,77 @@
+// A task's life in the pool: queued (in p-queue) -> sent (on a worker) -> settled. A task on a worker that dies
+// before running it goes back to queued; the one that was running settles with the worker's death.
+
+import type { FnEntry } from './functions.js';
+
+export type TaskState = 'queued' | 'sent' | 'settled';
+
+export interface Task {
+  readonly id: number;
+  readonly fn: FnEntry;
+  /** The encoded Call / CallChunk message. */
+  readonly payload: Buffer;
+  state: TaskState;
+  worker: WorkerSlot | undefined;
+  /** Where submit() was called, for remote errors' stacks (captured lazily by V8). */
+  readonly callSite: Error;
+  abort: AbortController | undefined;
+  timer: NodeJS.Timeout | undefined;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  /** Resolves (never rejects) once the task is settled. */
+  readonly done: Promise<void>;
+  markDone: () => void;
+  /** Frees the p-queue slot this task holds while it is on a worker (settled, or back in the queue). */
+  release: (() => void) | undefined;
+}
+
+/** The pool's view of one worker process. */
+export interface WorkerSlot {
+  readonly id: number;
+  pid: number | undefined;
+  /**
+   * starting: forked, not reported yet; ready: takes tasks; retiring: told to exit after its tasks (maxTasksPerWorker,
+   * idleTimeout, shutdown); killed: a kill was sent (timeout, abort, protocol fault); dead: its exit was reported.
+   */
+  state: 'starting' | 'ready' | 'retiring' | 'killed' | 'dead';
+  /** Tasks sent, in order: the first is the one running. */
+  readonly inflight: Task[];
+  /** Function keys this worker has compiled or imported. */
+  readonly defined: Set<number>;
+  /** Tasks sent to it over its life (for maxTasksPerWorker). */
+  sent: number;
+  /** Tasks it finished. */
+  done: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promise<unknown>] {
+  let resolve!: (v: unknown) => void;
+  let reject!: (e: unknown) => void;
+  const result = new Promise<unknown>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  let markDone!: () => void;
+  const done = new Promise<void>((res) => (markDone = res));
+  const task: Task = {
+    id,
+    fn,
+    payload,
+    state: 'queued',
+    worker: undefined,
+    callSite: new Error('submitted here'),
+    abort: undefined,
+    timer: undefined,
+    resolve,
+    reject,
+    done,
+    markDone,
+    release: undefined,
+  };
+  return [task, result];
+}
+
+export function newWorkerSlot(id: number): WorkerSlot {
+  return { id, pid: undefined, state: 'starting', inflight: [], defined: new Set(), sent: 0, done: 0, idleTimer: undefined };
+}
