@@ -1,7 +1,10 @@
 // unitpool: a process pool executor whose workers run inside one systemd transient unit.
 export { UnitPool } from './pool/pool.js';
-export type { UnitPoolOptions, SubmitOptions, MapOptions, ShutdownOptions } from './pool/pool.js';
+export type { UnitPoolOptions, SubmitOptions, MapOptions, MapProgress, ShutdownOptions, PoolUsage, PoolStats } from './pool/pool.js';
 export type { ModuleRef, TaskFunction } from './pool/functions.js';
 export type { UnitInfo } from './unit/transient.js';
 export type { BusChoice } from './unit/bus.js';
 export * from './errors.js';
+export type { UnitProperties, PropertyName, PresetName, EnvOption, RawProperty } from './properties/index.js';
+export { PRESET_NAMES, PRESET_DOCS } from './properties/index.js';
+export { startSandbox, SandboxError } from './sandbox/index.js';

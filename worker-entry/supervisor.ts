@@ -25,7 +25,8 @@ const LINE_LIMIT = 64 * 1024;
 // Anything printed by mistake must not land in the control channel (fd 1 is the same socket as fd 0).
 console.log = console.info = console.debug = console.error;
 
-const pool = new Socket({ fd: 0, readable: true, writable: true });
+// The channel to the pool: stdin (a socket systemd connected), or fd 3 when the pool forked us itself (isolation: 'none').
+const pool = new Socket({ fd: config.channelFd ?? 0, readable: true, writable: true });
 const toPool = new FrameWriter(pool);
 
 interface Worker {

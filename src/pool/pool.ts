@@ -23,11 +23,13 @@
 // front of the queue. When the unit dies, every task rejects with BrokenPoolError.
 
 import { availableParallelism } from 'node:os';
+import { debuglog } from 'node:util';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import PQueue from 'p-queue';
 import {
   BrokenPoolError,
+  OptionError,
   type ExitReason,
   PoolClosedError,
   ProtocolError,
@@ -39,7 +41,7 @@ import {
 import { compileUnitOptions, type UnitOptions } from '../properties/index.js';
 import { type BusChoice, SystemdBus } from '../unit/bus.js';
 import { cgroupUsage, type CgroupUsage, oomKillCount } from '../unit/cgroup.js';
-import { launchSupervisor } from '../unit/launch.js';
+import { launchLocal, launchSupervisor } from '../unit/launch.js';
 import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
 import { decode, encode, encodeWithPath } from '../wire/codec.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from '../wire/frame.js';
@@ -52,6 +54,11 @@ export interface UnitPoolOptions extends UnitOptions {
   maxWorkers?: number;
   /** Which systemd: 'system' (default), 'user', or { address } of a D-Bus socket. */
   bus?: BusChoice;
+  /**
+   * 'systemd' (default): workers run in a transient unit. 'none': plain child processes with the same API (timeouts
+   * and crash handling only), for development machines without systemd; no properties may be given with it.
+   */
+  isolation?: 'systemd' | 'none';
   /** Largest frame accepted from the unit, in bytes (default 64 MiB). */
   maxFrame?: number;
   /** Where workers' console output goes (default: this process's stdout / stderr). */
@@ -83,6 +90,15 @@ export interface SubmitOptions {
 export interface MapOptions extends SubmitOptions {
   /** Items per task (default 1). Larger chunks amortize the per-task cost for small items. */
   chunksize?: number;
+  /** Called as results arrive: items done, the total when `items` has a length or size, and items per second. */
+  onProgress?: (progress: MapProgress) => void;
+}
+
+export interface MapProgress {
+  done: number;
+  total: number | undefined;
+  /** Items per second since map() started. */
+  rate: number;
 }
 
 export interface ShutdownOptions {
@@ -105,6 +121,9 @@ export interface PoolStats {
   failed: number;
   workers: { id: number; pid: number | undefined; state: WorkerSlot['state']; tasks: number }[];
 }
+
+/** NODE_DEBUG=unitpool prints the pool's life: units, workers, faults. */
+const debug = debuglog('unitpool');
 
 let taskIds = 0;
 const noop = () => {};
@@ -143,6 +162,7 @@ export class UnitPool implements AsyncDisposable {
   constructor(options: UnitPoolOptions = {}) {
     this.options = options;
     // Validate everything synchronously: a wrong option throws here, naming the option.
+    checkIsolation(options);
     const compiled = compileUnitOptions(options);
     this.maxWorkers = resolveMaxWorkers(options.maxWorkers, compiled.cpus);
     checkPoolOptions(options);
@@ -204,7 +224,17 @@ export class UnitPool implements AsyncDisposable {
       pending[1].catch(noop);
       window.push(pending);
     };
-    const oldest = async () => (await window.shift()![1]) as Awaited<R>[];
+    const started = performance.now();
+    const total = sizeOf(items);
+    let done = 0;
+    const oldest = async () => {
+      const results = (await window.shift()![1]) as Awaited<R>[];
+      if (options.onProgress) {
+        done += results.length;
+        options.onProgress({ done, total, rate: done / Math.max((performance.now() - started) / 1000, 1e-3) });
+      }
+      return results;
+    };
     try {
       let chunk: T[] = [];
       for await (const item of items as AsyncIterable<T>) {
@@ -293,22 +323,29 @@ export class UnitPool implements AsyncDisposable {
 
   private async start(properties: readonly DBusProperty[]): Promise<void> {
     try {
-      this.bus = await SystemdBus.connect(this.options.bus ?? 'system');
       const initial = this.options.idleTimeout !== undefined ? 0 : this.maxWorkers;
       for (let i = 0; i < initial; i++) this.addWorkerSlot();
-      const launched = await launchSupervisor({
-        bus: this.bus,
-        properties,
-        supervisor: { initialWorkers: initial, maxFrame: this.options.maxFrame ?? DEFAULT_MAX_FRAME, workerOomScoreAdj: 500, workerExecArgv: [] },
-        onLog: (chunk) => (this.options.stderr ?? process.stderr).write(chunk),
-        ...(this.options.startTimeout !== undefined ? { startTimeoutMs: this.options.startTimeout } : {}),
-      });
-      this.transient = launched.unit;
-      this.control = launched.control;
-      this.writer = new FrameWriter(launched.control);
-      this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
+      const supervisor = { initialWorkers: initial, maxFrame: this.options.maxFrame ?? DEFAULT_MAX_FRAME, workerOomScoreAdj: 500, workerExecArgv: [] };
+      const onLog = (chunk: Buffer) => (this.options.stderr ?? process.stderr).write(chunk);
+      if (this.options.isolation === 'none') {
+        this.control = (await launchLocal(supervisor, onLog)).control;
+      } else {
+        this.bus = await SystemdBus.connect(this.options.bus ?? 'system');
+        const launched = await launchSupervisor({
+          bus: this.bus,
+          properties,
+          supervisor,
+          onLog,
+          ...(this.options.startTimeout !== undefined ? { startTimeoutMs: this.options.startTimeout } : {}),
+        });
+        this.transient = launched.unit;
+        this.control = launched.control;
+        this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
+      }
+      debug('pool started: unit %s, %d workers', this.transient?.name ?? '(isolation: none)', initial);
+      this.writer = new FrameWriter(this.control);
       const forked = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
-      this.attach(launched.control);
+      this.attach(this.control);
       this.ensureWorkers();
       if (initial > 0) await forked;
       if (this.broken) throw this.broken;
@@ -440,6 +477,7 @@ export class UnitPool implements AsyncDisposable {
 
   /** A worker sent garbage: kill it; its running task fails with ProtocolError, the rest are requeued. */
   private protocolFault(slot: WorkerSlot, what: string): void {
+    debug('protocol fault from worker %d: %s', slot.id, what);
     const err = new ProtocolError(`worker ${slot.pid ?? slot.id} sent ${what}; it was killed`, { unit: this.transient?.name });
     const running = slot.inflight[0];
     if (running) this.fail(running, err);
@@ -449,6 +487,7 @@ export class UnitPool implements AsyncDisposable {
   private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: string): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
+    debug('worker %d (pid %s) exited: code %s, signal %s, state %s', workerId, slot.pid, exitCode, signal, slot.state);
     const expected = slot.state === 'retiring' || slot.state === 'killed';
     slot.state = 'dead';
     clearTimeout(slot.idleTimer);
@@ -744,12 +783,36 @@ export class UnitPool implements AsyncDisposable {
   }
 }
 
+function sizeOf(items: unknown): number | undefined {
+  const o = items as { length?: unknown; size?: unknown };
+  return typeof o.length === 'number' ? o.length : typeof o.size === 'number' ? o.size : undefined;
+}
+
 function resolveMaxWorkers(requested: number | undefined, unitCpus: number | undefined): number {
   if (requested !== undefined) {
     if (!Number.isInteger(requested) || requested < 1) throw new TypeError(`maxWorkers must be a positive integer, got ${String(requested)}`);
     return requested;
   }
   return Math.max(1, Math.min(availableParallelism(), unitCpus ?? Infinity));
+}
+
+/** isolation: 'none' confines nothing, so asking for confinement with it is an error, never silently dropped. */
+function checkIsolation(o: UnitPoolOptions): void {
+  if (o.isolation === undefined || o.isolation === 'systemd') return;
+  if (o.isolation !== 'none') throw new OptionError('isolation', o.isolation, 'unknown isolation', `'systemd' (default) or 'none'`);
+  for (const key of ['properties', 'preset', 'raw', 'bestEffort', 'bus'] as const) {
+    if (o[key] !== undefined) {
+      throw new OptionError(
+        key,
+        o[key],
+        `isolation: 'none' runs plain child processes, which cannot enforce ${key}`,
+        `no ${key} with isolation: 'none'; or drop isolation: 'none' and run under systemd (\`npx unitpool sandbox -- <command>\` where systemd is not PID 1)`,
+      );
+    }
+  }
+  if (o.env !== undefined && o.env !== 'inherit') {
+    throw new OptionError('env', o.env, `isolation: 'none' workers inherit this process's environment`, `env: 'inherit' or no env`);
+  }
 }
 
 function checkPoolOptions(o: UnitPoolOptions): void {

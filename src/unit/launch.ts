@@ -9,6 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,4 +139,22 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * isolation: 'none': the supervisor is a plain child process of ours, with the same protocol on fd 3, for machines
+ * without systemd. Nothing is confined; only timeouts and crash handling remain.
+ */
+export async function launchLocal(config: SupervisorConfig, onLog?: (chunk: Buffer) => void): Promise<{ control: Socket; log: NodeJS.ReadableStream; pid: number }> {
+  const child = spawn(process.execPath, [supervisorPath(), JSON.stringify({ ...config, channelFd: 3 })], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => onLog?.(chunk));
+  // The supervisor must not outlive us; it also exits when its channel closes.
+  child.unref();
+  return { control: child.stdio[3] as Socket, log: child.stderr!, pid: child.pid! };
 }

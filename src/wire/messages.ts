@@ -58,6 +58,8 @@ export interface SupervisorConfig {
   maxFrame: number;
   /** How much each worker raises its oom_score_adj over the supervisor's, so the OOM killer picks workers first. */
   workerOomScoreAdj: number;
+  /** The fd of the channel to the pool: 0 (stdin, connected by systemd; the default) or 3 (isolation: 'none'). */
+  channelFd?: number;
   /** Extra node flags for workers (e.g. --max-old-space-size). */
   workerExecArgv: string[];
 }
