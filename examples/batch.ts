@@ -25,26 +25,11 @@ for await (const h of pool.map(
   done++;
 }
 const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-const cpuSeconds = await unitCpuSeconds(pool.unit!.controlGroup);
-console.log(`${done} blocks, digest ${digest.toString(16)}, ${wallSeconds.toFixed(2)} s wall`);
-if (cpuSeconds !== undefined) {
-  console.log(`CPU used by the unit: ${cpuSeconds.toFixed(2)} s = ${((100 * cpuSeconds) / wallSeconds).toFixed(1)}% of one CPU (quota ${quota}%)`);
+// CPU time, memory and tasks of the whole unit, from systemd where it tells and from the unit's cgroup where not.
+const usage = await pool.usage();
+console.log(`${done} blocks, digest ${(digest >>> 0).toString(16)}, ${wallSeconds.toFixed(2)} s wall`);
+if (usage.cpuUsec !== undefined) {
+  const share = (100 * usage.cpuUsec) / 1e6 / wallSeconds;
+  console.log(`CPU used by the unit: ${(usage.cpuUsec / 1e6).toFixed(2)} s = ${share.toFixed(1)}% of one CPU (quota ${quota}%)`);
 }
-
-/** The unit's CPU time from its cgroup (cgroup2 cpu.stat, or v1 cpuacct.usage). */
-async function unitCpuSeconds(cgroup: string): Promise<number | undefined> {
-  const { readFile } = await import('node:fs/promises');
-  for (const [file, parse] of [
-    [`/sys/fs/cgroup/unified${cgroup}/cpu.stat`, (s: string) => Number(/usage_usec (\d+)/.exec(s)?.[1]) / 1e6],
-    [`/sys/fs/cgroup${cgroup}/cpu.stat`, (s: string) => Number(/usage_usec (\d+)/.exec(s)?.[1]) / 1e6],
-    [`/sys/fs/cgroup/cpuacct${cgroup}/cpuacct.usage`, (s: string) => Number(s) / 1e9],
-  ] as const) {
-    try {
-      const v = parse(await readFile(file, 'utf8'));
-      if (Number.isFinite(v)) return v;
-    } catch {
-      /* try the next layout */
-    }
-  }
-  return undefined;
-}
+if (usage.memoryPeak !== undefined) console.log(`memory peak of the unit: ${(usage.memoryPeak / 2 ** 20).toFixed(1)} MiB (cap 512 MiB)`);
