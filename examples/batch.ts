@@ -6,6 +6,7 @@ import { UnitPool } from 'unitpool';
 const quota = 50; // percent of one CPU, for the whole pool
 await using pool = new UnitPool({ maxWorkers: 2, properties: { CPUQuota: `${quota}%`, MemoryMax: '512M', PrivateNetwork: true } });
 await pool.ready();
+const before = await pool.usage(); // what starting Node cost, before the job
 
 const started = process.hrtime.bigint();
 let done = 0;
@@ -29,7 +30,8 @@ const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 const usage = await pool.usage();
 console.log(`${done} blocks, digest ${(digest >>> 0).toString(16)}, ${wallSeconds.toFixed(2)} s wall`);
 if (usage.cpuUsec !== undefined) {
-  const share = (100 * usage.cpuUsec) / 1e6 / wallSeconds;
-  console.log(`CPU used by the unit: ${(usage.cpuUsec / 1e6).toFixed(2)} s = ${share.toFixed(1)}% of one CPU (quota ${quota}%)`);
+  const cpuSeconds = (usage.cpuUsec - (before.cpuUsec ?? 0)) / 1e6;
+  const share = (100 * cpuSeconds) / wallSeconds;
+  console.log(`CPU used by the job: ${cpuSeconds.toFixed(2)} s = ${share.toFixed(1)}% of one CPU (quota ${quota}%)`);
 }
 if (usage.memoryPeak !== undefined) console.log(`memory peak of the unit: ${(usage.memoryPeak / 2 ** 20).toFixed(1)} MiB (cap 512 MiB)`);
