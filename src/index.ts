@@ -8,3 +8,4 @@ export * from './errors.js';
 export type { UnitProperties, PropertyName, PresetName, EnvOption, RawProperty } from './properties/index.js';
 export { PRESET_NAMES, PRESET_DOCS } from './properties/index.js';
 export { startSandbox, SandboxError } from './sandbox/index.js';
+export type { Sandbox, SandboxOptions, SandboxFailure } from './sandbox/index.js';
