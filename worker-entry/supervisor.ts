@@ -27,12 +27,14 @@ console.log = console.info = console.debug = console.error;
 
 // The channel to the pool: stdin (a socket systemd connected), or fd 3 when the pool forked us itself (isolation: 'none').
 const pool = new Socket({ fd: config.channelFd ?? 0, readable: true, writable: true });
-const toPool = new FrameWriter(pool);
+const toPool = new FrameWriter(pool, { maxFrame: Number.MAX_SAFE_INTEGER });
 
 interface Worker {
   id: number;
   child: ChildProcess;
   channel: Socket;
+  /** Relayed frames for this worker, coalesced into one write per tick. */
+  out: FrameWriter;
 }
 const workers = new Map<number, Worker>();
 
@@ -41,10 +43,12 @@ function control(message: unknown[]): void {
 }
 
 // Pool -> workers: forwarded as the bytes arrive, so a large argument is never held whole here.
+// The pool is trusted (it started us): no size limit on what it sends, beyond the wire's.
 const fromPool = new FrameRouter({
+  maxFrame: Number.MAX_SAFE_INTEGER,
   onControlFrame: (payload: Buffer) => onControl(decode(payload) as unknown[]),
   onPiece: (channel: number, piece: Buffer) => {
-    workers.get(channel)?.channel.write(piece);
+    workers.get(channel)?.out.writeRaw(piece);
   },
 });
 pool.on('data', (chunk: Buffer) => fromPool.push(chunk));
@@ -87,7 +91,7 @@ function startWorker(id: number): void {
     return;
   }
   const channel = child.stdio[3] as Socket;
-  const worker: Worker = { id, child, channel };
+  const worker: Worker = { id, child, channel, out: new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER }) };
   workers.set(id, worker);
 
   // Worker -> pool: whole frames only, so frames of different workers never interleave on the pool socket.

@@ -31,7 +31,7 @@ Object.assign(globalThis, {
 });
 
 const channel = new Socket({ fd: 3, readable: true, writable: true });
-const writer = new FrameWriter(channel);
+const writer = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
 const functions = new Map<number, Fn | Promise<Fn>>();
 const sourceFunctions = new Set<number>();
 const inbox: unknown[][] = [];

@@ -19,7 +19,8 @@
 //   result frame ──> decode (untrusted: checked against the worker's in-flight tasks) ──> settle the promise
 //
 // A worker has at most `depth` tasks in flight; it runs them in order, so its first in-flight task is the one
-// running. When a worker dies, that task rejects with WorkerExitedError and the tasks behind it go back to the
+// running. `depth` adapts to how long tasks take: about 1 ms of queued work per worker (1 for slow tasks, up to 64
+// for tiny ones), so tiny tasks are pipelined without making long ones wait behind each other. When a worker dies, that task rejects with WorkerExitedError and the tasks behind it go back to the
 // front of the queue. When the unit dies, every task rejects with BrokenPoolError.
 
 import { availableParallelism } from 'node:os';
@@ -30,6 +31,7 @@ import PQueue from 'p-queue';
 import {
   BrokenPoolError,
   OptionError,
+  SerializationError,
   type ExitReason,
   PoolClosedError,
   ProtocolError,
@@ -38,8 +40,9 @@ import {
   UnitPoolError,
   WorkerExitedError,
 } from '../errors.js';
-import { compileUnitOptions, type UnitOptions } from '../properties/index.js';
+import { compileUnitOptions, type CompiledUnitOptions, type UnitOptions } from '../properties/index.js';
 import { type BusChoice, SystemdBus } from '../unit/bus.js';
+import { type Capabilities, enforceCapabilities, hostCapabilities } from '../unit/capabilities.js';
 import { cgroupUsage, type CgroupUsage, oomKillCount } from '../unit/cgroup.js';
 import { launchLocal, launchSupervisor } from '../unit/launch.js';
 import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
@@ -48,6 +51,7 @@ import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from '../wire/frame.js';
 import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
 import { newTask, newWorkerSlot, type Task, type WorkerSlot } from './task.js';
+import { TaskQueue } from './task-queue.js';
 
 export interface UnitPoolOptions extends UnitOptions {
   /** Worker processes; default: the CPUs available to the unit (CPUQuota and AllowedCPUs count). */
@@ -143,7 +147,14 @@ export class UnitPool implements AsyncDisposable {
   private readonly parked: Task[] = [];
   private readonly spaceWaiters: (() => void)[] = [];
   private nextWorkerId = 1;
-  private readonly depth = 1;
+  /** Largest frame accepted from the unit: 64 MiB of data plus room for the envelope, unless configured. */
+  private get maxFrame(): number {
+    return this.options.maxFrame ?? DEFAULT_MAX_FRAME + 1024 * 1024;
+  }
+  /** Tasks in flight per worker; see adaptDepth(). */
+  private depth = 1;
+  /** Moving average of how long a task takes on its worker, in ms. */
+  private serviceMs = 1;
   private readonly started: Promise<void>;
   private bus: SystemdBus | undefined;
   private transient: TransientUnit | undefined;
@@ -158,19 +169,27 @@ export class UnitPool implements AsyncDisposable {
   /** Called once the first worker has been forked (ready() waits for it). */
   private onInitialWorkers: (() => void) | undefined;
   private counts = { done: 0, failed: 0 };
+  /** The compiled unit options: the capability check at start needs what was requested and what is best-effort. */
+  private readonly unitOptions: CompiledUnitOptions;
+
+  /** What the host's systemd can enforce, per property (a property it cannot is refused at start unless bestEffort). */
+  static capabilities(options: { bus?: BusChoice } = {}): Promise<Capabilities> {
+    return hostCapabilities(options.bus ?? 'system');
+  }
 
   constructor(options: UnitPoolOptions = {}) {
     this.options = options;
     // Validate everything synchronously: a wrong option throws here, naming the option.
     checkIsolation(options);
     const compiled = compileUnitOptions(options);
+    this.unitOptions = compiled;
     this.maxWorkers = resolveMaxWorkers(options.maxWorkers, compiled.cpus);
     checkPoolOptions(options);
     if (options.initializer) {
       const entry = this.registry.resolve(options.initializer);
       this.init = { entry, message: encodeWithPath([ToWorker.Init, entry.key, options.initArgs ?? []], 'initArgs', 2) };
     }
-    this.queue = new PQueue({ concurrency: this.maxWorkers, autoStart: false });
+    this.queue = new PQueue({ concurrency: this.maxWorkers, autoStart: false, queueClass: TaskQueue });
     this.started = this.start(compiled.properties);
     this.started.catch(noop);
   }
@@ -325,12 +344,13 @@ export class UnitPool implements AsyncDisposable {
     try {
       const initial = this.options.idleTimeout !== undefined ? 0 : this.maxWorkers;
       for (let i = 0; i < initial; i++) this.addWorkerSlot();
-      const supervisor = { initialWorkers: initial, maxFrame: this.options.maxFrame ?? DEFAULT_MAX_FRAME, workerOomScoreAdj: 500, workerExecArgv: [] };
+      const supervisor = { initialWorkers: initial, maxFrame: this.maxFrame, workerOomScoreAdj: 500, workerExecArgv: [] };
       const onLog = (chunk: Buffer) => (this.options.stderr ?? process.stderr).write(chunk);
       if (this.options.isolation === 'none') {
         this.control = (await launchLocal(supervisor, onLog)).control;
       } else {
         this.bus = await SystemdBus.connect(this.options.bus ?? 'system');
+        properties = await enforceCapabilities(this.bus, this.options.bus ?? 'system', this.options, this.unitOptions);
         const launched = await launchSupervisor({
           bus: this.bus,
           properties,
@@ -343,7 +363,8 @@ export class UnitPool implements AsyncDisposable {
         this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
       }
       debug('pool started: unit %s, %d workers', this.transient?.name ?? '(isolation: none)', initial);
-      this.writer = new FrameWriter(this.control);
+      // What we send is ours (no limit but the wire's 4 GiB); what we receive is checked against maxFrame.
+      this.writer = new FrameWriter(this.control, { maxFrame: Number.MAX_SAFE_INTEGER });
       const forked = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
       this.attach(this.control);
       this.ensureWorkers();
@@ -363,7 +384,7 @@ export class UnitPool implements AsyncDisposable {
 
   private attach(control: Socket): void {
     const decoder = new FrameDecoder({
-      maxFrame: this.options.maxFrame ?? DEFAULT_MAX_FRAME,
+      maxFrame: this.maxFrame,
       onFrame: (channel: number, payload: Buffer) => {
         if (channel === 0) this.onSupervisorMessage(payload);
         else this.onWorkerMessage(channel, payload);
@@ -470,6 +491,7 @@ export class UnitPool implements AsyncDisposable {
     slot.inflight.shift();
     slot.done++;
     this.earlyDeaths = 0;
+    this.adaptDepth(slot, task);
     if (msg[0] === FromWorker.Result) this.succeed(task, msg[2]);
     else this.fail(task, withCallSite(msg[2], task.callSite));
     this.afterTask(slot);
@@ -583,14 +605,22 @@ export class UnitPool implements AsyncDisposable {
     this.wakeSpaceWaiters();
     task.state = 'sent';
     task.worker = slot;
+    task.sentAt = performance.now();
     slot.inflight.push(task);
     slot.sent++;
     clearTimeout(slot.idleTimer);
-    if (!slot.defined.has(task.fn.key)) {
-      slot.defined.add(task.fn.key);
-      this.writer!.write(slot.id, task.fn.definition);
+    try {
+      if (!slot.defined.has(task.fn.key)) {
+        slot.defined.add(task.fn.key);
+        this.writer!.write(slot.id, task.fn.definition);
+      }
+      this.writer!.write(slot.id, task.payload);
+    } catch (err) {
+      // Only a frame the wire cannot carry (over 4 GiB) gets here: this task fails, nothing else is affected.
+      slot.inflight.pop();
+      this.fail(task, new SerializationError('args', `the task is too large to send (${task.payload.length} bytes)`, { cause: err }));
+      return;
     }
-    this.writer!.write(slot.id, task.payload);
     if (this.options.maxTasksPerWorker !== undefined && slot.sent >= this.options.maxTasksPerWorker) this.retireWorker(slot);
   }
 
@@ -601,6 +631,22 @@ export class UnitPool implements AsyncDisposable {
       if (!best || slot.inflight.length < best.inflight.length) best = slot;
     }
     return best && best.inflight.length < this.depth ? best : undefined;
+  }
+
+  /**
+   * Learns how long tasks take (from the worker's reply times, so queueing inside the worker is not counted) and
+   * keeps about 1 ms of work queued per worker: enough to hide the round trip for tiny tasks, none for long ones.
+   */
+  private adaptDepth(slot: WorkerSlot, task: Task): void {
+    const now = performance.now();
+    const took = now - Math.max(task.sentAt, slot.lastReplyAt);
+    slot.lastReplyAt = now;
+    this.serviceMs += (took - this.serviceMs) * 0.2;
+    const depth = Math.max(1, Math.min(64, Math.floor(1 / Math.max(this.serviceMs, 1e-3))));
+    if (depth !== this.depth) {
+      this.depth = depth;
+      this.updateCapacity();
+    }
   }
 
   /** A worker finished a task: maybe start its idle timer; give its slot to parked work. */

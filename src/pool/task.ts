@@ -12,8 +12,10 @@ export interface Task {
   readonly payload: Buffer;
   state: TaskState;
   worker: WorkerSlot | undefined;
-  /** Where submit() was called, for remote errors' stacks (captured lazily by V8). */
+  /** Where submit() was called, for remote errors' stacks (a few frames: capturing is on the hot path). */
   readonly callSite: Error;
+  /** performance.now() when it was written to its worker. */
+  sentAt: number;
   abort: AbortController | undefined;
   timer: NodeJS.Timeout | undefined;
   resolve: (value: unknown) => void;
@@ -42,6 +44,8 @@ export interface WorkerSlot {
   sent: number;
   /** Tasks it finished. */
   done: number;
+  /** performance.now() of its last reply. */
+  lastReplyAt: number;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -60,7 +64,8 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promis
     payload,
     state: 'queued',
     worker: undefined,
-    callSite: new Error('submitted here'),
+    callSite: callSite(),
+    sentAt: 0,
     abort: undefined,
     timer: undefined,
     resolve,
@@ -73,5 +78,14 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promis
 }
 
 export function newWorkerSlot(id: number): WorkerSlot {
-  return { id, pid: undefined, state: 'starting', inflight: [], defined: new Set(), sent: 0, done: 0, idleTimer: undefined };
+  return { id, pid: undefined, state: 'starting', inflight: [], defined: new Set(), sent: 0, done: 0, lastReplyAt: 0, idleTimer: undefined };
+}
+
+/** The submitter's stack, 6 frames deep (the default 10, across async code, costs twice as much per task). */
+function callSite(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 6;
+  const site = new Error('submitted here');
+  Error.stackTraceLimit = limit;
+  return site;
 }

@@ -150,6 +150,32 @@ export class SystemdBus {
     await this.bus.call(msg);
   }
 
+  /** The pid of the systemd manager on this bus, as the bus daemon sees it (undefined if it will not say). */
+  async managerPid(timeoutMs = 5000): Promise<number | undefined> {
+    if (this.closed) return undefined;
+    const msg = new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'GetConnectionUnixProcessID',
+      signature: 's',
+      body: [SYSTEMD],
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const reply = (await Promise.race([
+        this.bus.call(msg),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs))),
+      ])) as DBusMessage | null;
+      const pid = reply?.body?.[0];
+      return typeof pid === 'number' && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   onSignal(handler: SignalHandler): () => void {
     this.signalHandlers.add(handler);
     return () => this.signalHandlers.delete(handler);
