@@ -52,6 +52,7 @@ import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/mess
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
 import { newTask, newWorkerSlot, type Task, type WorkerSlot } from './task.js';
 import { TaskQueue } from './task-queue.js';
+import { MapIterator, type MapProgress } from './map.js';
 
 export interface UnitPoolOptions extends UnitOptions {
   /** Worker processes; default: the CPUs available to the unit (CPUQuota and AllowedCPUs count). */
@@ -98,12 +99,7 @@ export interface MapOptions extends SubmitOptions {
   onProgress?: (progress: MapProgress) => void;
 }
 
-export interface MapProgress {
-  done: number;
-  total: number | undefined;
-  /** Items per second since map() started. */
-  rate: number;
-}
+export type { MapProgress };
 
 export interface ShutdownOptions {
   /** Wait for running and queued tasks to finish and for the unit to stop (default true). */
@@ -226,49 +222,25 @@ export class UnitPool implements AsyncDisposable {
     }
   }
 
-  /** Applies fn to every item, in order, lazily pulling from `items` with a bounded number of chunks in flight. */
-  async *map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncGenerator<Awaited<R>> {
+  /**
+   * Applies fn to every item, in order: an AsyncIterable of the results. Items are pulled lazily, `chunksize` per task,
+   * with a bounded number of chunks in flight; leaving the loop early cancels the chunks that have not started.
+   */
+  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
     const chunksize = options.chunksize ?? 1;
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
     this.checkOpen('map');
     const entry = this.registry.resolve(fn);
-    // Chunks in flight, oldest first; results are yielded in this order.
-    const window: [Task, Promise<unknown>][] = [];
-    const maxInFlight = Math.max(2, this.maxWorkers * 2);
+    // Enough chunks in flight to keep every worker's pipeline full, and never fewer than two per worker.
+    const maxInFlight = () => Math.min(256, this.maxWorkers * Math.max(2, this.depth));
     const submitChunk = (chunk: T[]) => {
       this.checkOpen('map');
       const id = ++taskIds;
       const payload = encodeWithPath([ToWorker.CallChunk, id, entry.key, chunk], 'items', 3);
-      const pending = this.enqueue(id, entry, payload, options);
-      pending[1].catch(noop);
-      window.push(pending);
+      const [task, result] = this.enqueue(id, entry, payload, options);
+      return { result, cancel: () => task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')) };
     };
-    const started = performance.now();
-    const total = sizeOf(items);
-    let done = 0;
-    const oldest = async () => {
-      const results = (await window.shift()![1]) as Awaited<R>[];
-      if (options.onProgress) {
-        done += results.length;
-        options.onProgress({ done, total, rate: done / Math.max((performance.now() - started) / 1000, 1e-3) });
-      }
-      return results;
-    };
-    try {
-      let chunk: T[] = [];
-      for await (const item of items as AsyncIterable<T>) {
-        chunk.push(item);
-        if (chunk.length < chunksize) continue;
-        submitChunk(chunk);
-        chunk = [];
-        while (window.length >= maxInFlight) yield* await oldest();
-      }
-      if (chunk.length > 0) submitChunk(chunk);
-      while (window.length > 0) yield* await oldest();
-    } finally {
-      // Leaving the loop early (break, throw) cancels the chunks that have not started; running ones finish.
-      for (const [task] of window) if (task.state === 'queued') this.fail(task, new PoolClosedError('map() was left before this chunk ran'));
-    }
+    return new MapIterator<T, Awaited<R>>(items, chunksize, maxInFlight, submitChunk, options.onProgress);
   }
 
   /** Stops the pool: no new tasks; waits for the queued ones (unless cancelPending) and stops the unit. */
@@ -827,11 +799,6 @@ export class UnitPool implements AsyncDisposable {
       this.bus?.close();
     }
   }
-}
-
-function sizeOf(items: unknown): number | undefined {
-  const o = items as { length?: unknown; size?: unknown };
-  return typeof o.length === 'number' ? o.length : typeof o.size === 'number' ? o.size : undefined;
 }
 
 function resolveMaxWorkers(requested: number | undefined, unitCpus: number | undefined): number {
