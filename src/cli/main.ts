@@ -3,16 +3,19 @@
 // to an exit status. Add a subcommand by adding an entry (and a line to USAGE).
 
 import { runSandboxCommand } from '../sandbox/command.js';
+import { runRunCommand } from './run.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  run: runRunCommand,
   sandbox: runSandboxCommand,
 };
 
 const USAGE = `Usage: unitpool <command> [args...]
 
 Commands:
+  run       run one command in a confined systemd transient service (unitpool run --help)
   sandbox   boot a private systemd and run a command inside it (unitpool sandbox --help)
 `;
 
