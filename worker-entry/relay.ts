@@ -1,4 +1,5 @@
-// The supervisor: the main process of a pool's systemd unit. systemd started it inside the finished sandbox, with
+// The supervisor's relay (loaded by supervisor.ts once the first workers are forked): the main process of a pool's
+// systemd unit. systemd started it inside the finished sandbox, with
 // stdin/stdout connected to the pool's control socket and stderr to its log socket. It forks the workers (so they
 // inherit every restriction, including the exec-time ones: seccomp, NoNewPrivileges, capabilities, rlimits) and
 // relays frames between the pool and them:
@@ -10,16 +11,13 @@
 // When the control connection closes, the supervisor kills its workers and exits; KillMode=control-group
 // makes sure of the rest.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decode, encode } from '../src/wire/codec.js';
 import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
 import { FromSupervisor, type SupervisorConfig, ToSupervisor } from '../src/wire/messages.js';
+import { config, early, forkWorker } from './fork.js';
 
-const config = JSON.parse(process.argv[2] ?? '{}') as SupervisorConfig;
-const workerScript = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 const LINE_LIMIT = 64 * 1024;
 
 // Anything printed by mistake must not land in the control channel (fd 1 is the same socket as fd 0).
@@ -78,14 +76,11 @@ function onControl(msg: unknown[]): void {
   }
 }
 
-function startWorker(id: number): void {
+function startWorker(id: number, forked?: ChildProcess): void {
   if (workers.has(id)) return;
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...config.workerExecArgv, workerScript], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, UNITPOOL_WORKER_ID: String(id), UNITPOOL_OOM_SCORE_ADJ: String(config.workerOomScoreAdj) },
-    });
+    child = forked ?? forkWorker(id);
   } catch (err) {
     control([FromSupervisor.SpawnFailed, id, String((err as Error).message)]);
     return;
@@ -115,7 +110,9 @@ function startWorker(id: number): void {
   forwardLines(id, 1, child.stdout!);
   forwardLines(id, 2, child.stderr!);
   child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
-  child.once('spawn', () => control([FromSupervisor.Spawned, id, child.pid]));
+  // A worker forked before this module loaded has already emitted 'spawn'.
+  if (forked && child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid]);
+  else child.once('spawn', () => control([FromSupervisor.Spawned, id, child.pid]));
   // 'close' comes after 'exit' and after every stdio stream ended: all its frames and output were relayed.
   child.once('close', (code, signal) => {
     workers.delete(id);
@@ -158,4 +155,4 @@ function shutdown(): void {
 }
 
 control([FromSupervisor.Hello, process.pid]);
-for (let id = 1; id <= config.initialWorkers; id++) startWorker(id);
+for (const [id, child] of early) startWorker(id, child);

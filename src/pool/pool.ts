@@ -339,7 +339,9 @@ export class UnitPool implements AsyncDisposable {
       this.writer = new FrameWriter(this.control, { maxFrame: Number.MAX_SAFE_INTEGER });
       const forked = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
       this.attach(this.control);
+      for (const slot of this.workers.values()) this.prepare(slot);
       this.ensureWorkers();
+      this.updateCapacity();
       if (initial > 0) await forked;
       if (this.broken) throw this.broken;
     } catch (err) {
@@ -436,12 +438,18 @@ export class UnitPool implements AsyncDisposable {
     slot.state = 'ready';
     this.onInitialWorkers?.();
     this.onInitialWorkers = undefined;
-    if (this.init) {
-      slot.defined.add(this.init.entry.key);
-      this.writer!.write(slot.id, this.init.entry.definition);
-      this.writer!.write(slot.id, this.init.message);
-    }
     this.updateCapacity();
+  }
+
+  /**
+   * A worker slot can take tasks as soon as its fork is requested: frames for it queue in the supervisor's stream
+   * behind the request. The initializer goes first.
+   */
+  private prepare(slot: WorkerSlot): void {
+    if (!this.init) return;
+    slot.defined.add(this.init.entry.key);
+    this.writer!.write(slot.id, this.init.entry.definition);
+    this.writer!.write(slot.id, this.init.message);
   }
 
   private onWorkerMessage(workerId: number, payload: Buffer): void {
@@ -599,7 +607,7 @@ export class UnitPool implements AsyncDisposable {
   private pickWorker(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const slot of this.workers.values()) {
-      if (slot.state !== 'ready') continue;
+      if (slot.state !== 'ready' && slot.state !== 'starting') continue;
       if (!best || slot.inflight.length < best.inflight.length) best = slot;
     }
     return best && best.inflight.length < this.depth ? best : undefined;
@@ -632,9 +640,10 @@ export class UnitPool implements AsyncDisposable {
     if (this.parked.length > 0) this.updateCapacity();
   }
 
+  /** Workers that take tasks: forked or being forked, and not told to stop. */
   private readyWorkers(): number {
     let n = 0;
-    for (const slot of this.workers.values()) if (slot.state === 'ready') n++;
+    for (const slot of this.workers.values()) if (slot.state === 'ready' || slot.state === 'starting') n++;
     return n;
   }
 
@@ -647,7 +656,7 @@ export class UnitPool implements AsyncDisposable {
 
   /** Keep p-queue's concurrency equal to the slots workers can take; send parked tasks first. */
   private updateCapacity(): void {
-    const ready = this.readyWorkers();
+    const ready = this.writer ? this.readyWorkers() : 0;
     if (ready === 0 || this.broken) {
       this.queue.pause();
       return;
@@ -671,6 +680,7 @@ export class UnitPool implements AsyncDisposable {
     for (; live < want; live++) {
       const slot = this.addWorkerSlot();
       this.writer.write(0, encode([ToSupervisor.Spawn, slot.id]));
+      this.prepare(slot);
     }
   }
 
