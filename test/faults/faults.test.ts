@@ -13,20 +13,10 @@ import {
   WorkerExitedError,
 } from '../../src/index.js';
 import { SystemdBus } from '../../src/unit/bus.js';
+import { unitExists } from '../support/systemd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function unitExists(name: string): Promise<boolean> {
-  const bus = await SystemdBus.connect('system');
-  try {
-    await bus.call('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'GetUnit', 's', [name]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    bus.close();
-  }
-}
 
 async function expectWorks(pool: UnitPool) {
   expect(await pool.submit((a: number) => a * 2, [21])).toBe(42);

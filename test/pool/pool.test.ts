@@ -3,21 +3,10 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PoolClosedError, SerializationError, UnitPool } from '../../src/index.js';
-import { SystemdBus } from '../../src/unit/bus.js';
+import { unitExists } from '../support/systemd.js';
 
 const fixture = new URL('../fixtures/math.mjs', import.meta.url);
 
-async function unitExists(name: string): Promise<boolean> {
-  const bus = await SystemdBus.connect('system');
-  try {
-    await bus.call('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'GetUnit', 's', [name]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    bus.close();
-  }
-}
 
 describe('a confined pool', () => {
   let pool: UnitPool;
