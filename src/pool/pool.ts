@@ -346,6 +346,9 @@ export class UnitPool implements AsyncDisposable {
       if (this.broken) throw this.broken;
     } catch (err) {
       this.breakPool(err instanceof Error ? err : new Error(String(err)));
+      // Without a unit there is nothing for shutdown() to stop: let go of the connection now, or it keeps the
+      // process alive until someone calls shutdown().
+      if (!this.transient) this.bus?.close();
       throw err;
     }
   }

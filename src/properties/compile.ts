@@ -1073,7 +1073,8 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
     }
     const nofile = f.limits.LimitNOFILE;
     const fds = 32 + 8 * workers;
-    if (nofile && nofile.soft < BigInt(fds)) {
+    // Node raises its soft limit to the hard one at start: the hard limit is what the supervisor gets.
+    if (nofile && nofile.hard < BigInt(fds)) {
       throw new OptionError(at('LimitNOFILE'), props.LimitNOFILE, `too small for ${workers} workers: the supervisor holds descriptors for each (${fds} needed)`, `at least ${fds}`);
     }
     const nproc = f.limits.LimitNPROC;

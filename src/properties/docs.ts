@@ -30,10 +30,11 @@ export function describeNeeds(needs: HostNeeds): string {
   if (needs.cgroup) parts.push(`cgroup ${needs.cgroup}${needs.cgroupV2Only ? ' (v2 only)' : ''}`);
   else if (needs.cgroupV2Only) parts.push('cgroup v2');
   if (needs.root === 'always') parts.push('system manager');
-  if (needs.root === 'to-raise') parts.push('system manager to raise');
+  if (needs.root === 'to-raise') parts.push('a privileged manager to raise');
   if (needs.namespaces?.length) parts.push(`${needs.namespaces.join('+')} namespace`);
   if (needs.seccomp) parts.push('seccomp');
-  if (needs.bpf) parts.push('BPF');
+  if (needs.bpf) parts.push('BPF (cgroup2: v2 or hybrid)');
+  if (needs.proportionalIo) parts.push('BFQ or io.cost');
   if (needs.apparmor) parts.push('AppArmor');
   if (needs.selinux) parts.push('SELinux');
   return parts.join('; ') || '-';

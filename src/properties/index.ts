@@ -189,6 +189,8 @@ function restrictsNothing(name: PropertyName, value: unknown): boolean {
   if (value === 'infinity') return true;
   if (name === 'ProtectProc' && value === 'default') return true;
   if (name === 'ProcSubset' && value === 'all') return true;
+  // The pool sets OOMPolicy=continue itself: asking for it changes nothing.
+  if (name === 'OOMPolicy' && value === 'continue') return true;
   return false;
 }
 

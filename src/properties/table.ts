@@ -33,16 +33,26 @@ export interface HostNeeds {
   readonly cgroupV2Only?: true;
   /**
    * 'always': only a privileged (system) manager can do it, never a user manager.
-   * 'to-raise': a user manager can lower it but not raise it above its own (Nice below its own,
-   * OOMScoreAdjust below its own, a Limit* above its hard limit).
+   * 'to-raise': a manager without the capability (CAP_SYS_RESOURCE, or CAP_SYS_NICE for Nice) can lower it
+   * but not raise it above its own (OOMScoreAdjust below its own, a Limit* above its hard limit, a negative
+   * Nice): every user manager, and a system manager in a container or VM that drops it. systemd would
+   * silently clamp or ignore the value, so the capability check compares values (src/unit/capabilities.ts).
    */
   readonly root?: 'always' | 'to-raise';
   /** Namespaces systemd sets up for it (a user manager needs unprivileged user namespaces for these). */
   readonly namespaces?: readonly NamespaceNeed[];
   /** Implemented (at least partly) with a seccomp filter; silently skipped by systemd without seccomp. */
   readonly seccomp?: true;
-  /** Needs BPF cgroup programs (cgroup v2 and BPF_CGROUP_INET_*). */
+  /**
+   * Needs BPF cgroup programs (BPF_CGROUP_INET_*), attached on a cgroup2 hierarchy: pure v2, or the unified
+   * hierarchy of a hybrid layout (systemd 252 attaches its BPF firewall there too; verified in the sandbox).
+   */
   readonly bpf?: true;
+  /**
+   * A weight that acts only through a proportional IO scheduler: a block device using BFQ, or io.cost on
+   * cgroup v2. With mq-deadline, kyber or none and no io.cost, IO weights change nothing.
+   */
+  readonly proportionalIo?: true;
   readonly apparmor?: true;
   readonly selinux?: true;
 }
@@ -562,7 +572,8 @@ export const TABLE = {
     forms: `{ '/dev/sda': '20M' } (a block device or a path on it; K, M, G, T: base 1000; or 'infinity'), or '/dev/sda 20M'`,
     doc: 'Caps write bandwidth to a block device (or the device a path lives on).',
     example: { '/dev/sda': '10M' },
-    needs: { cgroup: 'io' },
+    needs: { cgroup: 'io', cgroupV2Only: true },
+    note: "On cgroup v1 only writes the unit submits itself (O_DIRECT, fsync) are throttled: ordinary buffered writes reach the disk through the kernel's writeback, which v1 does not charge to the unit.",
   },
   IOWeight: {
     kind: 'weight',
@@ -572,7 +583,8 @@ export const TABLE = {
     forms: 'a whole number from 1 to 10000 (default 100)',
     doc: 'Relative share of block IO when devices are contended.',
     example: 50,
-    needs: { cgroup: 'io' },
+    needs: { cgroup: 'io', proportionalIo: true },
+    note: 'Acts only on devices using the BFQ IO scheduler (or with io.cost enabled, on cgroup v2).',
   },
   Nice: {
     kind: 'int',
@@ -597,7 +609,7 @@ export const TABLE = {
     note: 'V8 assumes about 1 MB of stack; less turns deep recursion into a crash instead of a RangeError.',
   }),
   LimitCORE: limit('LimitCORE', 'size', 'Largest core dump a crashing worker may write; 0 disables core dumps.', 0),
-  LimitNOFILE: limit('LimitNOFILE', 'count', 'Open file descriptors per process.', 4096, {
+  LimitNOFILE: limit('LimitNOFILE', 'count', 'Open file descriptors per process (Node raises its soft limit to the hard one at start, so the hard limit is what the workers get).', 4096, {
     floor: 64,
     note: 'The supervisor holds a few descriptors per worker.',
   }),
@@ -646,7 +658,8 @@ export const TABLE = {
     forms: `'continue', 'stop' or 'kill'`,
     doc: 'What systemd does when the kernel OOM-kills a worker: carry on, stop the unit, or kill all its processes.',
     example: 'continue',
-    needs: {},
+    needs: { cgroup: 'memory', cgroupV2Only: true },
+    note: "systemd notices OOM kills through cgroup v2's memory.events only; 'continue' is the pool's own default.",
   },
 
   // ---- Identity -----------------------------------------------------------------------------------
@@ -872,7 +885,7 @@ export const TABLE = {
     forms: `IPv4/IPv6 addresses or prefixes ('10.0.0.0/8', '::1'), or 'any', 'localhost', 'link-local', 'multicast'; one or an array`,
     doc: 'Firewall for the unit: allows these prefixes even if IPAddressDeny matches.',
     example: ['localhost'],
-    needs: { bpf: true, cgroupV2Only: true },
+    needs: { bpf: true, root: 'always' },
   },
   IPAddressDeny: {
     kind: 'ipAccess',
@@ -882,7 +895,7 @@ export const TABLE = {
     forms: `IPv4/IPv6 addresses or prefixes ('10.0.0.0/8', '::1'), or 'any', 'localhost', 'link-local', 'multicast'; one or an array`,
     doc: 'Firewall for the unit: drops packets to and from these prefixes.',
     example: 'any',
-    needs: { bpf: true, cgroupV2Only: true },
+    needs: { bpf: true, root: 'always' },
   },
   PrivateIPC: {
     kind: 'bool',

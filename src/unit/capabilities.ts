@@ -261,7 +261,8 @@ export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system
   // The manager's own capabilities and limits bound what it can give its units (read where this process can see
   // the manager's /proc entry: the same machine, or the same pid namespace in the sandbox).
   const pid = await bus.managerPid();
-  if (pid !== undefined) {
+  // A bus in another pid namespace names a pid of its own: only trust it if it is a systemd here.
+  if (pid !== undefined && read(`/proc/${pid}/comm`)?.trim() === 'systemd') {
     facts.managerPid = pid;
     const capEff = /^CapEff:\s+([0-9a-f]+)$/m.exec(read(`/proc/${pid}/status`) ?? '')?.[1];
     if (capEff !== undefined) facts.managerCapabilities = capabilityNames(capEff);
@@ -384,7 +385,7 @@ function hasCap(facts: HostFacts, cap: string): boolean {
 
 function formatLimit(name: PropertyName, v: bigint): string {
   if (v === UINT64_MAX) return 'infinity';
-  if (name === 'LimitNICE') return `nice ${20n - v}`;
+  if (name === 'LimitNICE') return v === 0n ? '0' : `${v} (nice ${20n - v})`;
   return String(v);
 }
 
@@ -461,8 +462,8 @@ function warnOnce(r: Refusal): void {
 
 /**
  * The check at pool start: throws CapabilityError for the first requested property the host cannot enforce that
- * is not in bestEffort; returns the unit's properties, recompiled without the best-effort ones that cannot be
- * enforced (each warned about once per process).
+ * is not in bestEffort (closing `bus`, since the pool will not start); returns the unit's properties, recompiled
+ * without the best-effort ones that cannot be enforced (each warned about once per process).
  */
 export async function enforceCapabilities(
   bus: SystemdBus,
@@ -475,7 +476,12 @@ export async function enforceCapabilities(
   const facts = await readHostFacts(bus, choice);
   const refusals = judgeRequested(compiled.requested, compiled.properties, facts);
   const fatal = refusals.find((r) => !compiled.bestEffort.includes(r.property));
-  if (fatal) throw new CapabilityError(fatal.property, fatal.reason);
+  if (fatal) {
+    // The pool will not start: let go of the bus now, or the open connection would keep the process alive until
+    // someone calls shutdown() on a pool that never ran.
+    bus.close();
+    throw new CapabilityError(fatal.property, fatal.reason);
+  }
   if (refusals.length === 0) return compiled.properties;
   for (const r of refusals) warnOnce(r);
   const without: Record<string, null> = Object.fromEntries(refusals.map((r) => [r.property, null]));

@@ -155,8 +155,10 @@ describe('docs', () => {
     expect(describeNeeds(TABLE.MemoryHigh.needs)).toBe('cgroup memory (v2 only)');
     expect(describeNeeds(TABLE.User.needs)).toBe('system manager');
     expect(describeNeeds(TABLE.PrivateDevices.needs)).toBe('mnt namespace; seccomp');
-    expect(describeNeeds(TABLE.IPAddressDeny.needs)).toBe('cgroup v2; BPF');
-    expect(describeNeeds(TABLE.OOMPolicy.needs)).toBe('-');
+    expect(describeNeeds(TABLE.IPAddressDeny.needs)).toBe('system manager; BPF (cgroup2: v2 or hybrid)');
+    expect(describeNeeds(TABLE.IOWeight.needs)).toBe('cgroup io; BFQ or io.cost');
+    expect(describeNeeds(TABLE.OOMPolicy.needs)).toBe('cgroup memory (v2 only)');
+    expect(describeNeeds(TABLE.Environment.needs)).toBe('-');
   });
 });
 
@@ -173,7 +175,7 @@ describe('host requirements of what is requested', () => {
     expect(hostRequirements({ Nice: 5 })).toEqual([{ property: 'Nice', needs: {} }]);
     expect(hostRequirements({ IPAddressDeny: 'any', AllowedCPUs: '0' })).toEqual([
       { property: 'AllowedCPUs', needs: { cgroup: 'cpuset', cgroupV2Only: true } },
-      { property: 'IPAddressDeny', needs: { bpf: true, cgroupV2Only: true } },
+      { property: 'IPAddressDeny', needs: { bpf: true, root: 'always' } },
     ]);
   });
 });

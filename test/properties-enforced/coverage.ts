@@ -1,0 +1,188 @@
+// Which test proves each property of the table, and what it showed on the two tiers: the v1 sandbox (`unitpool
+// sandbox`, systemd 252 on these hybrid cgroup v1 machines) and the v2 VM (`npm run test:vm`, test/vm). docs/
+// properties.md is rendered from this and the table (test/unit/properties-doc.test.ts keeps it in step, and checks
+// that every property has a test and every named test exists).
+import { CATEGORY_TITLES, type Category, describeNeeds, PROPERTY_NAMES, type PropertyName, TABLE } from '../../src/properties/index.js';
+
+export type SandboxStatus = 'tested' | 'refused' | 'refused at construction' | 'tested; raising refused';
+
+export interface Coverage {
+  /** The test file under test/properties-enforced. */
+  readonly file: string;
+  /** The test's title (its start, for titles with a value in them). */
+  readonly test: string;
+  /** On the v1 sandbox. */
+  readonly v1: SandboxStatus;
+  /** Why it is refused, or what else was seen. */
+  readonly detail?: string;
+  /** On the v2 VM tier. */
+  readonly v2?: string;
+}
+
+const VM = 'see test/vm';
+const LIMIT_TEST = (name: string) => `${name}: /proc/self/limits of the worker shows`;
+
+export const COVERAGE: Readonly<Record<PropertyName, Coverage>> = {
+  // Resources
+  CPUQuota: { file: 'resources', test: 'CPUQuota: two busy workers together get 50% of one CPU (within 25%)', v1: 'tested', detail: 'cpu.cfs_quota_us; 42-51% measured for 50% over 3.5 s', v2: VM },
+  CPUWeight: { file: 'resources', test: 'CPUWeight: the unit cgroup weight', v1: 'tested', detail: 'cpu.shares 102400 for 10000' },
+  AllowedCPUs: { file: 'resources', test: 'AllowedCPUs is refused with a CapabilityError that says why', v1: 'refused', detail: 'systemd 252 has no v1 cpuset support: passed raw, the workers still run on every CPU' },
+  MemoryMax: { file: 'resources', test: 'MemoryMax=120M: a 200 MB allocation is OOM-killed', v1: 'tested', detail: "also the issue's 50M: Node starts (a supervisor and a worker are charged 10-20 MB), 200 MB is OOM-killed; at the 16M floor, a clear error", v2: VM },
+  MemoryHigh: { file: 'resources', test: 'MemoryHigh is refused with a CapabilityError that says why', v1: 'refused', detail: 'no memory.high on v1' },
+  MemorySwapMax: { file: 'resources', test: 'MemorySwapMax is refused with a CapabilityError that says why', v1: 'refused', detail: 'systemd 252 sets no v1 swap limit', v2: VM },
+  TasksMax: { file: 'resources', test: 'TasksMax: pids.max is 64, and forking past it fails', v1: 'tested' },
+  IOReadBandwidthMax: { file: 'resources', test: 'IOReadBandwidthMax: reading 6 MiB from the disk goes at most at 3 MB/s', v1: 'tested', detail: 'blkio.throttle.read_bps_device', v2: VM },
+  IOWriteBandwidthMax: {
+    file: 'resources',
+    test: 'IOWriteBandwidthMax is refused with a CapabilityError that says why',
+    v1: 'refused',
+    detail: "passed raw: fsync'd writes are throttled, buffered writes are not (v1 does not charge writeback to the unit)",
+    v2: VM,
+  },
+  IOWeight: {
+    file: 'resources',
+    test: 'IOWeight is refused',
+    v1: 'refused',
+    detail: 'no disk uses BFQ here; passed raw, IOWeight=50 becomes blkio.bfq.weight 113 (converted twice)',
+  },
+  Nice: { file: 'resources', test: 'Nice: os.getPriority() of the worker', v1: 'tested', detail: 'also Nice=-5' },
+  LimitCPU: { file: 'resources', test: LIMIT_TEST('LimitCPU'), v1: 'tested', detail: 'and hit: SIGXCPU' },
+  LimitFSIZE: { file: 'resources', test: LIMIT_TEST('LimitFSIZE'), v1: 'tested', detail: 'and hit: EFBIG (Node ignores SIGXFSZ)' },
+  LimitDATA: { file: 'resources', test: LIMIT_TEST('LimitDATA'), v1: 'tested' },
+  LimitSTACK: { file: 'resources', test: LIMIT_TEST('LimitSTACK'), v1: 'tested' },
+  LimitCORE: { file: 'resources', test: LIMIT_TEST('LimitCORE'), v1: 'tested' },
+  LimitNOFILE: { file: 'resources', test: LIMIT_TEST('LimitNOFILE'), v1: 'tested', detail: 'and hit: EMFILE at the hard limit (Node raises the soft one to it)' },
+  LimitAS: { file: 'resources', test: LIMIT_TEST('LimitAS'), v1: 'tested' },
+  LimitNPROC: { file: 'resources', test: LIMIT_TEST('LimitNPROC'), v1: 'tested' },
+  LimitMEMLOCK: { file: 'resources', test: LIMIT_TEST('LimitMEMLOCK'), v1: 'tested; raising refused', detail: 'only up to the manager\'s 8M' },
+  LimitLOCKS: { file: 'resources', test: LIMIT_TEST('LimitLOCKS'), v1: 'tested' },
+  LimitSIGPENDING: { file: 'resources', test: LIMIT_TEST('LimitSIGPENDING'), v1: 'tested' },
+  LimitMSGQUEUE: { file: 'resources', test: LIMIT_TEST('LimitMSGQUEUE'), v1: 'tested; raising refused', detail: "1M:2M is above the manager's 800K: refused; passed raw, systemd clamps it silently" },
+  LimitNICE: {
+    file: 'resources',
+    test: "above the manager's own hard limit is refused",
+    v1: 'refused',
+    detail: 'the manager has no CAP_SYS_RESOURCE and a LimitNICE of 0, so any value would raise it; passed raw, systemd clamps it to 0',
+  },
+  LimitRTPRIO: { file: 'resources', test: "above the manager's own hard limit is refused", v1: 'refused', detail: 'as LimitNICE: the manager\'s own is 0' },
+  LimitRTTIME: { file: 'resources', test: LIMIT_TEST('LimitRTTIME'), v1: 'tested' },
+  RuntimeMaxSec: { file: 'resources', test: 'RuntimeMaxSec: after 2 s systemd stops the unit, and the pool breaks with a message', v1: 'tested' },
+  OOMScoreAdjust: {
+    file: 'resources',
+    test: 'OOMScoreAdjust: the supervisor has it, and the worker 500 more',
+    v1: 'tested; raising refused',
+    detail: 'negative values are refused here (no CAP_SYS_RESOURCE); passed raw, systemd ignores them silently',
+  },
+  OOMPolicy: { file: 'resources', test: 'OOMPolicy is refused with a CapabilityError that says why', v1: 'refused', detail: "systemd sees OOM kills only in v2's memory.events; passed raw, 'kill' changes nothing" },
+  // Identity
+  User: { file: 'identity', test: 'User, Group, SupplementaryGroups: uid, gid and groups of the worker', v1: 'tested' },
+  Group: { file: 'identity', test: 'User, Group, SupplementaryGroups: uid, gid and groups of the worker', v1: 'tested' },
+  SupplementaryGroups: { file: 'identity', test: 'User, Group, SupplementaryGroups: uid, gid and groups of the worker', v1: 'tested' },
+  DynamicUser: { file: 'identity', test: "DynamicUser: a uid and gid from systemd's dynamic range (61184-65519)", v1: 'tested' },
+  UMask: { file: 'identity', test: 'UMask: process.umask() and the mode of a new file', v1: 'tested' },
+  // Filesystem
+  ProtectSystem: { file: 'filesystem', test: 'ProtectSystem=strict: /usr, /etc and the rest of the disk are read-only (EROFS)', v1: 'tested' },
+  ProtectHome: { file: 'filesystem', test: 'ProtectHome=true: /home, /root and /run/user show nothing', v1: 'tested' },
+  PrivateTmp: { file: 'filesystem', test: 'PrivateTmp: an empty /tmp and /var/tmp of its own', v1: 'tested' },
+  PrivateDevices: { file: 'filesystem', test: 'PrivateDevices: a /dev of pseudo-devices only', v1: 'tested' },
+  ReadOnlyPaths: { file: 'filesystem', test: 'ReadOnlyPaths: readable, not writable, inside a writable directory', v1: 'tested' },
+  ReadWritePaths: { file: 'filesystem', test: 'ProtectSystem=strict: /usr, /etc and the rest of the disk are read-only (EROFS); ReadWritePaths stays writable', v1: 'tested' },
+  InaccessiblePaths: { file: 'filesystem', test: 'InaccessiblePaths: the directory shows nothing and its file cannot be read', v1: 'tested' },
+  BindPaths: { file: 'filesystem', test: 'BindPaths: the source is visible and writable at the destination', v1: 'tested' },
+  BindReadOnlyPaths: { file: 'filesystem', test: 'BindReadOnlyPaths: the source is visible at the destination, read-only', v1: 'tested' },
+  TemporaryFileSystem: { file: 'filesystem', test: 'TemporaryFileSystem: an empty tmpfs hides what is there', v1: 'tested' },
+  RootDirectory: { file: 'filesystem', test: 'the worker sees the chroot as /', v1: 'tested' },
+  WorkingDirectory: { file: 'identity', test: 'WorkingDirectory: process.cwd()', v1: 'tested' },
+  RuntimeDirectory: { file: 'identity', test: 'RuntimeDirectory: /run/NAME exists, owned by the worker user', v1: 'tested' },
+  // Network and kernel
+  PrivateNetwork: { file: 'kernel', test: 'PrivateNetwork: only lo in /proc/net/dev, and connect() to the outside fails with ENETUNREACH', v1: 'tested' },
+  RestrictAddressFamilies: { file: 'filesystem', test: 'RestrictAddressFamilies=AF_UNIX: an AF_INET or AF_INET6 socket fails with EAFNOSUPPORT', v1: 'tested' },
+  IPAddressAllow: { file: 'kernel', test: 'IPAddressDeny=any with IPAddressAllow=127.0.0.1', v1: 'tested', detail: 'the BPF firewall works on the hybrid layout (cgroup2 on /sys/fs/cgroup/unified)' },
+  IPAddressDeny: { file: 'kernel', test: 'IPAddressDeny=any with IPAddressAllow=127.0.0.1', v1: 'tested', detail: 'refused on legacy v1 (no cgroup2) and under a user manager' },
+  PrivateIPC: { file: 'kernel', test: 'PrivateIPC: its own IPC namespace', v1: 'tested' },
+  ProtectKernelTunables: { file: 'kernel', test: 'ProtectKernelTunables: /proc/sys is read-only (EROFS)', v1: 'tested' },
+  ProtectKernelModules: { file: 'kernel', test: 'ProtectKernelModules: CAP_SYS_MODULE is out of the bounding set', v1: 'tested' },
+  ProtectKernelLogs: { file: 'kernel', test: 'ProtectKernelLogs: /proc/kmsg and /dev/kmsg are covered by inaccessible nodes', v1: 'tested' },
+  ProtectControlGroups: { file: 'kernel', test: 'ProtectControlGroups: /sys/fs/cgroup is read-only', v1: 'tested' },
+  ProtectClock: { file: 'kernel', test: 'ProtectClock: setting the clock is refused', v1: 'tested' },
+  ProtectHostname: { file: 'kernel', test: 'ProtectHostname: its own UTS namespace, and sethostname() is refused', v1: 'tested' },
+  ProtectProc: { file: 'identity', test: "ProtectProc=invisible: other users' processes are not in /proc", v1: 'tested' },
+  ProcSubset: { file: 'identity', test: 'ProcSubset=pid: /proc has only the process directories', v1: 'tested' },
+  RestrictNamespaces: { file: 'kernel', test: 'RestrictNamespaces: unshare(2) of any namespace fails', v1: 'tested' },
+  LockPersonality: { file: 'kernel', test: 'LockPersonality: personality(2) cannot change (setarch fails)', v1: 'tested' },
+  MemoryDenyWriteExecute: {
+    file: 'kernel',
+    test: "is refused at construction: V8's JIT needs memory it can make executable",
+    v1: 'refused at construction',
+    detail: 'passed raw, Node dies at start (V8 fatal error) and the pool breaks',
+  },
+  NoNewPrivileges: { file: 'kernel', test: 'NoNewPrivileges: NoNewPrivs is 1', v1: 'tested' },
+  RestrictSUIDSGID: { file: 'kernel', test: 'RestrictSUIDSGID: chmod u+s / g+s fails with EPERM', v1: 'tested' },
+  RestrictRealtime: { file: 'kernel', test: 'RestrictRealtime: a realtime scheduling policy is refused (chrt -f)', v1: 'tested' },
+  CapabilityBoundingSet: { file: 'identity', test: 'CapabilityBoundingSet and AmbientCapabilities: CapBnd and CapAmb', v1: 'tested' },
+  AmbientCapabilities: { file: 'identity', test: 'CapabilityBoundingSet and AmbientCapabilities: CapBnd and CapAmb, and nobody can bind port 80', v1: 'tested' },
+  SystemCallFilter: { file: 'kernel', test: 'SystemCallFilter=~@mount: mount(2) kills the process that calls it (SIGSYS)', v1: 'tested' },
+  SystemCallArchitectures: { file: 'kernel', test: 'SystemCallArchitectures=native: a 32-bit (int 0x80) system call kills the process (SIGSYS)', v1: 'tested' },
+  SELinuxContext: { file: 'kernel', test: 'SELinuxContext is refused here', v1: 'refused', detail: 'no SELinux on these machines; observed only where UNITPOOL_TEST_SELINUX_CONTEXT is set' },
+  AppArmorProfile: { file: 'kernel', test: 'AppArmorProfile is refused here', v1: 'refused', detail: 'no AppArmor on these machines; observed only where UNITPOOL_TEST_APPARMOR_PROFILE names a loaded profile' },
+  // Environment
+  Environment: { file: 'identity', test: 'Environment and the default env policy: process.env is exactly', v1: 'tested', detail: "also env: 'none' and 'inherit'" },
+};
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** docs/properties.md. */
+export function propertiesDoc(): string {
+  const out: string[] = [
+    '# systemd properties: what each does, and how it is proven',
+    '',
+    '<!-- Generated from src/properties/table.ts and test/properties-enforced/coverage.ts; `npx vitest run test/unit/properties-doc.test.ts -u` rewrites it. -->',
+    '',
+    'Every property a pool accepts, with the test that observes its effect from inside a forked worker',
+    '(`test/properties-enforced`, run against real systemd: `npm run build && node dist/src/cli/main.js sandbox -- npx vitest run test/properties-enforced`).',
+    '',
+    'The **v1 sandbox** column is what that run shows on these machines: systemd 252 booted by `unitpool sandbox` on a',
+    'hybrid cgroup v1 host, as root, with a system manager that lacks `CAP_SYS_RESOURCE`. *tested*: the effect is',
+    'observed; *refused*: the host cannot enforce it, and a pool asking for it fails at start with a `CapabilityError`',
+    '(unless it is listed in `bestEffort`), which is what is tested, together with what systemd would really do with it',
+    '(the same value passed unchecked through `raw`). The **v2 VM** column names the VM tier (`npm run test:vm`, pure',
+    'cgroup v2) where it covers the property.',
+    '',
+    '## What a host can enforce',
+    '',
+    '`await UnitPool.capabilities({ bus })` says, per property, whether this host enforces it and if not why, with the',
+    'facts it judged from (cgroup layout, system or user manager, controllers, seccomp, namespaces, BPF, AppArmor,',
+    "SELinux, the manager's own capabilities and limits). On the v1 sandbox:",
+    '',
+    '- enforced by the v1 controllers: `MemoryMax`, `CPUQuota`, `CPUWeight`, `TasksMax`, `IOReadBandwidthMax`;',
+    '  `IPAddressDeny`/`IPAddressAllow` too (systemd attaches its BPF firewall to the hybrid layout\'s cgroup2 hierarchy);',
+    '- refused, v2 only: `AllowedCPUs`, `MemoryHigh`, `MemorySwapMax`, `OOMPolicy` (systemd ignores them on v1),',
+    '  `IOWriteBandwidthMax` (v1 does not charge buffered writeback to the unit: only O_DIRECT and fsync\'d writes are throttled);',
+    '- refused: `IOWeight` (no disk uses BFQ, and systemd 252 converts the weight twice on v1), `SELinuxContext`,',
+    '  `AppArmorProfile` (neither module is enabled);',
+    "- refused by value: a `Limit*` above the manager's own hard limit, and a negative `OOMScoreAdjust` (the manager has",
+    '  no `CAP_SYS_RESOURCE`: systemd would silently clamp or ignore them); so `LimitNICE` and `LimitRTPRIO` (the',
+    "  manager's own are 0) cannot be set at all here;",
+    '- refused at construction on every host: `MemoryDenyWriteExecute` (V8 cannot start under it).',
+    '',
+    'A user manager (`bus: \'user\'`) enforces no cgroup limit on cgroup v1, and on v2 only those of its delegated',
+    'controllers; it cannot change users or capabilities, attach the BPF firewall, or raise its own limits.',
+    '',
+  ];
+  const head = ['Property', 'What it does', 'Unit', 'Host needs', 'Test (test/properties-enforced)', 'v1 sandbox', 'v2 VM'];
+  for (const cat of Object.keys(CATEGORY_TITLES) as Category[]) {
+    const names = PROPERTY_NAMES.filter((n) => TABLE[n].category === cat);
+    out.push(`## ${CATEGORY_TITLES[cat]}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
+    for (const n of names) {
+      const s = TABLE[n];
+      const c = COVERAGE[n];
+      const doc = 'note' in s && s.note ? `${s.doc} ${s.note}` : s.doc;
+      const status = c.detail ? `${c.v1}: ${c.detail}` : c.v1;
+      out.push(`| \`${n}\` | ${cell(doc)} | ${cell(s.unit)} | ${cell(describeNeeds(s.needs))} | ${c.file}: ${cell(c.test)} | ${cell(status)} | ${c.v2 ?? ''} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
