@@ -386,6 +386,8 @@ export class UnitPool implements AsyncDisposable {
     let why = 'its supervisor went away';
     const props = await this.transient?.properties().catch(() => undefined);
     if (props) why += `; systemd says ActiveState=${String(props.unit.ActiveState)}, Result=${String(props.service.Result)}`;
+    const kills = this.transient ? oomKillCount(this.transient.controlGroup) : undefined;
+    if (kills !== undefined && kills > this.oomKillsSeen) why += `; the kernel's OOM killer killed ${kills - this.oomKillsSeen} process(es) of the unit: its memory limit is too small`;
     this.breakPool(new BrokenPoolError(`the pool's unit ${name} stopped (${why})`, { unit: name }));
   }
 
