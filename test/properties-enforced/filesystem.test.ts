@@ -3,6 +3,7 @@
 // scratch directory, InaccessiblePaths, TemporaryFileSystem, BindPaths, BindReadOnlyPaths, ProtectHome, PrivateTmp,
 // PrivateDevices, RestrictAddressFamilies), and one chroot'ed pool (RootDirectory).
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { privateTmpEntries } from '../support/systemd.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnitPool } from '../../src/index.js';
@@ -112,9 +113,9 @@ describe('a pool with ProtectSystem=strict and the path properties', () => {
       fs.writeFileSync('/tmp/unitpool-private-tmp-probe', 'x');
       return { ...before, after: fs.readdirSync('/tmp') };
     });
-    expect(seen.tmp).toEqual([]);
-    expect(seen.varTmp).toEqual([]);
-    expect(seen.after).toEqual(['unitpool-private-tmp-probe']);
+    expect(seen.tmp).toEqual(privateTmpEntries('/tmp'));
+    expect(seen.varTmp).toEqual(privateTmpEntries('/var/tmp'));
+    expect(seen.after.sort()).toEqual([...privateTmpEntries('/tmp'), 'unitpool-private-tmp-probe'].sort());
     expect(existsSync('/tmp/unitpool-private-tmp-probe')).toBe(false);
   });
 
