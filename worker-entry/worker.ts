@@ -179,26 +179,28 @@ function settle(taskId: number, key: number, call: () => unknown): Promise<void>
 }
 
 function reply(taskId: number, value: unknown, error: unknown): void {
-  if (error === undefined) {
-    let payload: Buffer;
-    try {
-      payload = encodeWithPath([FromWorker.Result, taskId, value], 'result', 2);
-    } catch (err) {
-      return reply(taskId, undefined, err);
-    }
-    writer.write(workerId, payload);
-  } else {
-    let payload: Buffer;
-    try {
-      payload = encode([FromWorker.Error, taskId, error]);
-    } catch {
-      const e = error as { name?: unknown; message?: unknown; stack?: unknown };
-      const plain = new Error(String(e?.message ?? error));
-      plain.name = String(e?.name ?? 'Error');
-      plain.stack = String(e?.stack ?? plain.stack);
-      payload = encode([FromWorker.Error, taskId, plain]);
-    }
-    writer.write(workerId, payload);
+  writer.write(workerId, error === undefined ? encodeResult(taskId, value) : encodeError(taskId, error));
+}
+
+/** The result, or (when it cannot be sent) the SerializationError that says why. */
+function encodeResult(taskId: number, value: unknown): Buffer {
+  try {
+    return encodeWithPath([FromWorker.Result, taskId, value], 'result', 2);
+  } catch (err) {
+    return encodeError(taskId, err);
+  }
+}
+
+/** The error; if even that cannot be encoded, a plain Error with its name, message and stack. */
+function encodeError(taskId: number, error: unknown): Buffer {
+  try {
+    return encode([FromWorker.Error, taskId, error]);
+  } catch {
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown };
+    const plain = new Error(String(e?.message ?? error));
+    plain.name = String(e?.name ?? 'Error');
+    plain.stack = String(e?.stack ?? plain.stack);
+    return encode([FromWorker.Error, taskId, plain]);
   }
 }
 

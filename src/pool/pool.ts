@@ -165,6 +165,9 @@ export class UnitPool implements AsyncDisposable {
   /** Called once the first worker has been forked (ready() waits for it). */
   private onInitialWorkers: (() => void) | undefined;
   private counts = { done: 0, failed: 0 };
+  /** Tasks submitted and not settled yet (queued or on a worker); shutdown waits for this to reach 0. */
+  private unsettled = 0;
+  private onAllSettled: (() => void) | undefined;
   /** The compiled unit options: the capability check at start needs what was requested and what is best-effort. */
   private readonly unitOptions: CompiledUnitOptions;
 
@@ -381,7 +384,7 @@ export class UnitPool implements AsyncDisposable {
 
   /** The control connection closed: expected during shutdown; otherwise the unit died under us. */
   private async onUnitGone(): Promise<void> {
-    if (this.broken || (this.closing && this.unsettled().length === 0)) return;
+    if (this.broken || (this.closing && this.unsettled === 0)) return;
     const name = this.transient?.name;
     let why = 'its supervisor went away';
     const props = await this.transient?.properties().catch(() => undefined);
@@ -552,6 +555,7 @@ export class UnitPool implements AsyncDisposable {
 
   private enqueue(id: number, fn: FnEntry, payload: Buffer, options: SubmitOptions): [Task, Promise<unknown>] {
     const [task, result] = newTask(id, fn, payload);
+    this.unsettled++;
     if (options.signal || options.timeout !== undefined) this.arm(task, options);
     this.queued.add(task);
     this.schedule(task, 0);
@@ -652,12 +656,6 @@ export class UnitPool implements AsyncDisposable {
     return n;
   }
 
-  /** Tasks not settled yet: queued, or on a worker. */
-  private unsettled(): Task[] {
-    const out = [...this.queued];
-    for (const slot of this.workers.values()) for (const t of slot.inflight) if (t.state !== 'settled') out.push(t);
-    return out;
-  }
 
   /** Keep p-queue's concurrency equal to the slots workers can take; send parked tasks first. */
   private updateCapacity(): void {
@@ -728,19 +726,16 @@ export class UnitPool implements AsyncDisposable {
       // A running task cannot be interrupted inside its worker: kill the worker; a new one takes its place.
       if (slot && slot.inflight.includes(task)) this.killWorker(slot);
     };
-    if (options.timeout !== undefined) {
-      const ms = options.timeout;
-      task.timer = setTimeout(() => cancel(new TaskTimeoutError(ms, { unit: this.transient?.name })), ms);
-    }
+    const ms = options.timeout;
+    const timer = ms !== undefined ? setTimeout(() => cancel(new TaskTimeoutError(ms, { unit: this.transient?.name })), ms) : undefined;
     const signal = options.signal;
-    if (signal) {
-      if (signal.aborted) queueMicrotask(() => cancel(signal.reason));
-      else {
-        const onAbort = () => cancel(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        void task.done.then(() => signal.removeEventListener('abort', onAbort));
-      }
-    }
+    const onAbort = () => cancel(signal!.reason);
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    task.disarm = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
   }
 
   private succeed(task: Task, value: unknown): void {
@@ -761,8 +756,11 @@ export class UnitPool implements AsyncDisposable {
     task.release?.();
     task.state = 'settled';
     if (this.queued.delete(task)) this.wakeSpaceWaiters();
-    if (task.timer) clearTimeout(task.timer);
-    task.markDone();
+    task.disarm?.();
+    if (--this.unsettled === 0) {
+      this.onAllSettled?.();
+      this.onAllSettled = undefined;
+    }
   }
 
   private failQueued(err: Error): void {
@@ -792,10 +790,8 @@ export class UnitPool implements AsyncDisposable {
 
   private async finish(): Promise<void> {
     await this.started.catch(noop);
-    // Wait for every task to settle (unless the pool broke, which settled them).
-    for (let pending = this.unsettled(); !this.broken && pending.length > 0; pending = this.unsettled()) {
-      await Promise.all(pending.map((t) => t.done));
-    }
+    // Wait for every task to settle (breaking the pool settles them all).
+    if (this.unsettled > 0) await new Promise<void>((resolve) => (this.onAllSettled = resolve));
     this.queue.clear();
     for (const slot of this.workers.values()) clearTimeout(slot.idleTimer);
     this.control?.end();

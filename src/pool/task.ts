@@ -17,12 +17,10 @@ export interface Task {
   /** performance.now() when it was written to its worker. */
   sentAt: number;
   abort: AbortController | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** Undoes what arm() set up for a timeout or an AbortSignal (timer, listener), once the task is settled. */
+  disarm: (() => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
-  /** Resolves (never rejects) once the task is settled. */
-  readonly done: Promise<void>;
-  markDone: () => void;
   /** Frees the p-queue slot this task holds while it is on a worker (settled, or back in the queue). */
   release: (() => void) | undefined;
 }
@@ -56,8 +54,6 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promis
     resolve = res;
     reject = rej;
   });
-  let markDone!: () => void;
-  const done = new Promise<void>((res) => (markDone = res));
   const task: Task = {
     id,
     fn,
@@ -67,11 +63,9 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promis
     callSite: callSite(),
     sentAt: 0,
     abort: undefined,
-    timer: undefined,
+    disarm: undefined,
     resolve,
     reject,
-    done,
-    markDone,
     release: undefined,
   };
   return [task, result];
