@@ -307,7 +307,9 @@ export class UnitPool implements AsyncDisposable {
     let running = 0;
     const workers: PoolStats['workers'] = [];
     for (const s of this.workers.values()) {
-      running += s.inflight.length;
+      // A killed worker keeps its timed-out or aborted task in `inflight` until its exit arrives: that task is
+      // settled already, and no longer running.
+      for (const t of s.inflight) if (t.state !== 'settled') running++;
       workers.push({ id: s.id, pid: s.pid, state: s.state, tasks: s.done });
     }
     return { queued: this.queued.size, running, done: this.counts.done, failed: this.counts.failed, workers };
