@@ -7,6 +7,9 @@
 //   pool ──frame(channel k)──> supervisor ──same bytes, cut-through──> worker k   (no decoding)
 //   pool <──frame(channel k)── supervisor <──frame, channel rewritten── worker k  (whole frames, never interleaved)
 //
+// unless the pool connected to worker k directly (direct.ts): then that connection is the worker's fd 3 and its
+// frames never pass through here; the supervisor still forks it, signals it, and reports its exit and output.
+//
 // Channel 0 carries the supervisor's own control messages (spawn, kill / spawned, exited, console output).
 // When the control connection closes, the supervisor kills its workers and exits; KillMode=control-group
 // makes sure of the rest.
@@ -16,6 +19,7 @@ import { Socket } from 'node:net';
 import { decode, encode } from '../src/wire/codec.js';
 import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
 import { FromSupervisor, type SupervisorConfig, ToSupervisor } from '../src/wire/messages.js';
+import { listenForPool } from './direct.js';
 import { config, early, forkWorker } from './fork.js';
 
 const LINE_LIMIT = 64 * 1024;
@@ -30,9 +34,8 @@ const toPool = new FrameWriter(pool, { maxFrame: Number.MAX_SAFE_INTEGER });
 interface Worker {
   id: number;
   child: ChildProcess;
-  channel: Socket;
-  /** Relayed frames for this worker, coalesced into one write per tick. */
-  out: FrameWriter;
+  /** Relayed frames for this worker, coalesced into one write per tick (none: the pool is connected directly). */
+  out: FrameWriter | undefined;
 }
 const workers = new Map<number, Worker>();
 
@@ -46,7 +49,7 @@ const fromPool = new FrameRouter({
   maxFrame: Number.MAX_SAFE_INTEGER,
   onControlFrame: (payload: Buffer) => onControl(decode(payload) as unknown[]),
   onPiece: (channel: number, piece: Buffer) => {
-    workers.get(channel)?.out.writeRaw(piece);
+    workers.get(channel)?.out?.writeRaw(piece);
   },
 });
 pool.on('data', (chunk: Buffer) => fromPool.push(chunk));
@@ -76,18 +79,41 @@ function onControl(msg: unknown[]): void {
   }
 }
 
-function startWorker(id: number, forked?: ChildProcess): void {
-  if (workers.has(id)) return;
+function startWorker(id: number, forked?: ChildProcess, direct?: Socket): void {
+  if (workers.has(id)) {
+    direct?.destroy();
+    return;
+  }
   let child: ChildProcess;
   try {
-    child = forked ?? forkWorker(id);
+    child = forked ?? forkWorker(id, direct);
   } catch (err) {
     control([FromSupervisor.SpawnFailed, id, String((err as Error).message)]);
     return;
+  } finally {
+    // The worker has its own copy of the direct connection; ours must not read a byte of it.
+    direct?.destroy();
   }
-  const channel = child.stdio[3] as Socket;
-  const worker: Worker = { id, child, channel, out: new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER }) };
+  const worker: Worker = { id, child, out: undefined };
   workers.set(id, worker);
+  if (!direct) relayFrom(worker, child.stdio[3] as Socket);
+  forwardLines(id, 1, child.stdout!);
+  forwardLines(id, 2, child.stderr!);
+  child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
+  // A worker forked before this module loaded has already emitted 'spawn'.
+  if (forked && child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid]);
+  else child.once('spawn', () => control([FromSupervisor.Spawned, id, child.pid]));
+  // 'close' comes after 'exit' and after every stdio stream ended: all its frames and output were relayed.
+  child.once('close', (code, signal) => {
+    workers.delete(id);
+    control([FromSupervisor.Exited, id, code, signal]);
+  });
+}
+
+/** Relays a worker's channel (a pipe to us) both ways. */
+function relayFrom(worker: Worker, channel: Socket): void {
+  const { id, child } = worker;
+  worker.out = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
 
   // Worker -> pool: whole frames only, so frames of different workers never interleave on the pool socket.
   const frames = new FrameDecoder({
@@ -107,17 +133,6 @@ function startWorker(id: number, forked?: ChildProcess): void {
     }
   });
   channel.on('error', () => {});
-  forwardLines(id, 1, child.stdout!);
-  forwardLines(id, 2, child.stderr!);
-  child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
-  // A worker forked before this module loaded has already emitted 'spawn'.
-  if (forked && child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid]);
-  else child.once('spawn', () => control([FromSupervisor.Spawned, id, child.pid]));
-  // 'close' comes after 'exit' and after every stdio stream ended: all its frames and output were relayed.
-  child.once('close', (code, signal) => {
-    workers.delete(id);
-    control([FromSupervisor.Exited, id, code, signal]);
-  });
 }
 
 /** Forwards console output in whole lines (a line longer than LINE_LIMIT is cut), tagged with worker and fd. */
@@ -154,5 +169,6 @@ function shutdown(): void {
   process.exit(0);
 }
 
-control([FromSupervisor.Hello, process.pid]);
 for (const [id, child] of early) startWorker(id, child);
+const token = config.directDir ? await listenForPool(config.directDir, (id, channel) => startWorker(id, undefined, channel)) : undefined;
+control([FromSupervisor.Hello, process.pid, token ?? null]);

@@ -1,6 +1,7 @@
 // A worker: forked by the supervisor inside the pool's unit, so every restriction of the unit applies to it.
-// It reads task frames from fd 3 (a socket pair with the supervisor), runs them one at a time in order, and writes
-// one result or error frame per task. Its stdout and stderr are pipes the supervisor forwards to the pool.
+// It reads task frames from fd 3 (the pool's direct connection, or a socket pair with the supervisor that relays
+// them), runs them one at a time in order, and writes one result or error frame per task. Its stdout and stderr
+// are pipes the supervisor forwards to the pool.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -55,6 +56,9 @@ channel.on('error', () => process.exit(0));
 function send(message: unknown[]): void {
   writer.write(workerId, encode(message));
 }
+
+// The pool sends tasks on a direct connection only after this (see src/wire/direct.ts).
+send([FromWorker.Ready]);
 
 /** Runs queued messages in order. Synchronous tasks run back to back without yielding; async ones are awaited. */
 async function drain(): Promise<void> {

@@ -6,22 +6,24 @@
 //   map(fn, items) ───┤ chunks of `chunksize`, a bounded number in flight
 //                     ▼
 //              ┌────────────┐  a slot frees on a ready worker   ┌───────────────────────────────────────────────┐
-//              │  p-queue   │ ────────────────────────────────> │ dispatch: [Define fn] + Call frame, channel k │
-//              │ (pending)  │   timeout / AbortSignal remove    └──────────────────────┬────────────────────────┘
-//              └────────────┘                                                          │ control socket (AF_UNIX)
-//                                                                                      ▼
-//   ┌──────────────────────── systemd transient unit unitpool-<id>.service ─────────────────────────────────┐
-//   │  supervisor (main process; stdin/stdout = control socket, connected by systemd)                       │
-//   │     └─ relays frames by channel, forks workers, reports their exits and console output (channel 0)   │
-//   │  worker 1 … worker N: decode, run fn(...args) one at a time, encode the result or the thrown error    │
-//   └────────────────────────────────────────────────────────────────────────────────────────────────────────┘
-//                                                                                      │
+//              │  p-queue   │ ────────────────────────────────> │ dispatch: [Define fn] + Call frame, worker k  │
+//              │ (pending)  │   timeout / AbortSignal remove    └─────┬─────────────────────────────────┬───────┘
+//              └────────────┘                                         │ worker k's direct link          │ control socket
+//                                                                     │ (link.ts; relayed on the        │ (channel 0)
+//                                                                     │ control socket if impossible)   │
+//   ┌── systemd transient unit unitpool-<id>.service ─────────────────▼─────────────────────────────────▼───────┐
+//   │  supervisor: the main process, stdin/stdout = control socket (connected by systemd); forks worker k       │
+//   │     when the pool connects for it, reports exits and console output                                       │
+//   │  worker k (fd 3 = its link): decode, run fn(...args) one at a time, encode the result or the error        │
+//   └───────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+//
 //   result frame ──> decode (untrusted: checked against the worker's in-flight tasks) ──> settle the promise
 //
 // A worker has at most `depth` tasks in flight; it runs them in order, so its first in-flight task is the one
 // running. `depth` adapts to how long tasks take: about 1 ms of queued work per worker (1 for slow tasks, up to 64
-// for tiny ones), so tiny tasks are pipelined without making long ones wait behind each other. When a worker dies, that task rejects with WorkerExitedError and the tasks behind it go back to the
-// front of the queue. When the unit dies, every task rejects with BrokenPoolError.
+// for tiny ones), so tiny tasks are pipelined without making long ones wait behind each other. When a worker dies,
+// that task rejects with WorkerExitedError and the tasks behind it go back to the front of the queue. When the unit
+// dies, every task rejects with BrokenPoolError.
 
 import { availableParallelism } from 'node:os';
 import { debuglog } from 'node:util';
@@ -41,15 +43,17 @@ import {
   WorkerExitedError,
 } from '../errors.js';
 import { compileUnitOptions, type CompiledUnitOptions, type UnitOptions } from '../properties/index.js';
-import { type BusChoice, SystemdBus } from '../unit/bus.js';
+import { type BusChoice, managerRuntimeRoot, SystemdBus } from '../unit/bus.js';
 import { type Capabilities, enforceCapabilities, hostCapabilities } from '../unit/capabilities.js';
 import { cgroupUsage, type CgroupUsage, oomKillCount } from '../unit/cgroup.js';
 import { launchLocal, launchSupervisor } from '../unit/launch.js';
 import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
 import { decode, encode, encodeWithPath } from '../wire/codec.js';
+import { TOKEN_SIZE } from '../wire/direct.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from '../wire/frame.js';
 import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
+import { DirectLink } from './link.js';
 import { newTask, newWorkerSlot, type Task, type WorkerSlot } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { MapIterator, type MapProgress } from './map.js';
@@ -119,7 +123,14 @@ export interface PoolStats {
   running: number;
   done: number;
   failed: number;
-  workers: { id: number; pid: number | undefined; state: WorkerSlot['state']; tasks: number }[];
+  workers: {
+    id: number;
+    pid: number | undefined;
+    state: WorkerSlot['state'];
+    tasks: number;
+    /** How its frames travel: on its own connection from the pool, or relayed by the unit's supervisor. */
+    channel: 'direct' | 'relay' | 'pending';
+  }[];
 }
 
 /** NODE_DEBUG=unitpool prints the pool's life: units, workers, faults. */
@@ -156,18 +167,29 @@ export class UnitPool implements AsyncDisposable {
   private transient: TransientUnit | undefined;
   private control: Socket | undefined;
   private writer: FrameWriter | undefined;
+  /**
+   * How new workers are forked: 'direct' (the pool connects to each; see src/wire/direct.ts), 'relay' (a Spawn
+   * message; its frames pass through the supervisor), or 'wait' for the supervisor's Hello to say which.
+   */
+  private spawnMode: 'wait' | 'direct' | 'relay' = 'relay';
+  private direct: { path: string; token: Buffer } | undefined;
+  private directPath: string | undefined;
   private broken: Error | undefined;
   private closing = false;
   private shutdownDone: Promise<void> | undefined;
   private oomKillsSeen = 0;
   /** Workers in a row that died before finishing any task (reset by every finished task). */
   private earlyDeaths = 0;
-  /** Called once the first worker has been forked (ready() waits for it). */
+  /** Called once the first worker can take tasks (ready() waits for it). */
   private onInitialWorkers: (() => void) | undefined;
   private counts = { done: 0, failed: 0 };
   /** Tasks submitted and not settled yet (queued or on a worker); shutdown waits for this to reach 0. */
   private unsettled = 0;
   private onAllSettled: (() => void) | undefined;
+  /** terminate() or kill(): workers are not asked to finish, the unit is stopped at once. */
+  private abandoned = false;
+  /** Called when the last worker's exit was handled (a graceful shutdown waits for it). */
+  private onNoWorkers: (() => void) | undefined;
   /** The compiled unit options: the capability check at start needs what was requested and what is best-effort. */
   private readonly unitOptions: CompiledUnitOptions;
 
@@ -310,7 +332,7 @@ export class UnitPool implements AsyncDisposable {
       // A killed worker keeps its timed-out or aborted task in `inflight` until its exit arrives: that task is
       // settled already, and no longer running.
       for (const t of s.inflight) if (t.state !== 'settled') running++;
-      workers.push({ id: s.id, pid: s.pid, state: s.state, tasks: s.done });
+      workers.push({ id: s.id, pid: s.pid, state: s.state, tasks: s.done, channel: s.link ? 'direct' : s.out ? 'relay' : 'pending' });
     }
     return { queued: this.queued.size, running, done: this.counts.done, failed: this.counts.failed, workers };
   }
@@ -333,10 +355,14 @@ export class UnitPool implements AsyncDisposable {
           properties,
           supervisor,
           onLog,
+          runtimeRoot: managerRuntimeRoot(this.options.bus ?? 'system'),
           ...(this.options.startTimeout !== undefined ? { startTimeoutMs: this.options.startTimeout } : {}),
         });
         this.transient = launched.unit;
         this.control = launched.control;
+        // With a direct socket the supervisor forks no worker on its own: each is forked when we connect for it.
+        this.directPath = launched.directPath;
+        if (this.directPath) this.spawnMode = 'wait';
         this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
       }
       debug('pool started: unit %s, %d workers', this.transient?.name ?? '(isolation: none)', initial);
@@ -344,7 +370,8 @@ export class UnitPool implements AsyncDisposable {
       this.writer = new FrameWriter(this.control, { maxFrame: Number.MAX_SAFE_INTEGER });
       const forked = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
       this.attach(this.control);
-      for (const slot of this.workers.values()) this.prepare(slot);
+      // Relayed, the initial workers were forked by the supervisor at once (ids 1..initial).
+      if (this.spawnMode === 'relay') for (const slot of this.workers.values()) this.useRelay(slot);
       this.ensureWorkers();
       this.updateCapacity();
       if (initial > 0) await forked;
@@ -408,7 +435,7 @@ export class UnitPool implements AsyncDisposable {
     if (!Array.isArray(msg)) return this.supervisorFault('a frame that is not a valid message');
     switch (msg[0]) {
       case FromSupervisor.Hello:
-        return;
+        return this.onHello(msg[2]);
       case FromSupervisor.Spawned:
         return this.onWorkerStarted(this.workers.get(msg[1] as number), Number(msg[2]));
       case FromSupervisor.Exited:
@@ -443,23 +470,78 @@ export class UnitPool implements AsyncDisposable {
   }
 
   private onWorkerStarted(slot: WorkerSlot | undefined, pid: number): void {
+    // Killed before the supervisor had forked it (a direct connection's hello was on its way): kill it now.
+    if (slot?.state === 'killed' && slot.pid === undefined) this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, 'SIGKILL']));
     if (!slot || slot.state !== 'starting') return;
     slot.pid = pid;
     slot.state = 'ready';
-    this.onInitialWorkers?.();
-    this.onInitialWorkers = undefined;
+    if (slot.out) this.onUsable();
     this.updateCapacity();
   }
 
-  /**
-   * A worker slot can take tasks as soon as its fork is requested: frames for it queue in the supervisor's stream
-   * behind the request. The initializer goes first.
-   */
+  /** A worker takes tasks: forked and relayed, or Ready on its direct link. */
+  private onUsable(): void {
+    this.onInitialWorkers?.();
+    this.onInitialWorkers = undefined;
+  }
+
+  /** The supervisor is up; its Hello says whether workers can be connected to directly. */
+  private onHello(token: unknown): void {
+    if (this.spawnMode !== 'wait') return;
+    if (this.directPath && token instanceof Uint8Array && token.length === TOKEN_SIZE) {
+      this.direct = { path: this.directPath, token: Buffer.from(token) };
+      this.spawnMode = 'direct';
+    } else {
+      this.spawnMode = 'relay';
+    }
+    debug('supervisor hello: workers are %s', this.spawnMode === 'direct' ? `connected directly at ${this.directPath}` : 'relayed');
+    for (const slot of this.workers.values()) if (!slot.spawned && slot.state === 'starting') this.spawn(slot);
+  }
+
+  /** Asks for slot's worker: by connecting to the supervisor's socket for it, or with a Spawn message. */
+  private spawn(slot: WorkerSlot): void {
+    slot.spawned = true;
+    if (this.spawnMode === 'direct' && this.direct) {
+      slot.link = new DirectLink(this.direct.path, this.direct.token, slot.id, this.maxFrame, {
+        onFrame: (payload) => this.onWorkerMessage(slot.id, payload),
+        onFault: (err) => this.protocolFault(slot, `a bad frame (${err.message})`),
+        onClose: (connected) => this.onLinkClosed(slot, connected),
+      });
+      return;
+    }
+    this.writer!.write(0, encode([ToSupervisor.Spawn, slot.id]));
+    this.useRelay(slot);
+  }
+
+  /** The slot's frames go through the supervisor: it takes tasks at once, they queue behind the Spawn request. */
+  private useRelay(slot: WorkerSlot): void {
+    slot.spawned = true;
+    slot.out = this.writer;
+    this.prepare(slot);
+  }
+
+  private onLinkClosed(slot: WorkerSlot, connected: boolean): void {
+    if (slot.pendingExit) return slot.pendingExit();
+    if (slot.state === 'dead') return;
+    if (!connected && slot.pid === undefined) {
+      // The socket cannot be reached from here (a path the unit's settings moved or hid): relay from now on.
+      debug('worker %d: no direct connection possible; relaying every worker from now on', slot.id);
+      this.spawnMode = 'relay';
+      slot.link = undefined;
+      this.spawn(slot);
+      return;
+    }
+    // Connected, then closed while its worker lives: the worker closed its channel (or the supervisor refused the
+    // hello). It can do nothing useful any more; its exit report settles its tasks.
+    this.killWorker(slot);
+  }
+
+  /** A worker about to take tasks: the initializer goes first. */
   private prepare(slot: WorkerSlot): void {
     if (!this.init) return;
     slot.defined.add(this.init.entry.key);
-    this.writer!.write(slot.id, this.init.entry.definition);
-    this.writer!.write(slot.id, this.init.message);
+    slot.out!.write(slot.id, this.init.entry.definition);
+    slot.out!.write(slot.id, this.init.message);
   }
 
   private onWorkerMessage(workerId: number, payload: Buffer): void {
@@ -472,6 +554,16 @@ export class UnitPool implements AsyncDisposable {
       /* below */
     }
     if (!Array.isArray(msg)) return this.protocolFault(slot, 'a frame that is not a valid message');
+    if (msg[0] === FromWorker.Ready) {
+      // A direct link takes tasks from now on (relayed workers took them from the start).
+      if (slot.link && !slot.out) {
+        slot.out = slot.link.writer;
+        this.prepare(slot);
+        this.onUsable();
+        this.updateCapacity();
+      }
+      return;
+    }
     if (msg[0] === FromWorker.InitError) {
       return this.breakPool(new BrokenPoolError('the initializer threw in a new worker', { cause: msg[1], unit: this.transient?.name }));
     }
@@ -499,11 +591,23 @@ export class UnitPool implements AsyncDisposable {
   private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: string): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
+    const link = slot.link;
+    if (link && !link.closed) {
+      // Its last frames may still be on their way on the direct link: finish them first (the link closes when the
+      // worker is gone, unless something it started holds the connection: then give up after a second).
+      slot.pendingExit = () => {
+        slot.pendingExit = undefined;
+        this.onWorkerExit(workerId, exitCode, signal, spawnError);
+      };
+      setTimeout(() => link.destroy(), 1000).unref();
+      return;
+    }
     debug('worker %d (pid %s) exited: code %s, signal %s, state %s', workerId, slot.pid, exitCode, signal, slot.state);
     const expected = slot.state === 'retiring' || slot.state === 'killed';
     slot.state = 'dead';
     clearTimeout(slot.idleTimer);
     this.workers.delete(workerId);
+    if (this.workers.size === 0) this.onNoWorkers?.();
     const [running, ...behind] = slot.inflight;
     slot.inflight.length = 0;
     let exited: WorkerExitedError | undefined;
@@ -603,9 +707,9 @@ export class UnitPool implements AsyncDisposable {
     try {
       if (!slot.defined.has(task.fn.key)) {
         slot.defined.add(task.fn.key);
-        this.writer!.write(slot.id, task.fn.definition);
+        slot.out!.write(slot.id, task.fn.definition);
       }
-      this.writer!.write(slot.id, task.payload);
+      slot.out!.write(slot.id, task.payload);
     } catch (err) {
       // Only a frame the wire cannot carry (over 4 GiB) gets here: this task fails, nothing else is affected.
       slot.inflight.pop();
@@ -618,7 +722,7 @@ export class UnitPool implements AsyncDisposable {
   private pickWorker(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const slot of this.workers.values()) {
-      if (slot.state !== 'ready' && slot.state !== 'starting') continue;
+      if ((slot.state !== 'ready' && slot.state !== 'starting') || !slot.out) continue;
       if (!best || slot.inflight.length < best.inflight.length) best = slot;
     }
     return best && best.inflight.length < this.depth ? best : undefined;
@@ -654,7 +758,7 @@ export class UnitPool implements AsyncDisposable {
   /** Workers that take tasks: forked or being forked, and not told to stop. */
   private readyWorkers(): number {
     let n = 0;
-    for (const slot of this.workers.values()) if (slot.state === 'ready' || slot.state === 'starting') n++;
+    for (const slot of this.workers.values()) if ((slot.state === 'ready' || slot.state === 'starting') && slot.out) n++;
     return n;
   }
 
@@ -684,8 +788,7 @@ export class UnitPool implements AsyncDisposable {
     const want = this.options.idleTimeout === undefined ? this.maxWorkers : Math.min(this.maxWorkers, live + this.queued.size);
     for (; live < want; live++) {
       const slot = this.addWorkerSlot();
-      this.writer.write(0, encode([ToSupervisor.Spawn, slot.id]));
-      this.prepare(slot);
+      if (this.spawnMode !== 'wait') this.spawn(slot);
     }
   }
 
@@ -701,8 +804,9 @@ export class UnitPool implements AsyncDisposable {
   /** Asks a worker to exit once its tasks are done (it takes no new ones); a fresh one takes its place. */
   private retireWorker(slot: WorkerSlot): void {
     if (slot.state !== 'ready') return;
+    if (!slot.out) return this.killWorker(slot, 'SIGTERM');
     slot.state = 'retiring';
-    this.writer!.write(slot.id, encode([ToWorker.Exit]));
+    slot.out.write(slot.id, encode([ToWorker.Exit]));
     this.ensureWorkers();
     this.updateCapacity();
   }
@@ -771,6 +875,7 @@ export class UnitPool implements AsyncDisposable {
 
   private abandonAll(how: string): void {
     this.closing = true;
+    this.abandoned = true;
     const err = new PoolClosedError(`task abandoned: the pool was ${how}`, { unit: this.transient?.name });
     this.failQueued(err);
     for (const slot of this.workers.values()) for (const task of slot.inflight) this.fail(task, err);
@@ -790,14 +895,39 @@ export class UnitPool implements AsyncDisposable {
 
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Asks every worker to exit and waits (at most 2 s) for the supervisor to report each exit: a report comes after
+   * all of the worker's console output, so none of it is lost to the unit's stop.
+   */
+  private async retireAll(): Promise<void> {
+    for (const slot of [...this.workers.values()]) {
+      if (slot.state === 'ready') this.retireWorker(slot);
+      else if (slot.state === 'starting' && !slot.spawned) {
+        slot.state = 'dead';
+        this.workers.delete(slot.id);
+      } else if (slot.state === 'starting') this.killWorker(slot, 'SIGTERM');
+    }
+    if (this.workers.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.onNoWorkers = resolve;
+      timer = setTimeout(resolve, 2000);
+    });
+    clearTimeout(timer);
+    this.onNoWorkers = undefined;
+  }
+
   private async finish(): Promise<void> {
     await this.started.catch(noop);
     // Wait for every task to settle (breaking the pool settles them all).
     if (this.unsettled > 0) await new Promise<void>((resolve) => (this.onAllSettled = resolve));
     this.queue.clear();
     for (const slot of this.workers.values()) clearTimeout(slot.idleTimer);
+    if (!this.broken && !this.abandoned) await this.retireAll();
     this.control?.end();
     this.control?.destroy();
+    // Stopping the unit ends every worker and so every direct link; these are only in case one lingers.
+    const links = [...this.workers.values()].flatMap((slot) => (slot.link ? [slot.link] : []));
     if (!this.transient) {
       this.bus?.close();
       return;
@@ -808,6 +938,7 @@ export class UnitPool implements AsyncDisposable {
       if (bus.isClosed) bus = await SystemdBus.connect(this.options.bus ?? 'system');
       await this.transient.stop(bus);
     } finally {
+      for (const link of links) link.destroy();
       bus.close();
       this.bus?.close();
     }

@@ -1,7 +1,9 @@
 // A task's life in the pool: queued (in p-queue) -> sent (on a worker) -> settled. A task on a worker that dies
 // before running it goes back to queued; the one that was running settles with the worker's death.
 
+import type { FrameWriter } from '../wire/frame.js';
 import type { FnEntry } from './functions.js';
+import type { DirectLink } from './link.js';
 
 export type TaskState = 'queued' | 'sent' | 'settled';
 
@@ -45,6 +47,14 @@ export interface WorkerSlot {
   /** performance.now() of its last reply. */
   lastReplyAt: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** Its fork was asked for (over the control socket, or by connecting directly). */
+  spawned: boolean;
+  /** Where its frames go: the shared control socket (relayed), or its direct link once it is Ready. */
+  out: FrameWriter | undefined;
+  /** Its direct connection, if it has one. */
+  link: DirectLink | undefined;
+  /** Its exit, reported while its direct link still had frames to deliver: handled when the link closes. */
+  pendingExit: (() => void) | undefined;
 }
 
 export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promise<unknown>] {
@@ -72,7 +82,21 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promis
 }
 
 export function newWorkerSlot(id: number): WorkerSlot {
-  return { id, pid: undefined, state: 'starting', inflight: [], defined: new Set(), sent: 0, done: 0, lastReplyAt: 0, idleTimer: undefined };
+  return {
+    id,
+    pid: undefined,
+    state: 'starting',
+    inflight: [],
+    defined: new Set(),
+    sent: 0,
+    done: 0,
+    lastReplyAt: 0,
+    idleTimer: undefined,
+    spawned: false,
+    out: undefined,
+    link: undefined,
+    pendingExit: undefined,
+  };
 }
 
 /** The submitter's stack, 6 frames deep (the default 10, across async code, costs twice as much per task). */

@@ -27,10 +27,22 @@ export function resolveBusAddress(choice: BusChoice = 'system'): string {
   if (typeof choice === 'object') return choice.address;
   if (choice === 'user') {
     if (process.env.DBUS_SESSION_BUS_ADDRESS) return process.env.DBUS_SESSION_BUS_ADDRESS;
-    const runtime = process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
-    return `unix:path=${runtime}/bus`;
+    return `unix:path=${userRuntimeDir()}/bus`;
   }
   return process.env.DBUS_SYSTEM_BUS_ADDRESS || 'unix:path=/run/dbus/system_bus_socket';
+}
+
+function userRuntimeDir(): string {
+  return process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
+}
+
+/**
+ * Where that manager creates a unit's RuntimeDirectory=, as this process sees it and can use it: /run for the
+ * system manager when we are root, the user's runtime directory for the user manager; undefined when unknown.
+ */
+export function managerRuntimeRoot(choice: BusChoice = 'system'): string | undefined {
+  if (choice === 'user') return userRuntimeDir();
+  return process.getuid?.() === 0 ? '/run' : undefined;
 }
 
 /** The error systemd (or the bus) answered a call with. */

@@ -14,6 +14,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnitStartError } from '../errors.js';
+import { DIRECT_SOCKET } from '../wire/direct.js';
 import type { SupervisorConfig } from '../wire/messages.js';
 import type { SystemdBus } from './bus.js';
 import { type DBusProperty, TransientUnit } from './transient.js';
@@ -29,6 +30,11 @@ export interface LaunchOptions {
   startTimeoutMs?: number;
   /** Receives every chunk the supervisor writes to its stderr. */
   onLog?: (chunk: Buffer) => void;
+  /**
+   * Where the manager creates RuntimeDirectory= entries, as seen from here: /run for the system manager,
+   * $XDG_RUNTIME_DIR for a user manager. Absent: no direct worker connections, every frame is relayed.
+   */
+  runtimeRoot?: string;
 }
 
 export interface Launched {
@@ -37,12 +43,18 @@ export interface Launched {
   control: Socket;
   /** The supervisor's stderr. */
   log: Socket;
+  /** The socket the supervisor listens on for direct worker connections (if it can: see its Hello). */
+  directPath: string | undefined;
 }
 
 /** Properties the pool always sets; users cannot override them (the property table refuses them). */
 function ownProperties(name: string, ctl: string, log: string, config: SupervisorConfig): DBusProperty[] {
   const node = process.execPath;
+  // Where the supervisor listens for direct worker connections: writable by the unit's user whatever else is
+  // read-only or hidden, and removed by systemd when the unit stops. (A user's RuntimeDirectory= adds to it.)
+  const runtime: DBusProperty[] = config.directDir ? [['RuntimeDirectory', 'as', [config.directDir]]] : [];
   return [
+    ...runtime,
     ['Description', 's', `unitpool worker pool (${name})`],
     ['Type', 's', 'exec'],
     ['ExecStart', 'a(sasb)', [[node, [node, supervisorPath(), JSON.stringify(config)], false]]],
@@ -121,7 +133,9 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
       return sock;
     });
     const tail = () => Buffer.concat(captured).toString('utf8');
-    const properties = [...ownProperties(name, ctlPath, logPath, opts.supervisor), ...opts.properties];
+    const directDir = opts.runtimeRoot ? name.replace(/\.service$/, '') : undefined;
+    const supervisor: SupervisorConfig = { ...opts.supervisor, ...(directDir ? { directDir, initialWorkers: 0 } : {}) };
+    const properties = [...ownProperties(name, ctlPath, logPath, supervisor), ...opts.properties];
     const timeout = opts.startTimeoutMs ?? 30_000;
     const unit = await TransientUnit.start(opts.bus, name, properties, tail, timeout);
     let timer: NodeJS.Timeout | undefined;
@@ -134,7 +148,8 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
       await unit.stop().catch(() => {});
       throw new UnitStartError(`${name} started but its supervisor did not connect within ${timeout} ms`, 'timeout', tail(), { unit: name });
     }
-    return { unit, control: connected[0], log: connected[1] };
+    const directPath = directDir ? join(opts.runtimeRoot!, directDir, DIRECT_SOCKET) : undefined;
+    return { unit, control: connected[0], log: connected[1], directPath };
   } finally {
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // The messages of the unitpool protocol. Every message is a msgpack array whose first element is its op code,
 // carried in one frame (see frame.ts). Channel 0 is the supervisor's control channel; channel k >= 1 is worker k,
-// relayed by the supervisor without decoding.
+// relayed by the supervisor without decoding, or carried on worker k's own direct connection (see direct.ts).
 
 /** Pool -> worker. */
 export const ToWorker = {
@@ -24,6 +24,8 @@ export const FromWorker = {
   Error: 2,
   /** [op, error]: the initializer threw. */
   InitError: 3,
+  /** [op]: the worker is up and reading its channel (a direct channel takes tasks only after this). */
+  Ready: 4,
 } as const;
 
 /** Pool -> supervisor (channel 0). */
@@ -36,7 +38,10 @@ export const ToSupervisor = {
 
 /** Supervisor -> pool (channel 0). */
 export const FromSupervisor = {
-  /** [op, supervisorPid] */
+  /**
+   * [op, supervisorPid, token | null]: the token (32 bytes) admits the pool's direct connections to the socket in
+   * the unit's runtime directory; null when the supervisor could not listen there (workers are relayed).
+   */
   Hello: 1,
   /** [op, workerId, pid] */
   Spawned: 2,
@@ -60,6 +65,11 @@ export interface SupervisorConfig {
   workerOomScoreAdj: number;
   /** The fd of the channel to the pool: 0 (stdin, connected by systemd; the default) or 3 (isolation: 'none'). */
   channelFd?: number;
+  /**
+   * The name of the unit's RuntimeDirectory= the supervisor listens in for the pool's direct connections, one per
+   * worker (see worker-entry/direct.ts); absent: every worker is relayed.
+   */
+  directDir?: string;
   /** Extra node flags for workers (e.g. --max-old-space-size). */
   workerExecArgv: string[];
 }
