@@ -125,7 +125,9 @@ try {
 }
 const PATH = `${BIN}:${process.env.PATH ?? ''}`;
 process.stderr.write(`node22: running ${args.join(' ')} with ${NODE} (v${NODE22.version}) first in PATH\n`);
-const child = spawn(args[0], args.slice(1), { stdio: 'inherit', env: { ...process.env, PATH } });
+// UNITPOOL_TEST_NODE_VERSION: test/pool checks that the workers really ran this version.
+const env = { ...process.env, PATH, UNITPOOL_TEST_NODE_VERSION: `v${NODE22.version}` };
+const child = spawn(args[0], args.slice(1), { stdio: 'inherit', env });
 child.on('error', (err) => exitWith(new Failure(`cannot run ${args[0]}: ${err.message}`)));
 // The child is in our process group and gets a terminal's SIGINT itself; a SIGTERM sent to this pid
 // alone is passed on, and this script exits when the child does.
