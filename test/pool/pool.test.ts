@@ -41,6 +41,15 @@ describe('a confined pool', () => {
     expect(seen.ppid).not.toBe(0);
   });
 
+  // scripts/node22.mjs sets UNITPOOL_TEST_NODE_VERSION, so that a run meant for Node 22 fails if any link
+  // (npm, npx, the sandbox's environment, the unit's ExecStart, the supervisor's fork) fell back to another node.
+  it('runs workers on the node binary that made the pool (and the version the run asked for)', async () => {
+    const seen = await pool.submit(() => ({ version: process.version, execPath: process.execPath }));
+    expect(seen).toEqual({ version: process.version, execPath: process.execPath });
+    const wanted = process.env.UNITPOOL_TEST_NODE_VERSION;
+    if (wanted !== undefined) expect(seen.version).toBe(wanted);
+  });
+
   it('cannot open a TCP connection (PrivateNetwork)', async () => {
     const result = await pool.submit(async () => {
       const net = await import('node:net');
