@@ -11,10 +11,11 @@ const HELLO_TIMEOUT_MS = 10_000;
 
 /**
  * Listens on `pool.sock` in the runtime directory named `dirName` (systemd created it, writable by the unit's user
- * whatever ProtectSystem= says, and removes it when the unit stops). Resolves to the token, or to undefined when that
- * is impossible (no such directory, a syscall filter without listen(2)...): then every worker is relayed.
+ * whatever ProtectSystem= says, and removes it when the unit stops). Returns the token at once (a Unix socket is
+ * bound and listening when listen() returns), or undefined when that is impossible (no such directory, a syscall
+ * filter without listen(2)...): then every worker is relayed.
  */
-export async function listenForPool(dirName: string, onWorker: (id: number, channel: Socket) => void): Promise<Buffer | undefined> {
+export function listenForPool(dirName: string, onWorker: (id: number, channel: Socket) => void): Buffer | undefined {
   const dirs = (process.env.RUNTIME_DIRECTORY ?? '').split(':').filter(Boolean);
   const dir = dirs.find((d) => basename(d) === dirName);
   // Ours is not the workers' business: they see only the runtime directories the user asked for.
@@ -23,16 +24,14 @@ export async function listenForPool(dirName: string, onWorker: (id: number, chan
   else delete process.env.RUNTIME_DIRECTORY;
   if (!dir) return undefined;
   const token = randomBytes(TOKEN_SIZE);
-  const server = createServer({ pauseOnConnect: false }, (socket) => admit(socket, token, onWorker));
-  const listening = await new Promise<boolean>((resolve) => {
-    server.once('error', (err) => {
-      process.stderr.write(`unitpool supervisor: cannot listen in ${dir} (${(err as Error).message}); relaying every worker\n`);
-      resolve(false);
-    });
-    server.listen(join(dir, DIRECT_SOCKET), () => resolve(true));
-  });
-  if (!listening) return undefined;
-  server.on('error', () => {});
+  const server = createServer((socket) => admit(socket, token, onWorker));
+  server.on('error', (err) => process.stderr.write(`unitpool supervisor: cannot listen in ${dir} (${err.message}); relaying every worker\n`));
+  try {
+    server.listen(join(dir, DIRECT_SOCKET));
+  } catch {
+    return undefined;
+  }
+  if (!server.listening) return undefined;
   // The server must not keep the supervisor alive: it exits when the control connection closes.
   server.unref();
   return token;

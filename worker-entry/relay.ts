@@ -19,8 +19,7 @@ import { Socket } from 'node:net';
 import { decode, encode } from '../src/wire/codec.js';
 import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
 import { FromSupervisor, type SupervisorConfig, ToSupervisor } from '../src/wire/messages.js';
-import { listenForPool } from './direct.js';
-import { config, early, forkWorker } from './fork.js';
+import { config, directToken, type Forked, forkWorker, takeForks } from './fork.js';
 
 const LINE_LIMIT = 64 * 1024;
 
@@ -79,24 +78,21 @@ function onControl(msg: unknown[]): void {
   }
 }
 
-function startWorker(id: number, forked?: ChildProcess, direct?: Socket): void {
-  if (workers.has(id)) {
-    direct?.destroy();
-    return;
-  }
+function startWorker(id: number, forked?: Forked): void {
+  if (workers.has(id)) return;
   let child: ChildProcess;
   try {
-    child = forked ?? forkWorker(id, direct);
+    if (forked?.error !== undefined) throw new Error(forked.error);
+    child = forked?.child ?? forkWorker(id);
   } catch (err) {
     control([FromSupervisor.SpawnFailed, id, String((err as Error).message)]);
     return;
-  } finally {
-    // The worker has its own copy of the direct connection; ours must not read a byte of it.
-    direct?.destroy();
   }
   const worker: Worker = { id, child, out: undefined };
   workers.set(id, worker);
-  if (!direct) relayFrom(worker, child.stdio[3] as Socket);
+  // A worker forked with the pool's direct connection as its fd 3 has no channel to us.
+  const channel = child.stdio[3] as Socket | null;
+  if (channel) relayFrom(worker, channel);
   forwardLines(id, 1, child.stdout!);
   forwardLines(id, 2, child.stderr!);
   child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
@@ -169,6 +165,6 @@ function shutdown(): void {
   process.exit(0);
 }
 
-for (const [id, child] of early) startWorker(id, child);
-const token = config.directDir ? await listenForPool(config.directDir, (id, channel) => startWorker(id, undefined, channel)) : undefined;
-control([FromSupervisor.Hello, process.pid, token ?? null]);
+// With a direct token, fork.ts has said Hello already.
+if (!directToken) control([FromSupervisor.Hello, process.pid, null]);
+takeForks(startWorker);

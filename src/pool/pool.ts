@@ -531,9 +531,10 @@ export class UnitPool implements AsyncDisposable {
       this.spawn(slot);
       return;
     }
-    // Connected, then closed while its worker lives: the worker closed its channel (or the supervisor refused the
-    // hello). It can do nothing useful any more; its exit report settles its tasks.
-    this.killWorker(slot);
+    // Closed while its worker lives: it is exiting (the kernel closes its files after its exit status is set), or
+    // it closed its channel and can do nothing useful any more. Make sure it ends, without calling the exit
+    // expected: the supervisor's exit report settles its tasks.
+    if (slot.state !== 'retiring' && slot.state !== 'killed') this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, 'SIGKILL']));
   }
 
   /** A worker about to take tasks: the initializer goes first. */

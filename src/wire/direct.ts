@@ -18,6 +18,23 @@ export const HELLO_SIZE = HEADER_SIZE + TOKEN_SIZE + 4;
 /** The file name of the listening socket, in the runtime directory. */
 export const DIRECT_SOCKET = 'pool.sock';
 
+/**
+ * The supervisor's Hello, [FromSupervisor.Hello, pid, token], encoded by hand: the supervisor sends it as soon as
+ * it listens, before it has loaded the codec, so the pool can connect for the first workers while it loads.
+ * (msgpack: fixarray of 3, positive fixint, uint32, bin8.)
+ */
+export function encodeSupervisorHello(helloOp: number, pid: number, token: Uint8Array): Buffer {
+  const body = Buffer.alloc(1 + 1 + 5 + 2 + TOKEN_SIZE);
+  body[0] = 0x93;
+  body[1] = helloOp;
+  body[2] = 0xce;
+  body.writeUInt32BE(pid, 3);
+  body[7] = 0xc4;
+  body[8] = TOKEN_SIZE;
+  body.set(token.subarray(0, TOKEN_SIZE), 9);
+  return encodeFrame(0, body);
+}
+
 export function encodeDirectHello(token: Uint8Array, workerId: number): Buffer {
   const body = Buffer.alloc(TOKEN_SIZE + 4);
   body.set(token.subarray(0, TOKEN_SIZE));
