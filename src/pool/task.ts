@@ -15,7 +15,8 @@ export interface Task {
   state: TaskState;
   worker: WorkerSlot | undefined;
   /** Where submit() was called, for remote errors' stacks (a few frames: capturing is on the hot path). */
-  readonly callSite: Error;
+  /** Where it was submitted (only with the pool's `callSites` option: capturing a stack costs more than a task). */
+  readonly callSite: Error | undefined;
   /** performance.now() when it was written to its worker. */
   sentAt: number;
   abort: AbortController | undefined;
@@ -57,7 +58,7 @@ export interface WorkerSlot {
   pendingExit: (() => void) | undefined;
 }
 
-export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promise<unknown>] {
+export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: boolean): [Task, Promise<unknown>] {
   let resolve!: (v: unknown) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<unknown>((res, rej) => {
@@ -70,7 +71,7 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer): [Task, Promis
     payload,
     state: 'queued',
     worker: undefined,
-    callSite: callSite(),
+    callSite: withCallSite ? callSite() : undefined,
     sentAt: 0,
     abort: undefined,
     disarm: undefined,

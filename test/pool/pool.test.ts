@@ -132,18 +132,22 @@ describe('a confined pool', () => {
     expect(await pool.submit(() => 'still fine')).toBe('still fine');
   });
 
-  it('rejects with the remote error: name, message, fields, remote and local stack', async () => {
-    const err = await pool
-      .submit(() => {
-        const e = new RangeError('too far') as RangeError & { code: string };
-        e.code = 'E_FAR';
-        throw e;
-      })
-      .catch((e: unknown) => e);
+  it('rejects with the remote error: name, message, fields, remote stack; the local one with callSites', async () => {
+    const thrower = () => {
+      const e = new RangeError('too far') as RangeError & { code: string };
+      e.code = 'E_FAR';
+      throw e;
+    };
+    const err = await pool.submit(thrower).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RangeError);
     expect(err).toMatchObject({ message: 'too far', code: 'E_FAR' });
-    expect((err as Error).stack).toContain('submitted from');
-    expect((err as Error).stack).toContain('pool.test.ts');
+    expect((err as Error).stack).toMatch(/^RangeError: too far\n/);
+    expect((err as Error).stack).not.toContain('submitted from');
+    await using traced = new UnitPool({ maxWorkers: 1, callSites: true });
+    const tracedErr = await traced.submit(thrower).catch((e: unknown) => e);
+    expect(tracedErr).toMatchObject({ name: 'RangeError', message: 'too far', code: 'E_FAR' });
+    expect((tracedErr as Error).stack).toContain('submitted from');
+    expect((tracedErr as Error).stack).toContain('pool.test.ts');
   });
 
   it('explains a free variable', async () => {
