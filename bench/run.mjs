@@ -5,6 +5,7 @@
 // `unitpool sandbox --if-needed`.
 //
 //   node bench/run.mjs [--quick] [--reps N] [--only w1,w2] [--systems s1,s2] [--dist DIR] [--no-docs]
+//   node bench/run.mjs --publish bench/results/<full run>.json   (docs and README from a saved full run)
 //
 // --dist DIR measures the unitpool build in DIR (default: dist/, copied when the run starts so that a rebuild
 // during the run changes nothing); e.g. a prototype build, to compare with the same command on dist/.
@@ -162,6 +163,13 @@ function describe(workload, r) {
 }
 
 async function main() {
+  // --publish FILE.json: put a saved full run into the docs and the README again (after editing them, say).
+  const saved = process.argv.indexOf('--publish');
+  if (saved > 0) {
+    const run = JSON.parse(readFileSync(process.argv[saved + 1], 'utf8'));
+    writeFileSync(join(here, 'results', 'latest.svg'), renderSvg(run, run.summary));
+    return publish(run, renderTables(run, run.summary));
+  }
   if (!existsSync('/run/systemd/system')) {
     console.error('bench: systemd is not running here. Use `npm run bench` (or `npx unitpool sandbox --if-needed -- node bench/run.mjs`).');
     process.exit(2);
@@ -220,36 +228,35 @@ async function main() {
 
   console.log(`\n${tables}\n`);
   console.log(`${run.trials.length} trials in ${run.durationS} s; load average at end: ${run.load.end.map((x) => x.toFixed(2)).join(' ')}`);
-  console.log(`wrote ${jsonPath}, bench/results/latest.{json,svg,md}${!QUICK && !flag('--no-docs') && !only && !onlySystems ? ', docs/bench.svg, docs/bench.md (results section)' : ''}`);
+  console.log(`wrote ${jsonPath}, bench/results/latest.{json,svg,md}${!QUICK && !flag('--no-docs') && !only && !onlySystems ? ', docs/bench.svg, the results sections of docs/bench.md and README.md' : ''}`);
   // A failed trial fails the run (so CI notices a workload that rots); a missed goal does not.
   process.exitCode = summary.failures.length > 0 ? 1 : 0;
 }
 
-/** A full run is what the README shows: copy the chart to docs/ and replace the results section of docs/bench.md. */
+/**
+ * A full run is what the README shows: copy the chart to docs/ and replace the results sections (between the
+ * bench:results markers) of docs/bench.md and README.md.
+ */
 function publish(run, tables) {
-  const docs = join(root, 'docs');
-  copyFileSync(join(here, 'results', 'latest.svg'), join(docs, 'bench.svg'));
-  const md = join(docs, 'bench.md');
-  if (!existsSync(md)) return;
-  const text = readFileSync(md, 'utf8');
+  copyFileSync(join(here, 'results', 'latest.svg'), join(root, 'docs', 'bench.svg'));
+  const m = run.machine;
+  const about =
+    `Run of ${run.date.slice(0, 16).replace('T', ' ')} UTC: ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, Python ${m.python}, ${m.systemd}, ${m.cgroup} cgroups${m.sandbox ? ' (in `unitpool sandbox`)' : ''}; ` +
+    `${run.config.reps} repetitions, ${run.trials.length} trials, ${run.durationS} s; load average ${run.load.start[0].toFixed(2)} at start, ${run.load.end[0].toFixed(2)} at end. ` +
+    `Peers: tinypool ${m.packages.tinypool}, workerpool ${m.packages.workerpool}, piscina ${m.packages.piscina}.`;
+  replaceSection(join(root, 'docs', 'bench.md'), [about, '', '![speed relative to the raw floor](bench.svg)', '', tables]);
+  replaceSection(join(root, 'README.md'), [about, '', '![speed relative to the raw floor](docs/bench.svg)', '', tables]);
+}
+
+function replaceSection(file, lines) {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
   const start = '<!-- bench:results:start -->';
   const end = '<!-- bench:results:end -->';
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const m = run.machine;
-  const section = [
-    start,
-    `Run of ${run.date.slice(0, 16).replace('T', ' ')} UTC: ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, Python ${m.python}, ${m.systemd}, ${m.cgroup} cgroups${m.sandbox ? ' (in `unitpool sandbox`)' : ''}; ` +
-      `${run.config.reps} repetitions, ${run.trials.length} trials, ${run.durationS} s; load average ${run.load.start[0].toFixed(2)} at start, ${run.load.end[0].toFixed(2)} at end. ` +
-      `Peers: tinypool ${m.packages.tinypool}, workerpool ${m.packages.workerpool}, piscina ${m.packages.piscina}.`,
-    '',
-    '![speed relative to the raw floor](bench.svg)',
-    '',
-    tables,
-    end,
-  ].join('\n');
-  writeFileSync(md, text.slice(0, a) + section + text.slice(b + end.length));
+  writeFileSync(file, text.slice(0, a) + [start, ...lines, end].join('\n') + text.slice(b + end.length));
 }
 
 main().catch((err) => {
