@@ -4,7 +4,7 @@
 // and what it does enforce must show from inside the workers. (The v2 side, where it enforces MemoryMax and
 // CPUQuota, is test/vm/user-manager.test.ts.)
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,7 +35,7 @@ describe.skipIf(reason !== undefined)(`a rootless pool on the sandbox's user man
   }, 120_000);
 
   afterAll(async () => {
-    if (user) await removeSandboxUser(user, BASE);
+    await removeSandboxUser(NAME, BASE);
   }, 60_000);
 
   it('the user manager runs as the user, in user@UID.service of the sandbox, with its bus in XDG_RUNTIME_DIR', () => {
@@ -43,6 +43,7 @@ describe.skipIf(reason !== undefined)(`a rootless pool on the sandbox's user man
     expect(svc.ActiveState).toBe('active');
     expect(svc.ControlGroup).toBe(`/user.slice/user-${user.uid}.slice/user@${user.uid}.service`);
     expect(readFileSync(`/proc/${svc.MainPID}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${user.uid}\\s+${user.uid}\\s`, 'm'));
+    expect(statSync(`/run/user/${user.uid}/bus`).uid).toBe(user.uid);
   });
 
   it("UnitPool.capabilities({ bus: 'user' }) judges the user's manager", () => {

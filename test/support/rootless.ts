@@ -73,15 +73,23 @@ export async function startSandboxUser(name: string, base: string, files: string
   return { name, uid, gid, home, manager, pkg };
 }
 
-/** Stops the user's manager and its runtime directory, removes the user and `base`: nothing is left. */
-export async function removeSandboxUser(user: Pick<SandboxUser, 'name' | 'uid'>, base: string): Promise<void> {
-  run('systemctl', ['stop', `user@${user.uid}.service`]);
-  // user-runtime-dir@ stops on its own once user@ is gone (StopWhenUnneeded) and unmounts /run/user/UID.
-  await waitFor(
-    `user-runtime-dir@${user.uid}.service to stop`,
-    () => run('systemctl', ['is-active', `user-runtime-dir@${user.uid}.service`]).stdout.trim() !== 'active' && !existsSync(`/run/user/${user.uid}`),
-    30_000,
-  );
-  run('userdel', [user.name]);
+/**
+ * Stops the user's manager and its runtime directory, removes the user and `base`: nothing is left, however far
+ * startSandboxUser got.
+ */
+export async function removeSandboxUser(name: string, base: string): Promise<void> {
+  const id = run('id', ['-u', name]);
+  if (id.status === 0) {
+    const uid = Number(id.stdout.trim());
+    run('systemctl', ['stop', `user@${uid}.service`]);
+    // user-runtime-dir@ stops on its own once user@ is gone (StopWhenUnneeded) and unmounts /run/user/UID.
+    await waitFor(
+      `user-runtime-dir@${uid}.service to stop`,
+      () => run('systemctl', ['is-active', `user-runtime-dir@${uid}.service`]).stdout.trim() !== 'active' && !existsSync(`/run/user/${uid}`),
+      30_000,
+    );
+    const del = run('userdel', [name]);
+    if (del.status !== 0) throw new Error(`userdel ${name}: ${del.stderr}`);
+  }
   rmSync(base, { recursive: true, force: true });
 }
