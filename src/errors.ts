@@ -64,11 +64,12 @@ export class SystemdUnavailableError extends UnitPoolError {
   /** The bus address that was tried. */
   readonly address: string;
 
-  constructor(address: string, detail: string, options: UnitPoolErrorOptions = {}) {
+  constructor(address: string, detail: string, options: UnitPoolErrorOptions & { fix?: string } = {}) {
     super(
       `cannot reach systemd at ${address}: ${detail}. ` +
-        `Run on a host where systemd is PID 1, inside \`npx unitpool sandbox -- <command>\`, ` +
-        `or pass isolation: 'none' to run plain child processes without confinement.`,
+        (options.fix ??
+          `Run on a host where systemd is PID 1, inside \`npx unitpool sandbox -- <command>\`, ` +
+            `or pass isolation: 'none' to run plain child processes without confinement.`),
       options,
     );
     this.address = address;

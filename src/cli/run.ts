@@ -381,11 +381,12 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       bus = await SystemdBus.connect(args.bus);
     } catch (e) {
       if (e instanceof SystemdUnavailableError) {
-        const hint =
+        // The error already says what to do about a user manager; the pool's advice for the system bus is not the CLI's.
+        log(
           args.bus === 'user'
-            ? 'your user manager (systemctl --user) must be running, with XDG_RUNTIME_DIR or DBUS_SESSION_BUS_ADDRESS set'
-            : 'run it where systemd is PID 1, or inside a private one: unitpool sandbox -- unitpool run ...';
-        log(`${e.message.replace(/ Run on a host[\s\S]*$/, '')} (${hint})`);
+            ? e.message
+            : `${e.message.replace(/ Run on a host[\s\S]*$/, '')} (run it where systemd is PID 1, or inside a private one: unitpool sandbox -- unitpool run ...)`,
+        );
         return 125;
       }
       throw e;

@@ -39,7 +39,7 @@ export interface HostNeeds {
    * silently clamp or ignore the value, so the capability check compares values (src/unit/capabilities.ts).
    */
   readonly root?: 'always' | 'to-raise';
-  /** Namespaces systemd sets up for it (a user manager needs unprivileged user namespaces for these). */
+  /** Namespaces systemd sets up for it (a user manager sets up none: src/unit/capabilities.ts). */
   readonly namespaces?: readonly NamespaceNeed[];
   /** Implemented (at least partly) with a seccomp filter; silently skipped by systemd without seccomp. */
   readonly seccomp?: true;

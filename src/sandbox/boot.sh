@@ -299,6 +299,50 @@ ExecReload=/usr/bin/dbus-send --print-reply --system --type=method_call --dest=o
 OOMScoreAdjust=-900
 EOF
 
+  # A user's own manager (user@UID.service, `systemctl start user@$(id -u someone).service`), for rootless
+  # pools (bus: 'user'). Debian's units (systemd 252), with two changes: no logind runs here, so nothing would hand the
+  # manager its XDG_RUNTIME_DIR (pam_systemd asks logind for it), and no PAMName=, so the host's PAM stack,
+  # which would try logind over the bus, stays out of it. The runtime directory is a tmpfs on the private /run.
+  unit user.slice <<'EOF'
+[Unit]
+Description=User and Session Slice
+DefaultDependencies=no
+EOF
+  unit user-runtime-dir@.service <<'EOF'
+[Unit]
+Description=User Runtime Directory /run/user/%i
+After=dbus.service
+StopWhenUnneeded=yes
+IgnoreOnIsolate=yes
+
+[Service]
+ExecStart=/lib/systemd/systemd-user-runtime-dir start %i
+ExecStop=/lib/systemd/systemd-user-runtime-dir stop %i
+Type=oneshot
+RemainAfterExit=yes
+Slice=user-%i.slice
+EOF
+  unit user@.service <<'EOF'
+[Unit]
+Description=User Manager for UID %i
+After=user-runtime-dir@%i.service dbus.service systemd-oomd.service
+Requires=user-runtime-dir@%i.service
+IgnoreOnIsolate=yes
+
+[Service]
+User=%i
+Environment=XDG_RUNTIME_DIR=/run/user/%i
+Type=notify
+ExecStart=/lib/systemd/systemd --user
+Slice=user-%i.slice
+KillMode=mixed
+Delegate=pids memory cpu
+TasksMax=infinity
+TimeoutStopSec=120s
+KeyringMode=inherit
+OOMScoreAdjust=100
+EOF
+
   say "booting systemd"
   local level=info
   if [ "${UNITPOOL_SB_VERBOSE:-0}" = 1 ]; then level=debug; fi

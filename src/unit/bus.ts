@@ -96,7 +96,7 @@ export class SystemdBus {
         } catch {
           /* already gone */
         }
-        reject(new SystemdUnavailableError(address, explainConnectError(err), { cause: err }));
+        reject(new SystemdUnavailableError(address, explainConnectError(err), { cause: err, ...(choice === 'user' ? { fix: USER_BUS_FIX } : {}) }));
       };
       const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       bus.once('error', fail);
@@ -228,6 +228,13 @@ export class SystemdBus {
     for (const handler of this.closeHandlers) handler(err);
   }
 }
+
+/** What to do when the calling user's own manager cannot be reached (bus: 'user'). */
+const USER_BUS_FIX =
+  "bus: 'user' talks to your own systemd user manager (`systemctl --user`) through its bus, $DBUS_SESSION_BUS_ADDRESS or " +
+  '$XDG_RUNTIME_DIR/bus: log in (or, as root, `loginctl enable-linger <user>`) so that user@<uid>.service runs, make sure ' +
+  'the session bus is socket-activated there (Debian: apt-get install dbus-user-session), and run with XDG_RUNTIME_DIR=/run/user/<uid>; ' +
+  "or use the system manager as root (bus: 'system'), or isolation: 'none' to run plain child processes without confinement.";
 
 function explainConnectError(err: Error & { code?: string }): string {
   switch (err.code) {

@@ -27,9 +27,15 @@
 //    (setrlimit_closest) and silently ignores an OOMScoreAdjust below its own; such values are refused.
 // The user manager: on cgroup v1 it can enforce no cgroup limit (systemd delegates no v1 controller to
 // user@.service); on v2 it enforces those of the controllers listed in its cgroup's cgroup.controllers. It cannot
-// change users or capabilities, needs unprivileged user namespaces for every namespace, cannot attach BPF
-// programs, and has no capability to raise its own limits (Limit* above its hard limits, OOMScoreAdjust below its
-// own, a negative Nice).
+// change users or capabilities, cannot attach BPF programs, and has no capability to raise its own limits (Limit*
+// above its hard limits, OOMScoreAdjust below its own, a negative Nice). It sets up no namespace either: systemd
+// 252 builds mount, network, IPC and UTS namespaces for a user unit only inside a user namespace of its own
+// (PrivateUsers=yes), which unitpool does not ask for; without it, systemd only logs a line and runs the unit in
+// the manager's namespaces. Checked in the v1 sandbox with systemd-run --user: PrivateTmp, ProtectHome and
+// PrivateNetwork left the unit in the manager's mount and network namespaces; with PrivateUsers=yes added,
+// PrivateNetwork worked but PrivateTmp, ProtectSystem, ProtectHome and PrivateIPC failed the unit (226/NAMESPACE).
+// test/pool/rootless.test.ts shows what it does enforce there, from inside the workers: NoNewPrivileges, UMask,
+// Environment, a Limit* below its own, and a seccomp filter (RestrictAddressFamilies).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -79,7 +85,7 @@ export interface HostFacts {
   seccomp: boolean;
   /** Namespaces the manager can set up for the unit. */
   namespaces: NamespaceNeed[];
-  /** Unprivileged user namespaces are available (a user manager needs them for any other namespace). */
+  /** Unprivileged user namespaces are available (what a user manager's PrivateUsers=yes would need). */
   userNamespaces: boolean;
   /** AppArmor is enabled in the kernel, and systemd was built with it. */
   apparmor: boolean;
@@ -250,7 +256,8 @@ export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system
     kernel: release(),
     controllers,
     seccomp: /^Seccomp:/m.test(status) && built('SECCOMP'),
-    namespaces: manager === 'system' || userNamespaces ? [...kernelNamespaces] : [],
+    // A user manager sets up no namespace for a unit without PrivateUsers=yes (see the top of this file).
+    namespaces: manager === 'system' ? [...kernelNamespaces] : [],
     userNamespaces,
     apparmor: read('/sys/module/apparmor/parameters/enabled')?.trim() === 'Y' && built('APPARMOR'),
     selinux: existsSync('/sys/fs/selinux/enforce') && built('SELINUX'),
@@ -323,13 +330,14 @@ export function judge(name: PropertyName, needs: HostNeeds, facts: HostFacts): P
   if (needs.root === 'always' && user) {
     reasons.push(`only the system manager can do this (a user manager runs unprivileged); this pool talks to a user manager: use bus: 'system' as root`);
   }
-  const missingNs = (needs.namespaces ?? []).filter((ns) => !facts.namespaces.includes(ns));
-  if (missingNs.length > 0) {
+  const namespaces = needs.namespaces ?? [];
+  const missingNs = namespaces.filter((ns) => !facts.namespaces.includes(ns));
+  if (user && namespaces.length > 0) {
     reasons.push(
-      user && !facts.userNamespaces
-        ? `a user manager needs unprivileged user namespaces to set up ${missingNs.join(' and ')} namespaces, and this host does not allow them (user.max_user_namespaces, kernel.unprivileged_userns_clone)`
-        : `this kernel has no ${missingNs.join(' or ')} namespaces`,
+      `it needs a ${namespaces.join(' and ')} namespace, and systemd's user manager sets up none for a unit without PrivateUsers=yes (which unitpool does not set): it would run the workers in its own namespaces without a word; use the system manager (bus: 'system', as root)`,
     );
+  } else if (missingNs.length > 0) {
+    reasons.push(`this kernel has no ${missingNs.join(' or ')} namespaces`);
   }
   if (needs.seccomp && !facts.seccomp) {
     reasons.push(

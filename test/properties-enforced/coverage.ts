@@ -168,7 +168,10 @@ export function propertiesDoc(): string {
     '- refused at construction on every host: `MemoryDenyWriteExecute` (V8 cannot start under it).',
     '',
     'A user manager (`bus: \'user\'`) enforces no cgroup limit on cgroup v1, and on v2 only those of its delegated',
-    'controllers; it cannot change users or capabilities, attach the BPF firewall, or raise its own limits.',
+    'controllers; it cannot change users or capabilities, attach the BPF firewall, or raise its own limits, and it sets',
+    'up no namespace (systemd does so for a user unit only with `PrivateUsers=yes`, which unitpool does not set), so',
+    'every property needing one (`PrivateTmp`, `PrivateNetwork`, `ProtectSystem`, ...) is refused there.',
+    'test/pool/rootless.test.ts checks this in the v1 sandbox, and what it does enforce from inside the workers.',
     '',
   ];
   const head = ['Property', 'What it does', 'Unit', 'Host needs', 'Test (test/properties-enforced)', 'v1 sandbox', 'v2 VM'];

@@ -90,15 +90,20 @@ describe('judging the table against host facts', () => {
     expect(c.User.reason).toMatch(/^only the system manager can do this/);
     expect(c.DynamicUser.enforced).toBe(false);
     expect(c.IPAddressDeny.reason).toMatch(/only the system manager/);
-    expect(c.PrivateTmp.enforced).toBe(true); // with unprivileged user namespaces
     expect(c.LimitNOFILE.note).toMatch(/user manager runs without CAP_SYS_RESOURCE/);
   });
 
-  test('the user manager without unprivileged user namespaces: no namespaces at all', () => {
-    const c = capabilitiesFromFacts(facts({ manager: 'user', userNamespaces: false, namespaces: [], managerCapabilities: [] })).properties;
-    expect(c.PrivateTmp.reason).toMatch(/needs unprivileged user namespaces to set up mnt namespaces/);
-    expect(c.PrivateNetwork.enforced).toBe(false);
-    expect(c.ProtectHostname.enforced).toBe(false);
+  test('the user manager, even with unprivileged user namespaces: no namespaces at all (no PrivateUsers=yes)', () => {
+    const c = capabilitiesFromFacts(facts({ manager: 'user', userNamespaces: true, managerCapabilities: [] })).properties;
+    expect(c.PrivateTmp.reason).toMatch(/^it needs a mnt namespace, and systemd's user manager sets up none for a unit without PrivateUsers=yes/);
+    expect(c.PrivateNetwork.reason).toMatch(/^it needs a net namespace/);
+    for (const n of ['ProtectSystem', 'ProtectHome', 'PrivateDevices', 'ProtectHostname', 'PrivateIPC', 'BindReadOnlyPaths'] as const) {
+      expect(c[n].enforced, n).toBe(false);
+    }
+    // What needs no namespace stays: seccomp filters, NoNewPrivileges, UMask, the environment.
+    for (const n of ['SystemCallFilter', 'RestrictAddressFamilies', 'NoNewPrivileges', 'UMask', 'Environment'] as const) {
+      expect(c[n].enforced, n).toBe(true);
+    }
   });
 
   test('the user manager on a hybrid host: no cgroup limit at all', () => {

@@ -88,6 +88,28 @@ export interface Manager {
 }
 export const SYSTEM: Manager = { args: [] };
 
+/**
+ * A user's own manager (`systemctl --user`), reached as that user: the environment a login session would give
+ * (XDG_RUNTIME_DIR=/run/user/UID, the bus in it), without anything of the caller's.
+ */
+export function userManager(user: { name: string; uid: number; gid: number; home: string }): Manager & { env: NodeJS.ProcessEnv } {
+  const runtime = `/run/user/${user.uid}`;
+  return {
+    args: ['--user'],
+    uid: user.uid,
+    gid: user.gid,
+    env: {
+      HOME: user.home,
+      USER: user.name,
+      LOGNAME: user.name,
+      PATH: process.env.PATH,
+      LANG: 'C.UTF-8',
+      XDG_RUNTIME_DIR: runtime,
+      DBUS_SESSION_BUS_ADDRESS: `unix:path=${runtime}/bus`,
+    },
+  };
+}
+
 export function systemctl(m: Manager, args: string[]): Run {
   return run('systemctl', [...m.args, ...args], { env: m.env, uid: m.uid, gid: m.gid });
 }

@@ -17,6 +17,7 @@ import {
   systemctl,
   systemdRun,
   unitName,
+  userManager,
   v2SkipReason,
   waitFor,
 } from './helpers.js';
@@ -43,20 +44,7 @@ describe.skipIf(reason !== undefined)(`the rootless user manager on cgroup v2${r
     expect(linger.status, linger.stderr).toBe(0);
     const runtime = `/run/user/${uid}`;
     await waitFor(`${runtime}/bus (user@${uid}.service and its dbus.socket)`, () => existsSync(`${runtime}/bus`), 120_000);
-    user = {
-      args: ['--user'],
-      uid,
-      gid,
-      env: {
-        HOME: `/home/${USER}`,
-        USER,
-        LOGNAME: USER,
-        PATH: process.env.PATH,
-        LANG: 'C.UTF-8',
-        XDG_RUNTIME_DIR: runtime,
-        DBUS_SESSION_BUS_ADDRESS: `unix:path=${runtime}/bus`,
-      },
-    };
+    user = userManager({ name: USER, uid, gid, home: `/home/${USER}` });
     await waitFor('the user manager to finish starting', () => /running|degraded/.test(systemctl(user, ['is-system-running']).stdout), 120_000, 500);
   });
 
