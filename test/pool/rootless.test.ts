@@ -81,6 +81,9 @@ describe.skipIf(reason !== undefined)(`a rootless pool on the sandbox's user man
     const { pool } = seen;
     expect(pool.failed, pool.stack).toBeUndefined();
     expect(pool.squares).toEqual([1, 4, 9, 16]);
+    // Direct links work under a user manager too: its RuntimeDirectory= is in the user's $XDG_RUNTIME_DIR.
+    expect(pool.channels.length).toBeGreaterThan(0);
+    expect(new Set(pool.channels)).toEqual(new Set(['direct']));
     expect(pool.seen.uid).toBe(user.uid);
     expect(pool.seen.euid).toBe(user.uid);
     expect(pool.controlGroup).toBe(`/user.slice/user-${user.uid}.slice/user@${user.uid}.service/app.slice/${pool.unit}`);
