@@ -3,7 +3,7 @@
 // cgroup-v2-only are reported not enforceable, with a reason, where /sys/fs/cgroup holds the v1 controllers, and a
 // pool asking for one fails at start with a CapabilityError naming it; on a pure cgroup v2 host they are reported
 // enforceable (where the kernel offers their controller) and such a pool starts.
-import { readFileSync, statfsSync } from 'node:fs';
+import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CapabilityError, UnitPool } from '../../src/index.js';
 import { PROPERTY_NAMES, type PropertyName, TABLE, type UnitProperties } from '../../src/properties/index.js';
@@ -25,12 +25,18 @@ const kernelLayout = pureV2 ? 'v2' : v1 ? (fsType('/sys/fs/cgroup/unified') === 
 /** The properties the table says only cgroup v2 can enforce. */
 const V2_ONLY = PROPERTY_NAMES.filter((n) => TABLE[n].needs.cgroupV2Only);
 
+/**
+ * A directory on a block device (an IO limit on tmpfs, overlayfs or 9p is an OptionError; their device numbers have
+ * major 0): the project's, or else / (in the VM the project is a 9p share under an overlay).
+ */
+const onDisk = [process.cwd(), '/'].find((p) => (Math.floor(statSync(p).dev / 256) & 0xfff) !== 0) ?? '/';
+
 /** A value of each that restricts something (OOMPolicy 'continue', the default, would need nothing). */
 const VALUES: Readonly<Record<string, UnitProperties[PropertyName]>> = {
   AllowedCPUs: '0',
   MemoryHigh: '200M',
   MemorySwapMax: 0,
-  IOWriteBandwidthMax: { [process.cwd()]: '10M' },
+  IOWriteBandwidthMax: { [onDisk]: '10M' },
   OOMPolicy: 'stop',
 };
 const valueOf = (name: PropertyName) => ({ [name]: VALUES[name] }) as UnitProperties;

@@ -43,10 +43,12 @@ describe.skipIf(skipReason !== undefined)(`cgroup v2: enforced through the pool$
     expect(cgroupFile(pool, 'pids', 'pids.max')).toBe('64');
     const r = await pool.submit(async () => {
       const { spawnSync } = await import('node:child_process');
-      const p = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 80 ]; do sleep 1 & i=$((i+1)); done; wait'], { encoding: 'utf8', timeout: 60_000 });
+      // Each sleep lasts long enough for all 80 to overlap even under emulation, where starting one takes ~50 ms.
+      const p = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 80 ]; do sleep 20 & i=$((i+1)); done; wait'], { encoding: 'utf8', timeout: 120_000 });
       return { status: p.status, stderr: p.stderr };
     });
     expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
+    expect(Number(/^max (\d+)$/m.exec(cgroupFile(pool, 'pids', 'pids.events'))?.[1])).toBeGreaterThan(0); // the kernel refused a fork
     expect(await pool.submit(() => 'still working')).toBe('still working');
   });
 
