@@ -33,4 +33,12 @@ echo "== VM tier (Debian 12, systemd PID 1, cgroup v2): status $status in $(( $(
 # The vitest summary of the run inside the VM (without colours), then the plain closing line.
 sed -e 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *(Test Files|Tests|Duration) ' || echo "vm-ci: no vitest summary (the VM did not get that far; see above)"
 grep -E '^vm: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n1
+# Every test that docs/properties.md and the README call tested on v2 ran in the VM and passed.
+echo "== VM tier: the docs' v2 claims against the run's report"
+if UNITPOOL_TIER=v2 UNITPOOL_TIER_REPORT=.vm-cache/last-vitest.json npx vitest run test/unit/tier-claims.test.ts >.vm-cache/ci-claims.log 2>&1; then
+  sed -e 's/\x1b\[[0-9;]*m//g' .vm-cache/ci-claims.log | grep -E '^ *Tests ' || true
+else
+  cat .vm-cache/ci-claims.log
+  [ "$status" != 0 ] || status=1
+fi
 exit "$status"

@@ -33,8 +33,14 @@ export function scratchDir(name: string): { path: string; remove: () => void } {
 }
 
 /**
+ * How long a pool may take to be ready: 20 s; in the VM tier (UNITPOOL_VM=1: software emulation, where Node starts
+ * 20-30x slower) 180 s.
+ */
+export const READY_MS = process.env.UNITPOOL_VM === '1' ? 180_000 : 20_000;
+
+/**
  * Starts a pool and waits for its workers; worker output goes nowhere unless asked for. A pool that is not ready
- * within 20 s is a bug (it must start or fail with a clear error): the test fails saying so, with the pool's state.
+ * within READY_MS is a bug (it must start or fail with a clear error): the test fails saying so, with the pool's state.
  */
 export async function startPool(options: UnitPoolOptions): Promise<UnitPool> {
   const stderr = sink();
@@ -42,9 +48,9 @@ export async function startPool(options: UnitPoolOptions): Promise<UnitPool> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new Error(`the pool was not ready after 20 s (unit ${pool.unit?.name ?? 'not created'}, stats ${JSON.stringify(pool.stats())}); its output:\n${stderr.text()}`));
+      reject(new Error(`the pool was not ready after ${READY_MS / 1000} s (unit ${pool.unit?.name ?? 'not created'}, stats ${JSON.stringify(pool.stats())}); its output:\n${stderr.text()}`));
       void pool.kill().catch(() => {});
-    }, 20_000);
+    }, READY_MS);
   });
   try {
     await Promise.race([pool.ready(), hung]);

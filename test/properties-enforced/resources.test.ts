@@ -3,7 +3,7 @@
 // pids.max and a fork that fails past TasksMax, IO read bandwidth, an OOM kill under MemoryMax (120M, and the
 // issue's 50M), RuntimeMaxSec. What this host cannot enforce (on cgroup v1: AllowedCPUs, MemoryHigh, MemorySwapMax,
 // IOWriteBandwidthMax, OOMPolicy; IOWeight without BFQ) is tested for its refusal, and passed unchecked (raw) to show
-// what systemd would really do with it; the VM tier (test/vm, pure cgroup v2) covers v2.
+// what systemd would really do with it; cgroup-v2.test.ts (run by the VM tier, pure cgroup v2) tests them enforced.
 import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -349,49 +349,6 @@ it('RuntimeMaxSec: after 2 s systemd stops the unit, and the pool breaks with a 
 });
 
 // ── what cgroup v1 cannot do ─────────────────────────────────────────────────────────────────────────────
-
-describe('cgroup v2 only: enforced here', () => {
-  // These run on a pure cgroup v2 host (the VM tier, test/vm); on this host they are skipped, and refused below.
-  it.runIf(enforced('AllowedCPUs'))('AllowedCPUs=0: the workers may run on CPU 0 only', async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { AllowedCPUs: '0' } });
-    const status = await pool.submit(async () => (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));
-    expect(status).toMatch(/^Cpus_allowed_list:\s+0$/m);
-  });
-
-  it.runIf(enforced('MemoryHigh') && enforced('MemorySwapMax'))('MemoryHigh and MemorySwapMax: memory.high and memory.swap.max of the unit', async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { MemoryHigh: '200M', MemorySwapMax: 0 } });
-    expect(cgroupFile(pool, 'memory', 'memory.high')).toBe(String(200 * MiB));
-    expect(cgroupFile(pool, 'memory', 'memory.swap.max')).toBe('0');
-  });
-
-  it.runIf(enforced('OOMPolicy'))("OOMPolicy=stop: an OOM kill stops the whole unit, and the pool breaks", async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { MemoryMax: '120M', OOMPolicy: 'stop' } });
-    const err = await pool.submit(allocate, [200]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    await expect(pool.submit(() => 1)).rejects.toBeInstanceOf(BrokenPoolError);
-  });
-
-  it.runIf(enforced('IOWriteBandwidthMax'))('IOWriteBandwidthMax=3M: writing 6 MiB and syncing it takes about 2 s', async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { IOWriteBandwidthMax: { [dir.path]: '3M' } } });
-    const seconds = await pool.submit(async (path: string) => {
-      const fs = await import('node:fs');
-      const t0 = performance.now();
-      fs.writeFileSync(path, Buffer.alloc(6 * 1024 * 1024, 1));
-      const fd = fs.openSync(path, 'r+');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fs.rmSync(path);
-      return (performance.now() - t0) / 1000;
-    }, [`${dir.path}/io-write-probe`]);
-    expect(seconds).toBeGreaterThanOrEqual(1.5);
-  });
-
-  it.runIf(enforced('IOWeight'))('IOWeight=50: the unit io weight', async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { IOWeight: 50 } });
-    const file = layout === 'v2' ? cgroupFile(pool, 'io', 'io.weight') : cgroupFile(pool, 'blkio', 'blkio.bfq.weight');
-    expect(file).toMatch(/\d/);
-  });
-});
 
 describe.runIf(layout !== 'v2')('cgroup v2 only: refused on this cgroup v1 host, and why (the same passed unchecked through raw)', () => {
   const V1_REFUSED: [PropertyName, Record<string, unknown>, RegExp][] = [
