@@ -29,6 +29,13 @@ function knock(path: string, bytes: Buffer): Promise<{ closed: boolean; received
   });
 }
 
+async function until(ok: () => boolean): Promise<void> {
+  for (let waited = 0; !ok(); waited += 10) {
+    if (waited > 5000) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('direct worker connections', () => {
   it('connect the pool to each worker through the unit runtime directory, which workers do not see and systemd removes', async () => {
     const pool = new UnitPool({ maxWorkers: 2, properties: { RuntimeDirectory: ['unitpool-test-rt'] } });
@@ -44,6 +51,8 @@ describe('direct worker connections', () => {
     await using pool = new UnitPool({ maxWorkers: 1 });
     expect(await pool.submit(() => 1)).toBe(1);
     const path = socketPath(pool);
+    // A worker's Ready (on its link) can arrive before the supervisor's Spawned report, which carries its pid.
+    await until(() => pool.stats().workers.every((w) => w.pid !== undefined));
     const pids = pool.stats().workers.map((w) => w.pid);
     // A well-formed hello with a wrong token, for the next worker id and for the running one; then garbage.
     for (const id of [1, 2]) expect(await knock(path, encodeDirectHello(Buffer.alloc(32, 7), id))).toEqual({ closed: true, received: 0 });
