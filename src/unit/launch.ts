@@ -43,7 +43,10 @@ export interface Launched {
   control: Socket;
   /** The supervisor's stderr. */
   log: Socket;
-  /** The socket the supervisor listens on for direct worker connections (if it can: see its Hello). */
+  /**
+   * The socket the supervisor listens on for direct worker connections (if it can: see its Hello). When set, the
+   * supervisor forks no initial workers: each is forked when the pool connects for it (or asks, if relayed).
+   */
   directPath: string | undefined;
 }
 
