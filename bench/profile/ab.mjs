@@ -38,7 +38,7 @@ function trial(system, workload, dist) {
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => {
       const line = out.split('\n').find((l) => l.startsWith('@@result '));
-      res(line ? JSON.parse(line.slice(9)) : { error: out.slice(-300) });
+      res(line ? JSON.parse(line.slice(9)) : { error: out.slice(-300) || 'the trial printed no result (see its stderr above)' });
     });
   });
 }

@@ -144,6 +144,9 @@ const debug = debuglog('unitpool');
 let taskIds = 0;
 const noop = () => {};
 const RESOLVED = Promise.resolve();
+/** p-queue options of tasks without an AbortSignal (shared: one object less per task). */
+const NORMAL = { priority: 0 } as const;
+const URGENT = { priority: 1 } as const;
 const UINT64_MAX = 2n ** 64n - 1n;
 
 export class UnitPool implements AsyncDisposable {
@@ -676,7 +679,8 @@ export class UnitPool implements AsyncDisposable {
   }
 
   private schedule(task: Task, priority: number): void {
-    this.queue.add(() => this.dispatch(task), { priority, signal: task.abort?.signal }).catch(noop);
+    const options = task.abort ? { priority, signal: task.abort.signal } : priority > 0 ? URGENT : NORMAL;
+    this.queue.add(() => this.dispatch(task), options).catch(noop);
   }
 
   private requeue(task: Task): void {
