@@ -27,7 +27,7 @@ export function forkWorker(id: number, direct?: Socket): ChildProcess {
 export type Forked = { child: ChildProcess; error?: undefined } | { child?: undefined; error: string };
 
 /** Workers forked before the relay took over: the initial relayed ones, and those the pool connected for. */
-export const early = new Map<number, Forked>();
+const early = new Map<number, Forked>();
 let onFork: ((id: number, forked: Forked) => void) | undefined;
 
 /** From now on, hand every new direct fork to `handler` (the relay), after the ones forked so far. */
