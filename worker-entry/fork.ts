@@ -30,14 +30,15 @@ export type Forked = { child: ChildProcess; error?: undefined } | { child?: unde
 const early = new Map<number, Forked>();
 let onFork: ((id: number, forked: Forked) => void) | undefined;
 
-/** From now on, hand every new direct fork to `handler` (the relay), after the ones forked so far. */
+/** From now on, hand every new fork to `handler` (the relay), after the ones forked so far. */
 export function takeForks(handler: (id: number, forked: Forked) => void): void {
   for (const [id, forked] of early) handler(id, forked);
   early.clear();
   onFork = handler;
 }
 
-function tryFork(id: number, direct?: Socket): void {
+/** Forks worker `id` (on a direct connection, or relayed) and hands the fork, or why it failed, to the relay. */
+export function fork(id: number, direct?: Socket): void {
   let forked: Forked;
   try {
     forked = { child: forkWorker(id, direct) };
@@ -57,10 +58,10 @@ export const directToken = config.directDir
   ? listenForPool(config.directDir, (id, channel) => {
       if (asked.has(id)) return void channel.destroy();
       asked.add(id);
-      tryFork(id, channel);
+      fork(id, channel);
     })
   : undefined;
 // Said at once, by hand (the codec is not loaded yet), so the pool connects for the first workers now.
 if (directToken) writeSync(config.channelFd ?? 0, encodeSupervisorHello(FromSupervisor.Hello, process.pid, directToken));
 
-for (let id = 1; id <= config.initialWorkers; id++) tryFork(id);
+for (let id = 1; id <= config.initialWorkers; id++) fork(id);

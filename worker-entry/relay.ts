@@ -19,7 +19,7 @@ import { Socket } from 'node:net';
 import { decode, encode } from '../src/wire/codec.js';
 import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
 import { FromSupervisor, type SupervisorConfig, ToSupervisor } from '../src/wire/messages.js';
-import { config, directToken, type Forked, forkWorker, takeForks } from './fork.js';
+import { config, directToken, fork, type Forked, takeForks } from './fork.js';
 
 const LINE_LIMIT = 64 * 1024;
 
@@ -68,7 +68,7 @@ pool.on('drain', () => {
 function onControl(msg: unknown[]): void {
   switch (msg[0]) {
     case ToSupervisor.Spawn:
-      startWorker(msg[1] as number);
+      if (!workers.has(msg[1] as number)) fork(msg[1] as number);
       break;
     case ToSupervisor.Kill:
       workers.get(msg[1] as number)?.child.kill(msg[2] as NodeJS.Signals);
@@ -78,16 +78,10 @@ function onControl(msg: unknown[]): void {
   }
 }
 
-function startWorker(id: number, forked?: Forked): void {
-  if (workers.has(id)) return;
-  let child: ChildProcess;
-  try {
-    if (forked?.error !== undefined) throw new Error(forked.error);
-    child = forked?.child ?? forkWorker(id);
-  } catch (err) {
-    control([FromSupervisor.SpawnFailed, id, String((err as Error).message)]);
-    return;
-  }
+/** Takes over a fork from fork.ts: relays its channel (unless the pool is connected to it), output and exit. */
+function startWorker(id: number, forked: Forked): void {
+  if (forked.error !== undefined) return control([FromSupervisor.SpawnFailed, id, forked.error]);
+  const child = forked.child;
   const worker: Worker = { id, child, out: undefined };
   workers.set(id, worker);
   // A worker forked with the pool's direct connection as its fd 3 has no channel to us.
@@ -96,9 +90,8 @@ function startWorker(id: number, forked?: Forked): void {
   forwardLines(id, 1, child.stdout!);
   forwardLines(id, 2, child.stderr!);
   child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
-  // A worker forked before this module loaded has already emitted 'spawn'.
-  if (forked && child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid]);
-  else child.once('spawn', () => control([FromSupervisor.Spawned, id, child.pid]));
+  // spawn() sets the pid at once when the process exists (it may have emitted 'spawn' before this module loaded).
+  if (child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid]);
   // 'close' comes after 'exit' and after every stdio stream ended: all its frames and output were relayed.
   child.once('close', (code, signal) => {
     workers.delete(id);

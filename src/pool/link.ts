@@ -25,7 +25,6 @@ export class DirectLink {
   constructor(path: string, token: Buffer, workerId: number, maxFrame: number, events: LinkEvents) {
     const socket = createConnection(path);
     this.socket = socket;
-    socket.setNoDelay?.(true);
     socket.write(encodeDirectHello(token, workerId));
     this.writer = new FrameWriter(socket, { maxFrame: Number.MAX_SAFE_INTEGER });
     const decoder = new FrameDecoder({ maxFrame, onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload) });

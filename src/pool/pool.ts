@@ -479,7 +479,7 @@ export class UnitPool implements AsyncDisposable {
 
   private onWorkerStarted(slot: WorkerSlot | undefined, pid: number): void {
     // Killed before the supervisor had forked it (a direct connection's hello was on its way): kill it now.
-    if (slot?.state === 'killed' && slot.pid === undefined) this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, 'SIGKILL']));
+    if (slot?.state === 'killed' && slot.pid === undefined) this.signalWorker(slot, 'SIGKILL');
     if (!slot || slot.state !== 'starting') return;
     slot.pid = pid;
     slot.state = 'ready';
@@ -542,7 +542,7 @@ export class UnitPool implements AsyncDisposable {
     // Closed while its worker lives: it is exiting (the kernel closes its files after its exit status is set), or
     // it closed its channel and can do nothing useful any more. Make sure it ends, without calling the exit
     // expected: the supervisor's exit report settles its tasks.
-    if (slot.state !== 'retiring' && slot.state !== 'killed') this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, 'SIGKILL']));
+    if (slot.state !== 'retiring' && slot.state !== 'killed') this.signalWorker(slot, 'SIGKILL');
   }
 
   /** A worker about to take tasks: the initializer goes first. */
@@ -806,10 +806,15 @@ export class UnitPool implements AsyncDisposable {
   private killWorker(slot: WorkerSlot, signal = 'SIGKILL'): void {
     if (slot.state === 'dead') return;
     slot.state = 'killed';
-    if (this.writer) this.writer.write(0, encode([ToSupervisor.Kill, slot.id, signal]));
+    this.signalWorker(slot, signal);
     this.ensureWorkers();
     this.updateCapacity();
   }
+  /** Asks the supervisor to send `signal` to slot's worker (its exit report follows). */
+  private signalWorker(slot: WorkerSlot, signal: string): void {
+    this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, signal]));
+  }
+
 
   /** Asks a worker to exit once its tasks are done (it takes no new ones); a fresh one takes its place. */
   private retireWorker(slot: WorkerSlot): void {

@@ -1,8 +1,9 @@
 // Shared by the `unitpool run` tests: they run the built CLI (dist/, as `npm test` builds it) against the real
 // systemd of the sandbox (or of the host when systemd is PID 1 there). Nothing is mocked.
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { systemdIsPid1 } from '../../src/sandbox/launcher.js';
 
@@ -30,12 +31,7 @@ export interface RunResult {
 export function run(args: string[], opts: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [CLI, 'run', ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    p.once('error', reject);
-    p.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    collect(p, resolve, reject);
     p.stdin.on('error', () => {});
     p.stdin.end(opts.input ?? '');
   });
@@ -49,11 +45,16 @@ export function shell(line: string, opts: { cwd?: string } = {}): Promise<RunRes
       env: { ...process.env, UNITPOOL: `${process.execPath} ${CLI}` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    p.once('error', reject);
-    p.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    collect(p, resolve, reject);
   });
+}
+
+/** Collects a child's stdout and stderr; settles when it closes (or cannot start). */
+function collect(p: ChildProcessByStdio<Writable | null, Readable, Readable>, resolve: (r: RunResult) => void, reject: (e: Error) => void): void {
+  let stdout = '';
+  let stderr = '';
+  p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  p.once('error', reject);
+  p.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
 }
