@@ -18,7 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { decode, encode } from '../src/wire/codec.js';
 import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
-import { FromSupervisor, type SupervisorConfig, ToSupervisor } from '../src/wire/messages.js';
+import { FromSupervisor, ToSupervisor } from '../src/wire/messages.js';
 import { config, directToken, fork, type Forked, takeForks } from './fork.js';
 
 const LINE_LIMIT = 64 * 1024;

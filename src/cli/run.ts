@@ -18,9 +18,9 @@
 //     kills it at once.
 
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants as fsc, existsSync, rmSync, statSync } from 'node:fs';
 import { constants as osc } from 'node:os';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { CapabilityError, OptionError, SystemdUnavailableError, UnitStartError } from '../errors.js';
@@ -37,6 +37,7 @@ import {
 import { UINT64_MAX } from '../properties/parse.js';
 import { MANAGER_IFACE, MANAGER_PATH, SERVICE_IFACE, SystemdBus } from '../unit/bus.js';
 import { enforceCapabilities } from '../unit/capabilities.js';
+import { listenUnix, privateSocketDir } from '../unit/sockets.js';
 import { type CgroupUsage, cgroupUsage, oomKillCount } from '../unit/cgroup.js';
 import { type DBusProperty, TransientUnit } from '../unit/transient.js';
 import { buildProperties, type Origins, originOf, parseRunArgs, type RunArgs, UsageError } from './run-args.js';
@@ -119,7 +120,7 @@ const STOP_TIMEOUT_USEC = 10_000_000;
 /** The helper's own limit, in seconds: below the stop timeout, so that it never times the unit out. */
 const HELPER_SECONDS = '9';
 
-function ownProperties(name: string, exe: string, command: readonly string[], sockets: StdioSockets): DBusProperty[] {
+function ownProperties(exe: string, command: readonly string[], sockets: StdioSockets): DBusProperty[] {
   const description = `unitpool run: ${command.join(' ')}`;
   const props: DBusProperty[] = [
     ['Description', 's', description.length > 200 ? `${description.slice(0, 197)}...` : description],
@@ -156,27 +157,8 @@ interface StdioSockets {
   close(): void;
 }
 
-/** A private directory for the sockets: only root (or the calling user) can reach it. Never the shared /tmp. */
-function socketDirectory(bus: 'system' | 'user'): string {
-  const uid = process.getuid?.() ?? 0;
-  const base = uid === 0 && bus === 'system' ? '/run/unitpool' : join(process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`, 'unitpool');
-  mkdirSync(base, { recursive: true, mode: 0o700 });
-  return mkdtempSync(join(base, 'run-'));
-}
-
-function listen(path: string, allowHalfOpen: boolean): Promise<Server> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer({ allowHalfOpen });
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolvePromise(server);
-    });
-  });
-}
-
 async function openStdioSockets(bus: 'system' | 'user'): Promise<StdioSockets> {
-  const dir = socketDirectory(bus);
+  const dir = privateSocketDir('run', bus);
   const paths = { stdin: join(dir, 'stdin.sock'), stdout: join(dir, 'stdout.sock'), stderr: join(dir, 'stderr.sock') };
   const servers: Server[] = [];
   const connected: StdioSockets['connected'] = {};
@@ -194,7 +176,7 @@ async function openStdioSockets(bus: 'system' | 'user'): Promise<StdioSockets> {
   try {
     // The stdin socket is half-open from the start (systemd shuts down the command's writing side): keep
     // ours open for writing until our own stdin ends.
-    servers.push(await listen(paths.stdin, true), await listen(paths.stdout, false), await listen(paths.stderr, false));
+    servers.push(await listenUnix(paths.stdin, true), await listenUnix(paths.stdout), await listenUnix(paths.stderr));
   } catch (e) {
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
@@ -412,7 +394,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       return 125;
     }
     name = `unitpool-run-${randomBytes(5).toString('hex')}.service`;
-    const properties = [...ownProperties(name, exe, args.command, sockets), ...userProperties];
+    const properties = [...ownProperties(exe, args.command, sockets), ...userProperties];
 
     // Follow the unit; read its cgroup in stop-post, then release the helper.
     let snapshot: Snapshot | undefined;

@@ -135,9 +135,7 @@ export async function runSandboxCommand(argv: readonly string[]): Promise<number
     void done.then(() => (finished = true));
     // The command is the child of nsenter (which forks into the pid namespace).
     const inner = child.pid === undefined ? null : await waitForChild(child.pid, 5000, () => finished);
-    let signalled: NodeJS.Signals | undefined;
     forward = (sig) => {
-      signalled = sig;
       // Ctrl-C on a terminal reaches the command directly (same process group): do not send it twice.
       if (sig === 'SIGINT' && process.stdin.isTTY) return;
       if (inner && stillRunning(inner)) {

@@ -8,15 +8,16 @@
 //   pool <── accept() both ── then the socket files are removed; the connections stay.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnitStartError } from '../errors.js';
 import { DIRECT_SOCKET } from '../wire/direct.js';
 import type { SupervisorConfig } from '../wire/messages.js';
 import type { SystemdBus } from './bus.js';
+import { listenUnix, privateSocketDir } from './sockets.js';
 import { type DBusProperty, TransientUnit } from './transient.js';
 
 export interface LaunchOptions {
@@ -87,32 +88,13 @@ export function supervisorPath(): string {
   return found;
 }
 
-/** A private directory for the two sockets: only root (or the calling user) can reach it. */
-function socketDirectory(): string {
-  const uid = process.getuid?.() ?? 0;
-  const base = uid === 0 ? '/run/unitpool' : join(process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`, 'unitpool');
-  mkdirSync(base, { recursive: true, mode: 0o700 });
-  return mkdtempSync(join(base, 'p-'));
-}
-
-function listen(path: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
-
 function firstConnection(server: Server): Promise<Socket> {
   return new Promise((resolve) => server.once('connection', resolve));
 }
 
 export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
   const name = `${opts.namePrefix ?? 'unitpool'}-${randomBytes(5).toString('hex')}.service`;
-  const dir = socketDirectory();
+  const dir = privateSocketDir('p');
   const ctlPath = join(dir, 'ctl.sock');
   const logPath = join(dir, 'log.sock');
   const servers: Server[] = [];
@@ -124,7 +106,7 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
     while (capturedBytes > 16_384 && captured.length > 1) capturedBytes -= captured.shift()!.length;
   };
   try {
-    const [ctlServer, logServer] = await Promise.all([listen(ctlPath), listen(logPath)]);
+    const [ctlServer, logServer] = await Promise.all([listenUnix(ctlPath), listenUnix(logPath)]);
     servers.push(ctlServer, logServer);
     const control = firstConnection(ctlServer);
     const log = firstConnection(logServer).then((sock) => {

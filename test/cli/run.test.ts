@@ -1,7 +1,7 @@
 // `unitpool run` end to end against real systemd (the sandbox's, under npm test): exit statuses, pipelines,
 // stdio, the summary, OOM kills, confinement flags, signals, environment. Nothing is mocked.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupLayout } from '../../src/unit/cgroup.js';
@@ -246,6 +246,23 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       expect(code).toBe(128 + 9);
       expect(Date.now() - started).toBeLessThan(5000);
     });
+  });
+
+  it('a socket directory left by a SIGKILLed `unitpool run` is removed by the next one', async () => {
+    const runDirs = () => (existsSync('/run/unitpool') ? readdirSync('/run/unitpool').filter((d) => d.startsWith('run-')) : []);
+    const before = runDirs();
+    const p = spawn(process.execPath, [CLI, 'run', '-q', '--', 'sh', '-c', 'echo ready; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve) => p.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve()));
+    const orphan = runDirs().filter((d) => !before.includes(d));
+    expect(orphan).toHaveLength(1);
+    expect(orphan[0]).toMatch(new RegExp(`^run-\\d+-${p.pid}-`));
+    p.kill('SIGKILL');
+    await new Promise((resolve) => p.once('close', resolve));
+    expect(runDirs()).toContain(orphan[0]);
+    expect((await run(['-q', '--', 'true'])).code).toBe(0);
+    expect(runDirs()).not.toContain(orphan[0]);
+    // The orphaned unit itself is systemd's to end: its stdin closed with its owner, and it is collected (AddRef).
+    spawnSync('systemctl', ['kill', '--signal=KILL', 'unitpool-run-*']);
   });
 
   it('leaves no unit and no socket directory behind', async () => {
