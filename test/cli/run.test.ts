@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupLayout } from '../../src/unit/cgroup.js';
+import { sigtermWhenReady, TRAPS_TERM } from '../support/signals.js';
 import { CLI, noSystemd, ROOT, run, shell } from './helpers.js';
 
 if (noSystemd) console.warn(`unitpool run tests skipped: ${noSystemd}`);
@@ -207,23 +208,10 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
 
   describe('signals', () => {
     it('stops the unit on SIGTERM and exits with the status of the command', async () => {
-      const p = spawn(process.execPath, [CLI, 'run', '--', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.1; done'], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-      const code = await new Promise<number | null>((resolve) => {
-        p.stdout.setEncoding('utf8').on('data', (s: string) => {
-          out += s;
-          if (s.includes('ready')) p.kill('SIGTERM');
-        });
-        p.once('close', (c) => resolve(c));
-      });
-      expect(out).toBe('ready\ngot-term\n');
+      const { code, stdout, stderr } = await sigtermWhenReady([CLI, 'run', '--', ...TRAPS_TERM], ROOT);
+      expect(stdout).toBe('ready\ngot-term\n');
       expect(code).toBe(5);
-      const unit = /Running as unit: (\S+)/.exec(err)?.[1];
+      const unit = /Running as unit: (\S+)/.exec(stderr)?.[1];
       expect(unit).toBeDefined();
       // Collected once we let go of it (AddRef), which systemd does on its next turn.
       expect(await eventually(() => spawnSync('systemctl', ['show', '-p', 'LoadState', '--value', unit!], { encoding: 'utf8' }).stdout.trim())).toBe('not-found');

@@ -1,9 +1,10 @@
 // `unitpool sandbox` as a command: exit statuses, stdio, working directory, environment, signals,
 // errors, a sandbox inside a sandbox. Runs the built CLI (dist/), as `npm test` does.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sigtermWhenReady, TRAPS_TERM } from '../support/signals.js';
 import { CLI, ROOT, canBoot, insideSandbox, isRoot, runCli, sandboxArgs, skipReason } from './helpers.js';
 
 if (skipReason) console.warn(`sandbox CLI tests skipped: ${skipReason}`);
@@ -63,19 +64,8 @@ describe.skipIf(!canBoot)('unitpool sandbox: running a command', () => {
   });
 
   it('forwards SIGTERM to the command and exits with its status', async () => {
-    const p = spawn(process.execPath, [CLI, ...sandboxArgs('--', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.1; done')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const code = await new Promise<number | null>((resolve) => {
-      p.stdout.setEncoding('utf8').on('data', (s: string) => {
-        out += s;
-        if (s.includes('ready')) p.kill('SIGTERM');
-      });
-      p.once('close', (c) => resolve(c));
-    });
-    expect(out).toBe('ready\ngot-term\n');
+    const { code, stdout } = await sigtermWhenReady([CLI, ...sandboxArgs('--', ...TRAPS_TERM)], ROOT);
+    expect(stdout).toBe('ready\ngot-term\n');
     expect(code).toBe(5);
   });
 
