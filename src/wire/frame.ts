@@ -133,6 +133,16 @@ export function encodeFrame(channel: number, payload: Uint8Array): Buffer {
 }
 
 /**
+ * The two ways to construct a FrameDecoder or FrameRouter: `(handler, options)` or `({ [key]: handler, ...options })`.
+ */
+function handlerAndOptions<H, O extends object>(first: H | O, second: O, key: keyof O, what: string): { handler: H; options: O } {
+  const options = typeof first === 'function' ? second : (first as O);
+  const handler = typeof first === 'function' ? first : (first as O)[key];
+  if (typeof handler !== 'function') throw new TypeError(`${what} needs an ${String(key)} callback`);
+  return { handler: handler as H, options };
+}
+
+/**
  * Common machinery of FrameDecoder and FrameRouter: chunk bookkeeping that keeps the decoder
  * consistent when the callback throws, and the sticky failure after a protocol error.
  */
@@ -233,11 +243,9 @@ export class FrameDecoder extends ChunkConsumer {
   constructor(onFrame: FrameHandler, options?: FrameDecoderOptions);
   constructor(options: FrameDecoderOptions & { onFrame: FrameHandler });
   constructor(first: FrameHandler | (FrameDecoderOptions & { onFrame: FrameHandler }), second: FrameDecoderOptions = {}) {
-    const options = typeof first === 'function' ? second : first;
+    const { handler, options } = handlerAndOptions<FrameHandler, FrameDecoderOptions>(first, second, 'onFrame', 'FrameDecoder');
     super(options.maxFrame);
-    const onFrame = typeof first === 'function' ? first : first.onFrame;
-    if (typeof onFrame !== 'function') throw new TypeError('FrameDecoder needs an onFrame callback');
-    this.onFrame = onFrame;
+    this.onFrame = handler;
   }
 
   /** Bytes of a partial frame held by the decoder (header bytes plus payload bytes received so far). */
@@ -378,11 +386,9 @@ export class FrameRouter extends ChunkConsumer {
   constructor(onPiece: PieceHandler, options?: FrameRouterOptions);
   constructor(options: FrameRouterOptions & { onPiece: PieceHandler });
   constructor(first: PieceHandler | (FrameRouterOptions & { onPiece: PieceHandler }), second: FrameRouterOptions = {}) {
-    const options = typeof first === 'function' ? second : first;
+    const { handler, options } = handlerAndOptions<PieceHandler, FrameRouterOptions & { onPiece?: PieceHandler }>(first, second, 'onPiece', 'FrameRouter');
     super(options.maxFrame);
-    const onPiece = typeof first === 'function' ? first : first.onPiece;
-    if (typeof onPiece !== 'function') throw new TypeError('FrameRouter needs an onPiece callback');
-    this.onPiece = onPiece;
+    this.onPiece = handler;
     this.onControlFrame = options.onControlFrame;
     this.controlChannel = options.controlChannel ?? 0;
     if (options.stampChannel !== undefined) checkChannel(options.stampChannel);
