@@ -39,13 +39,9 @@ describe.skipIf(!canBoot)('sandbox: a real systemd that enforces', () => {
   afterAll(async () => {
     if (!sb) return;
     const t = await sb.stop();
+    // How fast (the goals: boot < 2 s, stop < 1 s) is measured by `npm run bench:sandbox`, not asserted here.
     console.log(`sandbox stopped in ${t.totalMs.toFixed(0)} ms (PID 1 gone after ${t.killMs.toFixed(0)} ms)`);
-    expect(t.totalMs).toBeLessThan(1000);
     for (const d of sb.cgroups) expect(existsSync(d), d).toBe(false);
-  });
-
-  it('boots in under 2 s', () => {
-    expect(sb.bootMs).toBeLessThan(2000);
   });
 
   it('serves org.freedesktop.systemd1 on the system bus; StartTransientUnit works over it', async () => {
