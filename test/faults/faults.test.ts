@@ -113,6 +113,45 @@ describe('timeouts and abort', () => {
     await expect(queued).rejects.toThrow('user gave up');
     await expectWorks(pool);
   });
+
+  it('map() with a timeout: a chunk that runs too long ends the loop with TaskTimeoutError; the pool goes on', async () => {
+    await using pool = new UnitPool({ maxWorkers: 1 });
+    const seen: number[] = [];
+    const stuck = (x: number) => {
+      if (x === 3) for (;;);
+      return x;
+    };
+    const err = await (async () => {
+      for await (const y of pool.map(stuck, [1, 2, 3, 4, 5], { timeout: 1000 })) seen.push(y);
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskTimeoutError);
+    expect(err).toMatchObject({ timeout: 1000, unit: pool.unit!.name });
+    expect(seen).toEqual([1, 2]);
+    await expectWorks(pool);
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 0 });
+  });
+
+  it('map() with an AbortSignal: aborting ends the loop with the reason, stops the running chunk, drops the rest', async () => {
+    await using pool = new UnitPool({ maxWorkers: 1 });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const slowAt3 = (x: number) => {
+      if (x === 3) for (;;);
+      return x;
+    };
+    const loop = (async () => {
+      for await (const y of pool.map(slowAt3, [1, 2, 3, 4, 5, 6], { signal: ac.signal })) seen.push(y);
+    })().catch((e: unknown) => e);
+    while (seen.length < 2) await sleep(20);
+    await sleep(100);
+    ac.abort(new Error('map given up'));
+    const err = await loop;
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe('map given up');
+    expect(seen).toEqual([1, 2]);
+    await expectWorks(pool);
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 0 });
+  });
 });
 
 describe('worker lifecycle', () => {

@@ -100,13 +100,29 @@ describe.skipIf(!isRoot || !canBoot)('unitpool sandbox: errors', () => {
     expect(r.stderr).toMatch(/runs in a user namespace/);
   });
 
-  // Run as nobody, the CLI must be readable by nobody: not so in a checkout under a 0700 directory (mktemp -d).
-  const nobodyCanRead =
-    spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(CLI)}, require('fs').constants.R_OK)`], { uid: 65534, gid: 65534, cwd: '/' })
-      .status === 0;
-  it.skipIf(!nobodyCanRead)('says that it needs root (skipped when nobody cannot read this checkout)', async () => {
-    const r = await runCli(['sandbox', '--force', '--', 'true'], { uid: 65534, gid: 65534, cwd: '/' });
-    expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/must be started as root/);
+  /**
+   * Runs `sh -c script` in a private mount namespace (nothing it mounts reaches the host), where the checkout is
+   * also bound at /mnt: reachable by nobody even when the checkout lies below a 0700 directory (mktemp -d).
+   */
+  const inPrivateMounts = (script: string) =>
+    spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind "$1" /mnt && ${script}`, 'sh', ROOT], {
+      encoding: 'utf8',
+      cwd: '/',
+    });
+  const cliAtMnt = `${process.execPath} /mnt/dist/src/cli/main.js sandbox --force -- true`;
+
+  it('says that it needs root', () => {
+    const r = inPrivateMounts(`exec setpriv --reuid=65534 --regid=65534 --clear-groups ${cliAtMnt}`);
+    expect(r.stderr).toMatch(/^unitpool sandbox: the sandbox must be started as root \(uid 0\), not uid 65534: .* Run it with sudo/m);
+    expect(r.status).toBe(125);
+  });
+
+  it('says that systemd or dbus-daemon is missing, and how to install them', () => {
+    const noSystemd = inPrivateMounts(`mount --bind /dev/null /lib/systemd/systemd && exec ${cliAtMnt}`);
+    expect(noSystemd.stderr).toMatch(/no systemd here \(\/lib\/systemd\/systemd, .*\)\. Install it: apt-get install systemd dbus/);
+    expect(noSystemd.status).toBe(125);
+    const noDbus = inPrivateMounts(`mount --bind /dev/null /usr/bin/dbus-daemon && exec ${cliAtMnt}`);
+    expect(noDbus.stderr).toMatch(/no \/usr\/bin\/dbus-daemon: .* Install it: apt-get install dbus/);
+    expect(noDbus.status).toBe(125);
   });
 });
