@@ -480,9 +480,10 @@ export class UnitPool implements AsyncDisposable {
   private onWorkerStarted(slot: WorkerSlot | undefined, pid: number): void {
     // Killed before the supervisor had forked it (a direct connection's hello was on its way): kill it now.
     if (slot?.state === 'killed' && slot.pid === undefined) this.signalWorker(slot, 'SIGKILL');
-    if (!slot || slot.state !== 'starting') return;
+    // A relayed worker may already be retiring (maxTasksPerWorker reached by the tasks queued behind its Spawn).
+    if (!slot || (slot.state !== 'starting' && slot.state !== 'retiring') || slot.pid !== undefined) return;
     slot.pid = pid;
-    slot.state = 'ready';
+    if (slot.state === 'starting') slot.state = 'ready';
     if (slot.out) this.onUsable();
     this.updateCapacity();
   }
@@ -818,7 +819,8 @@ export class UnitPool implements AsyncDisposable {
 
   /** Asks a worker to exit once its tasks are done (it takes no new ones); a fresh one takes its place. */
   private retireWorker(slot: WorkerSlot): void {
-    if (slot.state !== 'ready') return;
+    // A starting worker counts: relayed, it takes tasks before its fork is reported, and its Exit queues behind them.
+    if (slot.state !== 'ready' && slot.state !== 'starting') return;
     if (!slot.out) return this.killWorker(slot, 'SIGTERM');
     slot.state = 'retiring';
     slot.out.write(slot.id, encode([ToWorker.Exit]));
