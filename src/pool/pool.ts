@@ -480,7 +480,8 @@ export class UnitPool implements AsyncDisposable {
   private onWorkerStarted(slot: WorkerSlot | undefined, pid: number): void {
     // Killed before the supervisor had forked it (a direct connection's hello was on its way): kill it now.
     if (slot?.state === 'killed' && slot.pid === undefined) this.signalWorker(slot, 'SIGKILL');
-    // A relayed worker may already be retiring (maxTasksPerWorker reached by the tasks queued behind its Spawn).
+    // It may be retiring already: it can take tasks before this report (its direct link's Ready came first, or,
+    // relayed, they queued behind its Spawn), and maxTasksPerWorker counts them.
     if (!slot || (slot.state !== 'starting' && slot.state !== 'retiring') || slot.pid !== undefined) return;
     slot.pid = pid;
     if (slot.state === 'starting') slot.state = 'ready';
@@ -819,7 +820,7 @@ export class UnitPool implements AsyncDisposable {
 
   /** Asks a worker to exit once its tasks are done (it takes no new ones); a fresh one takes its place. */
   private retireWorker(slot: WorkerSlot): void {
-    // A starting worker counts: relayed, it takes tasks before its fork is reported, and its Exit queues behind them.
+    // A starting worker too: it may take tasks before its fork is reported (onWorkerStarted); Exit queues behind them.
     if (slot.state !== 'ready' && slot.state !== 'starting') return;
     if (!slot.out) return this.killWorker(slot, 'SIGTERM');
     slot.state = 'retiring';
