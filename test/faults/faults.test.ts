@@ -55,6 +55,21 @@ describe('a worker that dies while running a task', () => {
     await expectWorks(pool);
   });
 
+  it('a real segfault: the stack overflows under a 256 KiB LimitSTACK (set through raw), reason signal, SIGSEGV', async () => {
+    // V8 assumes about 1 MB of stack, so the table refuses LimitSTACK below it; the unchecked raw triples do not, and
+    // then deep recursion runs off the end of the real stack instead of throwing a RangeError: what a crashing
+    // native addon does. systemd's default LimitCORE (soft 0) keeps the crash from writing a core file.
+    const stack = 256 * 1024;
+    await using pool = new UnitPool({ maxWorkers: 1, raw: [['LimitSTACK', 't', stack], ['LimitSTACKSoft', 't', stack]] });
+    const deep = () => {
+      const f = (n: number): number => (n === 0 ? 0 : 1 + f(n - 1));
+      return f(1e6);
+    };
+    const err = await pool.submit(deep).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'WorkerExitedError', reason: 'signal', signal: 'SIGSEGV', exitCode: null, unit: pool.unit!.name });
+    await expectWorks(pool);
+  });
+
   it('the OOM killer: reason oom-kill (read from the memory cgroup), and the pool goes on', async () => {
     await using pool = new UnitPool({ maxWorkers: 1, properties: { MemoryMax: '150M' } });
     const err = await pool
