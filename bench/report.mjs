@@ -170,7 +170,8 @@ export function summarize(run) {
     }
   }
   const failures = run.trials.filter((t) => !t.result || t.result.error).map((t) => ({ rep: t.rep, system: t.system, workload: t.workload, error: t.result?.error ?? t.error }));
-  return { table, cpu, goals, relative, failures };
+  const retried = run.trials.filter((t) => t.crashed).map((t) => ({ rep: t.rep, system: t.system, workload: t.workload, error: t.crashed }));
+  return { table, cpu, goals, relative, failures, retried };
 }
 
 // ── formatting ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -238,10 +239,13 @@ export function renderTables(run, summary) {
   for (const g of summary.goals) {
     lines.push(`| ${g.goal} | ${g.target} | ${fmtGoalValue(g.median, g.fmt)} [${fmtGoalValue(g.min, g.fmt)} – ${fmtGoalValue(g.max, g.fmt)}] | **${g.status}** |`);
   }
-  if (summary.failures.length) {
-    lines.push('', `Failed trials (${summary.failures.length}):`);
-    for (const f of summary.failures) lines.push(`- rep ${f.rep} ${f.system} ${f.workload}: ${String(f.error).split('\n')[0]}`);
-  }
+  const listTrials = (title, list) => {
+    if (!list?.length) return;
+    lines.push('', `${title} (${list.length}):`);
+    for (const f of list) lines.push(`- rep ${f.rep} ${f.system} ${f.workload}: ${String(f.error).split('\n')[0]}`);
+  };
+  listTrials('Failed trials', summary.failures);
+  listTrials('Peer trials that crashed once and were run again', summary.retried);
   return lines.join('\n');
 }
 
