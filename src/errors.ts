@@ -92,7 +92,7 @@ export class UnitStartError extends UnitPoolError {
 }
 
 /** Why a worker went away. */
-export type ExitReason = 'exit' | 'signal' | 'oom-kill' | 'timeout' | 'unit-stopped' | 'protocol';
+export type ExitReason = 'exit' | 'signal' | 'oom-kill' | 'timeout' | 'unit-stopped' | 'protocol' | 'supervisor-exit';
 
 /** The worker running a task died before the task finished. */
 export class WorkerExitedError extends UnitPoolError {
@@ -110,7 +110,9 @@ export class WorkerExitedError extends UnitPoolError {
     const how =
       fields.reason === 'oom-kill'
         ? `was killed by the kernel's OOM killer (memory limit of the unit reached)`
-        : fields.signal
+        : fields.reason === 'supervisor-exit'
+          ? `went down with the unit's supervisor`
+          : fields.signal
           ? `was killed by ${fields.signal}`
           : `exited with code ${fields.exitCode}`;
     super(`worker ${fields.pid ?? '?'} ${how} while running a task`, options);

@@ -1,13 +1,11 @@
 // Forking workers, and the first ones at once: evaluated before the relay (and its codec) is even loaded, so the
 // Node start-ups of the supervisor and of its workers overlap.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeSupervisorHello } from '../src/wire/direct.js';
-import { FromSupervisor, type SupervisorConfig } from '../src/wire/messages.js';
-import { listenForPool } from './direct.js';
+import type { SupervisorConfig } from '../src/wire/messages.js';
+import { openLink, readBoot } from './direct.js';
 
 export const config = JSON.parse(process.argv[2] ?? '{}') as SupervisorConfig;
 const workerScript = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
@@ -23,10 +21,10 @@ export function forkWorker(id: number, direct?: Socket): ChildProcess {
   });
 }
 
-/** A fork, or why it failed. */
-export type Forked = { child: ChildProcess; error?: undefined } | { child?: undefined; error: string };
+/** A fork, or why it failed; `fellBack`: a direct link was asked for and could not be opened, so it is relayed. */
+export type Forked = ({ child: ChildProcess; error?: undefined } | { child?: undefined; error: string }) & { fellBack?: boolean };
 
-/** Workers forked before the relay took over: the initial relayed ones, and those the pool connected for. */
+/** Workers forked before the relay took over: the initial ones, forked as soon as the pool's boot frame came. */
 const early = new Map<number, Forked>();
 let onFork: ((id: number, forked: Forked) => void) | undefined;
 
@@ -37,8 +35,8 @@ export function takeForks(handler: (id: number, forked: Forked) => void): void {
   onFork = handler;
 }
 
-/** Forks worker `id` (on a direct connection, or relayed) and hands the fork, or why it failed, to the relay. */
-export function fork(id: number, direct?: Socket): void {
+/** Forks worker `id` (on its direct link, or relayed) and hands the fork, or why it failed, to the relay. */
+export function fork(id: number, direct?: Socket, fellBack = false): void {
   let forked: Forked;
   try {
     forked = { child: forkWorker(id, direct) };
@@ -48,20 +46,29 @@ export function fork(id: number, direct?: Socket): void {
     // The worker has its own copy of the direct connection; ours must not read a byte of it.
     direct?.destroy();
   }
+  if (fellBack) forked.fellBack = true;
   if (onFork) onFork(id, forked);
   else early.set(id, forked);
 }
 
+/** Set once a link could not be opened (a path the unit cannot reach, socket(2) denied...): relay from then on. */
+let linksFail = false;
 const asked = new Set<number>();
-/** The token of direct connections, if the supervisor listens for them (its Hello is on its way then). */
-export const directToken = config.directDir
-  ? listenForPool(config.directDir, (id, channel) => {
-      if (asked.has(id)) return void channel.destroy();
-      asked.add(id);
-      fork(id, channel);
-    })
-  : undefined;
-// Said at once, by hand (the codec is not loaded yet), so the pool connects for the first workers now.
-if (directToken) writeSync(config.channelFd ?? 0, encodeSupervisorHello(FromSupervisor.Hello, process.pid, directToken));
 
-for (let id = 1; id <= config.initialWorkers; id++) fork(id);
+/** Opens worker `id`'s direct link with `key`, then forks it on the link; relays it if the link cannot be opened. */
+export function forkLinked(id: number, key: Uint8Array): void {
+  if (asked.has(id)) return;
+  asked.add(id);
+  if (linksFail || !config.linkPath) return fork(id, undefined, true);
+  openLink(config.linkPath, key, id).then(
+    (socket) => fork(id, socket),
+    (err: Error) => {
+      if (!linksFail) process.stderr.write(`unitpool supervisor: cannot open a direct link (${err.message}); relaying every worker\n`);
+      linksFail = true;
+      fork(id, undefined, true);
+    },
+  );
+}
+
+if (config.linkPath) for (const [id, key] of readBoot(config.channelFd ?? 0)) forkLinked(id, key);
+else for (let i = 0; i < config.initialWorkers; i++) fork(config.firstWorkerId + i);

@@ -7,7 +7,7 @@
 //   pool ──frame(channel k)──> supervisor ──same bytes, cut-through──> worker k   (no decoding)
 //   pool <──frame(channel k)── supervisor <──frame, channel rewritten── worker k  (whole frames, never interleaved)
 //
-// unless the pool connected to worker k directly (direct.ts): then that connection is the worker's fd 3 and its
+// unless worker k has a direct link to the pool (direct.ts): then that connection is the worker's fd 3 and its
 // frames never pass through here; the supervisor still forks it, signals it, and reports its exit and output.
 //
 // Channel 0 carries the supervisor's own control messages (spawn, kill / spawned, exited, console output).
@@ -18,10 +18,9 @@ import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { decode, encode } from '../src/wire/codec.js';
 import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
+import { forwardLines } from '../src/wire/lines.js';
 import { FromSupervisor, ToSupervisor } from '../src/wire/messages.js';
-import { config, directToken, fork, type Forked, takeForks } from './fork.js';
-
-const LINE_LIMIT = 64 * 1024;
+import { config, fork, type Forked, forkLinked, takeForks } from './fork.js';
 
 // Anything printed by mistake must not land in the control channel (fd 1 is the same socket as fd 0).
 console.log = console.info = console.debug = console.error;
@@ -68,7 +67,9 @@ pool.on('drain', () => {
 function onControl(msg: unknown[]): void {
   switch (msg[0]) {
     case ToSupervisor.Spawn:
-      if (!workers.has(msg[1] as number)) fork(msg[1] as number);
+      if (workers.has(msg[1] as number)) break;
+      if (msg[2] instanceof Uint8Array) forkLinked(msg[1] as number, msg[2]);
+      else fork(msg[1] as number);
       break;
     case ToSupervisor.Kill:
       workers.get(msg[1] as number)?.child.kill(msg[2] as NodeJS.Signals);
@@ -87,11 +88,11 @@ function startWorker(id: number, forked: Forked): void {
   // A worker forked with the pool's direct connection as its fd 3 has no channel to us.
   const channel = child.stdio[3] as Socket | null;
   if (channel) relayFrom(worker, channel);
-  forwardLines(id, 1, child.stdout!);
-  forwardLines(id, 2, child.stderr!);
+  forwardOutput(id, 1, child.stdout!);
+  forwardOutput(id, 2, child.stderr!);
   child.on('error', (err) => control([FromSupervisor.SpawnFailed, id, err.message]));
   // spawn() sets the pid at once when the process exists (it may have emitted 'spawn' before this module loaded).
-  if (child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid]);
+  if (child.pid !== undefined) control([FromSupervisor.Spawned, id, child.pid, forked.fellBack ? 1 : 0]);
   // 'close' comes after 'exit' and after every stdio stream ended: all its frames and output were relayed.
   child.once('close', (code, signal) => {
     workers.delete(id);
@@ -124,33 +125,13 @@ function relayFrom(worker: Worker, channel: Socket): void {
   channel.on('error', () => {});
 }
 
-/** Forwards console output in whole lines (a line longer than LINE_LIMIT is cut), tagged with worker and fd. */
-function forwardLines(id: number, fd: 1 | 2, stream: NodeJS.ReadableStream): void {
-  let partial: Buffer[] = [];
-  let partialBytes = 0;
-  stream.on('data', (chunk: Buffer) => {
-    const lastNewline = chunk.lastIndexOf(10);
-    if (lastNewline < 0 && partialBytes + chunk.length < LINE_LIMIT) {
-      partial.push(chunk);
-      partialBytes += chunk.length;
-      return;
-    }
-    const cut = lastNewline < 0 ? chunk.length : lastNewline + 1;
-    partial.push(chunk.subarray(0, cut));
-    emit();
-    if (cut < chunk.length) {
-      partial.push(chunk.subarray(cut));
-      partialBytes = chunk.length - cut;
-    }
+/** Forwards console output in whole lines, tagged with worker and fd. */
+function forwardOutput(id: number, fd: 1 | 2, stream: NodeJS.ReadableStream): void {
+  forwardLines(stream, (bytes) => {
+    if (toPool.write(0, encode([FromSupervisor.Output, id, fd, bytes]))) return true;
+    paused.add(stream);
+    return false;
   });
-  stream.on('end', emit);
-  function emit() {
-    if (partial.length === 0) return;
-    const bytes = partial.length === 1 ? partial[0]! : Buffer.concat(partial);
-    partial = [];
-    partialBytes = 0;
-    if (!toPool.write(0, encode([FromSupervisor.Output, id, fd, bytes]))) pauseUntilDrain(stream);
-  }
 }
 
 function shutdown(): void {
@@ -158,6 +139,5 @@ function shutdown(): void {
   process.exit(0);
 }
 
-// With a direct token, fork.ts has said Hello already.
-if (!directToken) control([FromSupervisor.Hello, process.pid, null]);
+control([FromSupervisor.Hello, process.pid]);
 takeForks(startWorker);

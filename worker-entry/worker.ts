@@ -1,7 +1,8 @@
-// A worker: forked by the supervisor inside the pool's unit, so every restriction of the unit applies to it.
-// It reads task frames from fd 3 (the pool's direct connection, or a socket pair with the supervisor that relays
-// them), runs them one at a time in order, and writes one result or error frame per task. Its stdout and stderr
-// are pipes the supervisor forwards to the pool.
+// A worker: forked by the supervisor inside the pool's unit (isolation: 'pool'), or started by systemd as a unit
+// of its own (isolation: 'worker'), so every restriction of the unit applies to it. It reads task frames from its
+// channel (fd 3: its direct link, or a socket pair with the supervisor that relays them; fd 0 in a unit of its own:
+// its stdin, connected by systemd to the pool), runs them one at a time in order, and writes one result or error
+// frame per task. Its stdout and stderr go to the pool (through the supervisor, or straight from systemd).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -11,7 +12,9 @@ import { FromWorker, ToWorker } from '../src/wire/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
-const workerId = Number(process.env.UNITPOOL_WORKER_ID ?? 0);
+// Started by systemd: { id, channelFd } on the command line. Forked by the supervisor: the id in the environment.
+const started = JSON.parse(process.argv[2] ?? '{}') as { id?: number; channelFd?: number; stdoutFrames?: boolean };
+const workerId = started.id ?? Number(process.env.UNITPOOL_WORKER_ID ?? 0);
 delete process.env.UNITPOOL_WORKER_ID;
 
 // Be the OOM killer's first choice inside the unit, before the supervisor (raising it needs no privilege).
@@ -31,7 +34,7 @@ Object.assign(globalThis, {
   __name: <T>(fn: T) => fn,
 });
 
-const channel = new Socket({ fd: 3, readable: true, writable: true });
+const channel = new Socket({ fd: started.channelFd ?? 3, readable: true, writable: true });
 const writer = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
 const functions = new Map<number, Fn | Promise<Fn>>();
 const sourceFunctions = new Set<number>();
@@ -55,6 +58,18 @@ channel.on('error', () => process.exit(0));
 
 function send(message: unknown[]): void {
   writer.write(workerId, encode(message));
+}
+
+// A worker in a unit of its own has no fd for its stdout: fd 1 goes to the console's stderr socket (for programs it
+// starts), and what Node writes to process.stdout travels as Output frames on the channel.
+if (started.stdoutFrames) {
+  process.stdout.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | (() => void), cb?: () => void) => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
+    send([FromWorker.Output, bytes]);
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (done) queueMicrotask(done);
+    return true;
+  }) as typeof process.stdout.write;
 }
 
 // The pool sends tasks on a direct connection only after this (see src/wire/direct.ts).

@@ -1,9 +1,8 @@
-// A worker's direct connection from the pool (the handshake is in src/wire/direct.ts): frames to and from that
-// worker skip the supervisor. What arrives is the worker's, so untrusted: frames over the pool's limit or broken
-// framing are a fault of that worker.
+// A worker's direct link, once the link server admitted it (the handshake is in src/wire/direct.ts): frames to
+// and from that worker skip the supervisor. What arrives is the worker's, so untrusted: frames over the pool's
+// limit or broken framing are a fault of that worker.
 
-import { createConnection, type Socket } from 'node:net';
-import { encodeDirectHello } from '../wire/direct.js';
+import type { Socket } from 'node:net';
 import { FrameDecoder, FrameWriter } from '../wire/frame.js';
 
 export interface LinkEvents {
@@ -11,37 +10,41 @@ export interface LinkEvents {
   onFrame(payload: Buffer): void;
   /** The worker broke the framing (the link is closed already). */
   onFault(err: Error): void;
-  /** The connection is gone; `connected` says whether it was ever established. */
-  onClose(connected: boolean): void;
+  /** The connection is gone. */
+  onClose(): void;
 }
 
 export class DirectLink {
-  /** Frames to the worker; use it only after the worker's Ready (the supervisor reads the hello, nothing more). */
+  /** Frames to the worker; use it only after the worker's Ready. */
   readonly writer: FrameWriter;
-  connected = false;
   closed = false;
-  private readonly socket: Socket;
 
-  constructor(path: string, token: Buffer, workerId: number, maxFrame: number, events: LinkEvents) {
-    const socket = createConnection(path);
-    this.socket = socket;
-    socket.write(encodeDirectHello(token, workerId));
+  /** `socket` is admitted and paused; `rest` is what arrived after its hello (the worker's first frames). */
+  constructor(
+    /** The connection (console output on it pauses it while the destination is full). */
+    readonly socket: Socket,
+    rest: Buffer,
+    maxFrame: number,
+    events: LinkEvents,
+  ) {
     this.writer = new FrameWriter(socket, { maxFrame: Number.MAX_SAFE_INTEGER });
     const decoder = new FrameDecoder({ maxFrame, onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload) });
-    socket.once('connect', () => (this.connected = true));
-    socket.on('data', (chunk: Buffer) => {
+    const push = (chunk: Buffer) => {
       try {
         decoder.push(chunk);
       } catch (err) {
         socket.destroy();
         events.onFault(err as Error);
       }
-    });
-    socket.on('error', () => {});
+    };
+    socket.on('data', push);
     socket.once('close', () => {
       this.closed = true;
-      events.onClose(this.connected);
+      events.onClose();
     });
+    // After the constructor returns (the pool holds the link by then), and before anything read later.
+    if (rest.length > 0) queueMicrotask(() => push(rest));
+    socket.resume();
   }
 
   destroy(): void {

@@ -25,6 +25,7 @@
 // that task rejects with WorkerExitedError and the tasks behind it go back to the front of the queue. When the unit
 // dies, every task rejects with BrokenPoolError.
 
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { debuglog } from 'node:util';
 import type { Socket } from 'node:net';
@@ -43,17 +44,19 @@ import {
   WorkerExitedError,
 } from '../errors.js';
 import { compileUnitOptions, type CompiledUnitOptions, type UnitOptions } from '../properties/index.js';
-import { type BusChoice, managerRuntimeRoot, SystemdBus } from '../unit/bus.js';
+import { type BusChoice, SystemdBus } from '../unit/bus.js';
 import { type Capabilities, enforceCapabilities, hostCapabilities } from '../unit/capabilities.js';
 import { cgroupUsage, type CgroupUsage, oomKillCount } from '../unit/cgroup.js';
 import { launchLocal, launchSupervisor } from '../unit/launch.js';
 import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
 import { decode, encode, encodeWithPath } from '../wire/codec.js';
-import { TOKEN_SIZE } from '../wire/direct.js';
+import { encodeBoot } from '../wire/direct.js';
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from '../wire/frame.js';
 import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
 import { DirectLink } from './link.js';
+import { LinkServer } from './link-server.js';
+import { WorkerUnits } from './worker-units.js';
 import { newTask, newWorkerSlot, type Task, type WorkerSlot } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { MapIterator, type MapProgress } from './map.js';
@@ -64,10 +67,14 @@ export interface UnitPoolOptions extends UnitOptions {
   /** Which systemd: 'system' (default), 'user', or { address } of a D-Bus socket. */
   bus?: BusChoice;
   /**
-   * 'systemd' (default): workers run in a transient unit. 'none': plain child processes with the same API (timeouts
-   * and crash handling only), for development machines without systemd; no properties may be given with it.
+   * Where the workers run. 'pool' (the default; 'systemd' is the same): one transient unit for the pool, whose
+   * supervisor forks every worker: all its tasks share the unit's uid, namespaces and /tmp. 'worker' (the default
+   * with the untrusted preset): the pool is a transient slice that carries CPUQuota, MemoryMax, TasksMax and the IO
+   * limits, and every worker is a unit of its own inside it with the other properties (its own uid with
+   * DynamicUser=, its own /tmp): no task can read, signal or reach another. 'none': plain child processes with the
+   * same API (timeouts and crash handling only), for development machines without systemd; no properties then.
    */
-  isolation?: 'systemd' | 'none';
+  isolation?: 'pool' | 'worker' | 'systemd' | 'none';
   /** Largest frame accepted from the unit, in bytes (default 64 MiB). */
   maxFrame?: number;
   /**
@@ -85,6 +92,13 @@ export interface UnitPoolOptions extends UnitOptions {
   initArgs?: unknown[];
   /** A worker exits after this many tasks and a fresh one takes its place (no task is lost). */
   maxTasksPerWorker?: number;
+  /**
+   * Every task runs in a worker process that ran nothing before (nothing an earlier task patched, stored or
+   * started survives into it): each worker exits after one task, and `maxWorkers` fresh workers are kept started
+   * and waiting, so a task does not wait for a process to start while one is warm. With isolation: 'worker' each
+   * task also gets a fresh unit: its own /tmp and, with DynamicUser=, its own uid.
+   */
+  fresh?: boolean;
   /** Idle workers exit after this many ms, and are forked again when work comes. */
   idleTimeout?: number;
   /** At most this many tasks wait in the queue; beyond it submit() rejects with QueueFullError, or waits. */
@@ -151,6 +165,10 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 export class UnitPool implements AsyncDisposable {
   readonly maxWorkers: number;
+  /** Where the workers run: one unit for the pool ('pool'), a unit each in the pool's slice ('worker'), or 'none'. */
+  readonly isolation: 'pool' | 'worker' | 'none';
+  /** Tasks a worker runs before a fresh one takes its place (1 with `fresh`; unbounded when undefined). */
+  private readonly tasksPerWorker: number | undefined;
   private readonly options: UnitPoolOptions;
   private readonly registry = new FunctionRegistry();
   private readonly init: { entry: FnEntry; message: Buffer } | undefined;
@@ -176,12 +194,23 @@ export class UnitPool implements AsyncDisposable {
   private control: Socket | undefined;
   private writer: FrameWriter | undefined;
   /**
-   * How new workers are forked: 'direct' (the pool connects to each; see src/wire/direct.ts), 'relay' (a Spawn
-   * message; its frames pass through the supervisor), or 'wait' for the supervisor's Hello to say which.
+   * How new workers get their channel: 'direct' (a link of their own to our link server; see src/wire/direct.ts) or
+   * 'relay' (their frames pass through the supervisor, on the control socket).
    */
-  private spawnMode: 'wait' | 'direct' | 'relay' = 'relay';
-  private direct: { path: string; token: Buffer } | undefined;
-  private directPath: string | undefined;
+  private spawnMode: 'direct' | 'relay' = 'relay';
+  /** Where workers open their direct links (none with isolation: 'none', or when nothing can reach it). */
+  private links: LinkServer | undefined;
+  /** isolation: 'worker': the pool's slice and its worker units (then there is no supervisor, no control socket). */
+  private units: WorkerUnits | undefined;
+  private linkKind: 'system' | 'user' | undefined;
+  /** The unit's properties, as checked against the host at start (a fresh unit after a supervisor death reuses them). */
+  private unitProperties: readonly DBusProperty[] = [];
+  /** Units whose supervisor died, in a row, with no task finished in between. */
+  private supervisorDeaths = 0;
+  /** Why the supervisor was cut off, for the report when its connection closes. */
+  private supervisorFaultSeen: string | undefined;
+  /** A fresh unit being started after a supervisor died (shutdown waits for it). */
+  private relaunching: Promise<void> | undefined;
   private broken: Error | undefined;
   private closing = false;
   private shutdownDone: Promise<void> | undefined;
@@ -210,10 +239,12 @@ export class UnitPool implements AsyncDisposable {
     this.options = options;
     // Validate everything synchronously: a wrong option throws here, naming the option.
     checkIsolation(options);
+    this.isolation = resolveIsolation(options);
     const compiled = compileUnitOptions(options);
     this.unitOptions = compiled;
     this.maxWorkers = resolveMaxWorkers(options.maxWorkers, compiled.cpus);
     checkPoolOptions(options);
+    this.tasksPerWorker = options.fresh ? 1 : options.maxTasksPerWorker;
     if (options.initializer) {
       const entry = this.registry.resolve(options.initializer);
       this.init = { entry, message: encodeWithPath([ToWorker.Init, entry.key, options.initArgs ?? []], 'initArgs', 2) };
@@ -349,37 +380,20 @@ export class UnitPool implements AsyncDisposable {
 
   private async start(properties: readonly DBusProperty[]): Promise<void> {
     try {
-      const initial = this.options.idleTimeout !== undefined ? 0 : this.maxWorkers;
-      for (let i = 0; i < initial; i++) this.addWorkerSlot();
-      const supervisor = { initialWorkers: initial, maxFrame: this.maxFrame, workerOomScoreAdj: 500, workerExecArgv: [] };
-      const onLog = (chunk: Buffer) => (this.options.stderr ?? process.stderr).write(chunk);
-      if (this.options.isolation === 'none') {
-        this.control = (await launchLocal(supervisor, onLog)).control;
+      if (this.options.isolation !== 'none') {
+        const bus = this.options.bus ?? 'system';
+        this.bus = await SystemdBus.connect(bus);
+        this.unitProperties = await enforceCapabilities(this.bus, bus, this.options, this.unitOptions);
+        if (this.isolation === 'worker') return await this.startWorkerUnits();
+        // The system manager binds our link socket into the unit read-only; a user manager's unit runs as us and
+        // sees our own directory. Anyone else (a non-root caller of the system manager) relays.
+        this.linkKind = bus === 'user' ? 'user' : process.getuid?.() === 0 ? 'system' : undefined;
+        if (this.linkKind) this.links = await LinkServer.listen(this.linkKind, (id, socket, rest) => this.onLink(id, socket, rest));
       } else {
-        this.bus = await SystemdBus.connect(this.options.bus ?? 'system');
-        properties = await enforceCapabilities(this.bus, this.options.bus ?? 'system', this.options, this.unitOptions);
-        const launched = await launchSupervisor({
-          bus: this.bus,
-          properties,
-          supervisor,
-          onLog,
-          runtimeRoot: managerRuntimeRoot(this.options.bus ?? 'system'),
-          ...(this.options.startTimeout !== undefined ? { startTimeoutMs: this.options.startTimeout } : {}),
-        });
-        this.transient = launched.unit;
-        this.control = launched.control;
-        // With a direct socket the supervisor forks no worker on its own: each is forked when we connect for it.
-        this.directPath = launched.directPath;
-        if (this.directPath) this.spawnMode = 'wait';
-        this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
+        this.unitProperties = properties;
       }
-      debug('pool started: unit %s, %d workers', this.transient?.name ?? '(isolation: none)', initial);
-      // What we send is ours (no limit but the wire's 4 GiB); what we receive is checked against maxFrame.
-      this.writer = new FrameWriter(this.control, { maxFrame: Number.MAX_SAFE_INTEGER });
+      const initial = await this.launch();
       const forked = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
-      this.attach(this.control);
-      // Relayed, the initial workers were forked by the supervisor at once (ids 1..initial).
-      if (this.spawnMode === 'relay') for (const slot of this.workers.values()) this.useRelay(slot);
       this.ensureWorkers();
       this.updateCapacity();
       if (initial > 0) await forked;
@@ -388,8 +402,109 @@ export class UnitPool implements AsyncDisposable {
       this.breakPool(err instanceof Error ? err : new Error(String(err)));
       // Without a unit there is nothing for shutdown() to stop: let go of the connection now, or it keeps the
       // process alive until someone calls shutdown().
-      if (!this.transient) this.bus?.close();
+      if (!this.transient) {
+        this.bus?.close();
+        this.links?.close();
+      }
       throw err;
+    }
+  }
+
+  /** isolation: 'worker': the slice now; each worker's unit as it is wanted. */
+  private async startWorkerUnits(): Promise<void> {
+    const name = `unitpool-${randomBytes(5).toString('hex')}`;
+    this.units = await WorkerUnits.start(this.bus!, name, this.unitProperties, this.options.startTimeout);
+    this.transient = this.units.slice;
+    this.oomKillsSeen = oomKillCount(this.units.slice.controlGroup) ?? 0;
+    debug('slice started: %s', name);
+    const first = new Promise<void>((resolve) => (this.onInitialWorkers = resolve));
+    this.ensureWorkers();
+    this.updateCapacity();
+    if (this.options.idleTimeout === undefined) await first;
+    if (this.broken) throw this.broken;
+  }
+
+  /** Starts the unit and its supervisor, with the first workers (the pool's start, and after a supervisor died). */
+  private async launch(): Promise<number> {
+    const initial = this.options.idleTimeout !== undefined ? 0 : this.maxWorkers;
+    const first = this.nextWorkerId;
+    for (let i = 0; i < initial; i++) this.addWorkerSlot();
+    const supervisor = { initialWorkers: initial, firstWorkerId: first, maxFrame: this.maxFrame, workerOomScoreAdj: 500, workerExecArgv: [] };
+    const onLog = (chunk: Buffer) => (this.options.stderr ?? process.stderr).write(chunk);
+    this.spawnMode = this.links ? 'direct' : 'relay';
+    let control: Socket;
+    if (this.options.isolation === 'none') {
+      control = (await launchLocal(supervisor, onLog)).control;
+    } else {
+      // The first workers' keys go in the boot frame, so the supervisor forks them as soon as it runs.
+      const links = this.links;
+      const boot = links ? encodeBoot([...this.workers.values()].map((slot) => ((slot.spawned = true), [slot.id, links.expect(slot.id)] as const))) : undefined;
+      const launched = await launchSupervisor({
+        bus: this.bus!,
+        properties: this.unitProperties,
+        supervisor,
+        onLog,
+        ...(links ? { link: { path: links.path, bind: this.linkKind === 'system' && this.unitChangesUser() }, boot } : {}),
+        ...(this.options.startTimeout !== undefined ? { startTimeoutMs: this.options.startTimeout } : {}),
+      });
+      this.transient = launched.unit;
+      control = launched.control;
+      this.oomKillsSeen = oomKillCount(launched.unit.controlGroup) ?? 0;
+    }
+    debug('unit started: %s, %d workers', this.transient?.name ?? '(isolation: none)', initial);
+    this.control = control;
+    // What we send is ours (no limit but the wire's 4 GiB); what we receive is checked against maxFrame.
+    this.writer = new FrameWriter(control, { maxFrame: Number.MAX_SAFE_INTEGER });
+    this.attach(control);
+    // Relayed, the initial workers were forked by the supervisor at once (ids first..first+initial-1).
+    if (this.spawnMode === 'relay') for (const slot of this.workers.values()) this.useRelay(slot);
+    return initial;
+  }
+
+  /**
+   * Does the unit run as another user than ours? Then it cannot reach our private directory, and sees our link
+   * socket through a read-only bind mount (which gives the unit a mount namespace). A unit that runs as root, as
+   * we do, reaches the socket where it is.
+   */
+  private unitChangesUser(): boolean {
+    const requested = this.unitOptions.requested;
+    return requested.User !== undefined || requested.DynamicUser === true || this.unitProperties.some(([key]) => key === 'User' || key === 'DynamicUser');
+  }
+
+  /**
+   * The supervisor died (a task killed it, or it crashed) while the pool was open: the tasks that were running fail
+   * with reason 'supervisor-exit', the ones queued behind them go back to the queue, and a fresh unit takes over.
+   * Three deaths in a row with no task finished in between break the pool instead (something kills every unit).
+   */
+  private async relaunch(why: string): Promise<void> {
+    const old = this.transient;
+    const name = old?.name;
+    debug('supervisor of %s died (%s); starting a fresh unit', name, why);
+    this.writer = undefined;
+    this.control = undefined;
+    for (const slot of [...this.workers.values()]) {
+      const [running, ...behind] = slot.inflight;
+      slot.inflight.length = 0;
+      slot.state = 'dead';
+      clearTimeout(slot.idleTimer);
+      slot.link?.destroy();
+      this.links?.forget(slot.id);
+      this.workers.delete(slot.id);
+      const exited = new WorkerExitedError({ exitCode: null, signal: null, reason: 'supervisor-exit', pid: slot.pid }, { unit: name, cause: new Error(why) });
+      if (running) this.fail(running, exited);
+      for (const task of behind) if (task.state !== 'settled') this.requeue(task);
+    }
+    this.onNoWorkers?.();
+    this.updateCapacity();
+    try {
+      // KillMode=control-group: whatever the task left in the old unit goes with it.
+      await old?.stop(this.bus).catch(noop);
+      if (this.closing && this.unsettled === 0) return;
+      await this.launch();
+      this.ensureWorkers();
+      this.updateCapacity();
+    } catch (err) {
+      this.breakPool(new BrokenPoolError(`the pool's unit ${name} lost its supervisor (${why}), and a fresh unit could not be started`, { cause: err, unit: name }));
     }
   }
 
@@ -411,23 +526,37 @@ export class UnitPool implements AsyncDisposable {
       try {
         decoder.push(chunk);
       } catch (err) {
-        this.breakPool(new ProtocolError(`the unit sent an unusable frame: ${(err as Error).message}`, { cause: err, unit: this.transient?.name }));
-        control.destroy();
+        this.supervisorFault(`an unusable frame (${(err as Error).message})`);
       }
     });
     control.on('error', noop);
-    control.on('close', () => void this.onUnitGone());
+    control.on('close', () => void this.onUnitGone(control));
   }
 
-  /** The control connection closed: expected during shutdown; otherwise the unit died under us. */
-  private async onUnitGone(): Promise<void> {
-    if (this.broken || (this.closing && this.unsettled === 0)) return;
+  /**
+   * The control connection closed: expected during shutdown. Otherwise the supervisor died (or misbehaved, and
+   * was cut off): a fresh unit takes over, unless onWorkerExit is 'break', the unit was stopped on purpose (by
+   * systemd's RuntimeMaxSec=, or by someone's stop job), or units keep dying; then the pool breaks.
+   */
+  private async onUnitGone(control: Socket): Promise<void> {
+    if (control !== this.control || this.broken || (this.closing && this.unsettled === 0)) return;
+    this.control = undefined;
+    this.writer = undefined;
     const name = this.transient?.name;
-    let why = 'its supervisor went away';
+    let why = this.supervisorFaultSeen ?? 'its supervisor went away';
+    this.supervisorFaultSeen = undefined;
     const props = await this.transient?.properties().catch(() => undefined);
-    if (props) why += `; systemd says ActiveState=${String(props.unit.ActiveState)}, Result=${String(props.service.Result)}`;
+    const result = props ? String(props.service.Result) : undefined;
+    if (props) why += `; systemd says ActiveState=${String(props.unit.ActiveState)}, Result=${result}`;
     const kills = this.transient ? oomKillCount(this.transient.controlGroup) : undefined;
     if (kills !== undefined && kills > this.oomKillsSeen) why += `; the kernel's OOM killer killed ${kills - this.oomKillsSeen} process(es) of the unit: its memory limit is too small`;
+    // Stopped on purpose: by systemd (RuntimeMaxSec=), or by a stop job someone started (the unit has a job then).
+    const job = props?.unit.Job;
+    const onPurpose = result === 'timeout' || (Array.isArray(job) && Number(job[0]) !== 0) || (props?.unit.ActiveState === 'inactive' && result === 'success');
+    if (this.options.onWorkerExit !== 'break' && !onPurpose && ++this.supervisorDeaths < 3) {
+      this.relaunching = this.relaunch(why);
+      return this.relaunching;
+    }
     this.breakPool(new BrokenPoolError(`the pool's unit ${name} stopped (${why})`, { unit: name }));
   }
 
@@ -443,15 +572,16 @@ export class UnitPool implements AsyncDisposable {
     if (!Array.isArray(msg)) return this.supervisorFault('a frame that is not a valid message');
     switch (msg[0]) {
       case FromSupervisor.Hello:
-        return this.onHello(msg[2]);
+        return debug('supervisor %s is up; workers are %s', msg[1], this.spawnMode === 'direct' ? 'linked directly' : 'relayed');
       case FromSupervisor.Spawned:
-        return this.onWorkerStarted(this.workers.get(msg[1] as number), Number(msg[2]));
+        return this.onWorkerStarted(this.workers.get(msg[1] as number), Number(msg[2]), msg[3] === 1);
       case FromSupervisor.Exited:
         return this.onWorkerExit(msg[1] as number, typeof msg[2] === 'number' ? msg[2] : null, typeof msg[3] === 'string' ? msg[3] : null);
       case FromSupervisor.SpawnFailed:
-        return this.onWorkerExit(msg[1] as number, null, null, String(msg[2]));
+        return this.onWorkerExit(msg[1] as number, null, null, new Error(String(msg[2])));
       case FromSupervisor.Output:
-        return this.onOutput(msg[2], msg[3]);
+        this.onOutput(msg[2], msg[3]);
+        return;
       case FromSupervisor.WorkerFault: {
         const slot = this.workers.get(msg[1] as number);
         return slot ? this.protocolFault(slot, `a bad frame (${String(msg[2])})`) : undefined;
@@ -461,29 +591,43 @@ export class UnitPool implements AsyncDisposable {
     }
   }
 
+  /** The supervisor sent what it never would: it is broken or taken over; cut it off (onUnitGone follows). */
   private supervisorFault(what: string): void {
-    this.breakPool(new ProtocolError(`the unit's supervisor sent ${what}`, { unit: this.transient?.name }));
+    debug('protocol fault from the supervisor: %s', what);
+    this.supervisorFaultSeen = `its supervisor sent ${what}, and was cut off`;
     this.control?.destroy();
   }
 
   /** Console output: written through, and the unit waits (backpressure) while the destination is full. */
-  private onOutput(fd: unknown, bytes: unknown): void {
-    if (!(bytes instanceof Uint8Array)) return;
+  /**
+   * Console output: written through; while the destination is full, `from` (the control socket, or the worker's
+   * own console socket) waits (backpressure). Returns false when it had to wait.
+   */
+  private onOutput(fd: unknown, bytes: unknown, from: Socket | undefined = this.control): boolean {
+    if (!(bytes instanceof Uint8Array)) return true;
     const out = fd === 1 ? (this.options.stdout ?? process.stdout) : (this.options.stderr ?? process.stderr);
-    if (!out.write(bytes) && this.control && !this.control.isPaused()) {
-      const control = this.control;
-      control.pause();
-      out.once('drain', () => control.resume());
+    if (out.write(bytes)) return true;
+    if (from && !from.isPaused()) {
+      from.pause();
+      out.once('drain', () => from.resume());
     }
+    return false;
   }
 
-  private onWorkerStarted(slot: WorkerSlot | undefined, pid: number): void {
-    // Killed before the supervisor had forked it (a direct connection's hello was on its way): kill it now.
+  private onWorkerStarted(slot: WorkerSlot | undefined, pid: number, fellBack: boolean): void {
+    // Killed before the supervisor had forked it (its Spawn was on its way): kill it now.
     if (slot?.state === 'killed' && slot.pid === undefined) this.signalWorker(slot, 'SIGKILL');
     // It may be retiring already: it can take tasks before this report (its direct link's Ready came first, or,
     // relayed, they queued behind its Spawn), and maxTasksPerWorker counts them.
     if (!slot || (slot.state !== 'starting' && slot.state !== 'retiring') || slot.pid !== undefined) return;
     slot.pid = pid;
+    if (fellBack && !slot.out) {
+      // Its link could not be opened from inside the unit (a path hidden, socket(2) denied): relay from now on.
+      debug('worker %d: no direct link possible; relaying every worker from now on', slot.id);
+      this.links?.forget(slot.id);
+      this.spawnMode = 'relay';
+      this.useRelay(slot);
+    }
     if (slot.state === 'starting') slot.state = 'ready';
     if (slot.out) this.onUsable();
     this.updateCapacity();
@@ -495,32 +639,43 @@ export class UnitPool implements AsyncDisposable {
     this.onInitialWorkers = undefined;
   }
 
-  /** The supervisor is up; its Hello says whether workers can be connected to directly. */
-  private onHello(token: unknown): void {
-    if (this.spawnMode !== 'wait') return;
-    if (this.directPath && token instanceof Uint8Array && token.length === TOKEN_SIZE) {
-      this.direct = { path: this.directPath, token: Buffer.from(token) };
-      this.spawnMode = 'direct';
-    } else {
-      this.spawnMode = 'relay';
-    }
-    debug('supervisor hello: workers are %s', this.spawnMode === 'direct' ? `connected directly at ${this.directPath}` : 'relayed');
-    for (const slot of this.workers.values()) if (!slot.spawned && slot.state === 'starting') this.spawn(slot);
+  /** Workers can be started: the supervisor is connected, or (isolation: 'worker') systemd starts each. */
+  private canSpawn(): boolean {
+    return this.writer !== undefined || this.units !== undefined;
   }
 
-  /** Asks for slot's worker: by connecting to the supervisor's socket for it, or with a Spawn message. */
+  /**
+   * Asks for slot's worker: a unit of its own (isolation: 'worker'), or a fork by the supervisor, on a direct link
+   * that opens with a key drawn for it, or relayed.
+   */
   private spawn(slot: WorkerSlot): void {
     slot.spawned = true;
-    if (this.spawnMode === 'direct' && this.direct) {
-      slot.link = new DirectLink(this.direct.path, this.direct.token, slot.id, this.maxFrame, {
-        onFrame: (payload) => this.onWorkerMessage(slot.id, payload),
-        onFault: (err) => this.protocolFault(slot, `a bad frame (${err.message})`),
-        onClose: (connected) => this.onLinkClosed(slot, connected),
+    if (this.units) {
+      this.units.start(slot.id, {
+        onStarted: (pid) => this.onWorkerStarted(slot, pid, false),
+        onChannel: (socket) => this.onLink(slot.id, socket, Buffer.alloc(0)),
+        onOutput: (fd, bytes, from) => this.onOutput(fd, bytes, from),
+        onExit: (code, signal, error) => this.onWorkerExit(slot.id, code, signal, error),
       });
+      return;
+    }
+    if (this.spawnMode === 'direct' && this.links) {
+      this.writer!.write(0, encode([ToSupervisor.Spawn, slot.id, this.links.expect(slot.id)]));
       return;
     }
     this.writer!.write(0, encode([ToSupervisor.Spawn, slot.id]));
     this.useRelay(slot);
+  }
+
+  /** The link server admitted worker id's link (it had the key drawn for it). */
+  private onLink(id: number, socket: Socket, rest: Buffer): void {
+    const slot = this.workers.get(id);
+    if (!slot || slot.state === 'dead' || slot.link || slot.out) return void socket.destroy();
+    slot.link = new DirectLink(socket, rest, this.maxFrame, {
+      onFrame: (payload) => this.onWorkerMessage(slot.id, payload),
+      onFault: (err) => this.protocolFault(slot, `a bad frame (${err.message})`),
+      onClose: () => this.onLinkClosed(slot),
+    });
   }
 
   /** The slot's frames go through the supervisor: it takes tasks at once, they queue behind the Spawn request. */
@@ -530,17 +685,9 @@ export class UnitPool implements AsyncDisposable {
     this.prepare(slot);
   }
 
-  private onLinkClosed(slot: WorkerSlot, connected: boolean): void {
+  private onLinkClosed(slot: WorkerSlot): void {
     if (slot.pendingExit) return slot.pendingExit();
     if (slot.state === 'dead') return;
-    if (!connected && slot.pid === undefined) {
-      // The socket cannot be reached from here (a path the unit's settings moved or hid): relay from now on.
-      debug('worker %d: no direct connection possible; relaying every worker from now on', slot.id);
-      this.spawnMode = 'relay';
-      slot.link = undefined;
-      this.spawn(slot);
-      return;
-    }
     // Closed while its worker lives: it is exiting (the kernel closes its files after its exit status is set), or
     // it closed its channel and can do nothing useful any more. Make sure it ends, without calling the exit
     // expected: the supervisor's exit report settles its tasks.
@@ -575,6 +722,10 @@ export class UnitPool implements AsyncDisposable {
       }
       return;
     }
+    if (msg[0] === FromWorker.Output) {
+      this.onOutput(1, msg[1], slot.link?.socket);
+      return;
+    }
     if (msg[0] === FromWorker.InitError) {
       return this.breakPool(new BrokenPoolError('the initializer threw in a new worker', { cause: msg[1], unit: this.transient?.name }));
     }
@@ -584,6 +735,7 @@ export class UnitPool implements AsyncDisposable {
     slot.inflight.shift();
     slot.done++;
     this.earlyDeaths = 0;
+    this.supervisorDeaths = 0;
     this.adaptDepth(slot, task);
     if (msg[0] === FromWorker.Result) this.succeed(task, msg[2]);
     else this.fail(task, withCallSite(msg[2], task.callSite));
@@ -599,7 +751,7 @@ export class UnitPool implements AsyncDisposable {
     this.killWorker(slot);
   }
 
-  private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: string): void {
+  private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: Error): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
     const link = slot.link;
@@ -618,6 +770,7 @@ export class UnitPool implements AsyncDisposable {
     slot.state = 'dead';
     clearTimeout(slot.idleTimer);
     this.workers.delete(workerId);
+    this.links?.forget(workerId);
     if (this.workers.size === 0) this.onNoWorkers?.();
     const [running, ...behind] = slot.inflight;
     slot.inflight.length = 0;
@@ -625,7 +778,7 @@ export class UnitPool implements AsyncDisposable {
     if (!expected || (running && running.state !== 'settled')) {
       exited = new WorkerExitedError(
         { exitCode, signal, reason: this.exitReason(signal), pid: slot.pid },
-        { unit: this.transient?.name, cause: spawnError ? new Error(spawnError) : undefined },
+        { unit: this.transient?.name, cause: spawnError },
       );
     }
     if (running && exited) this.fail(running, exited);
@@ -728,7 +881,7 @@ export class UnitPool implements AsyncDisposable {
       this.fail(task, new SerializationError('args', `the task is too large to send (${task.payload.length} bytes)`, { cause: err }));
       return;
     }
-    if (this.options.maxTasksPerWorker !== undefined && slot.sent >= this.options.maxTasksPerWorker) this.retireWorker(slot);
+    if (this.tasksPerWorker !== undefined && slot.sent >= this.tasksPerWorker) this.retireWorker(slot);
   }
 
   private pickWorker(): WorkerSlot | undefined {
@@ -777,7 +930,7 @@ export class UnitPool implements AsyncDisposable {
 
   /** Keep p-queue's concurrency equal to the slots workers can take; send parked tasks first. */
   private updateCapacity(): void {
-    const ready = this.writer ? this.readyWorkers() : 0;
+    const ready = this.canSpawn() ? this.readyWorkers() : 0;
     if (ready === 0 || this.broken) {
       this.queue.pause();
       return;
@@ -794,14 +947,11 @@ export class UnitPool implements AsyncDisposable {
 
   /** Fork workers up to maxWorkers: always (default), or only while work waits (idleTimeout). */
   private ensureWorkers(): void {
-    if (this.closing || this.broken || !this.writer) return;
+    if (this.closing || this.broken || !this.canSpawn()) return;
     let live = 0;
     for (const slot of this.workers.values()) if (slot.state === 'starting' || slot.state === 'ready') live++;
     const want = this.options.idleTimeout === undefined ? this.maxWorkers : Math.min(this.maxWorkers, live + this.queued.size);
-    for (; live < want; live++) {
-      const slot = this.addWorkerSlot();
-      if (this.spawnMode !== 'wait') this.spawn(slot);
-    }
+    for (; live < want; live++) this.spawn(this.addWorkerSlot());
   }
 
   /** Kills a worker; it gets no more tasks. Its exit report requeues the tasks that were waiting behind. */
@@ -814,7 +964,8 @@ export class UnitPool implements AsyncDisposable {
   }
   /** Asks the supervisor to send `signal` to slot's worker (its exit report follows). */
   private signalWorker(slot: WorkerSlot, signal: string): void {
-    this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, signal]));
+    if (this.units) this.units.kill(slot.id, signal);
+    else this.writer?.write(0, encode([ToSupervisor.Kill, slot.id, signal]));
   }
 
 
@@ -939,6 +1090,7 @@ export class UnitPool implements AsyncDisposable {
     await this.started.catch(noop);
     // Wait for every task to settle (breaking the pool settles them all).
     if (this.unsettled > 0) await new Promise<void>((resolve) => (this.onAllSettled = resolve));
+    await this.relaunching;
     this.queue.clear();
     for (const slot of this.workers.values()) clearTimeout(slot.idleTimer);
     if (!this.broken && !this.abandoned) await this.retireAll();
@@ -948,6 +1100,7 @@ export class UnitPool implements AsyncDisposable {
     const links = [...this.workers.values()].flatMap((slot) => (slot.link ? [slot.link] : []));
     if (!this.transient) {
       this.bus?.close();
+      this.links?.close();
       return;
     }
     // The D-Bus connection may have dropped (dbus-daemon restarted): the unit must still be stopped.
@@ -957,6 +1110,7 @@ export class UnitPool implements AsyncDisposable {
       await this.transient.stop(bus);
     } finally {
       for (const link of links) link.destroy();
+      this.links?.close();
       bus.close();
       this.bus?.close();
     }
@@ -973,8 +1127,8 @@ function resolveMaxWorkers(requested: number | undefined, unitCpus: number | und
 
 /** isolation: 'none' confines nothing, so asking for confinement with it is an error, never silently dropped. */
 function checkIsolation(o: UnitPoolOptions): void {
-  if (o.isolation === undefined || o.isolation === 'systemd') return;
-  if (o.isolation !== 'none') throw new OptionError('isolation', o.isolation, 'unknown isolation', `'systemd' (default) or 'none'`);
+  if (o.isolation === undefined || o.isolation === 'systemd' || o.isolation === 'pool' || o.isolation === 'worker') return;
+  if (o.isolation !== 'none') throw new OptionError('isolation', o.isolation, 'unknown isolation', `'pool' (default; 'systemd' is the same), 'worker' (a unit per worker) or 'none'`);
   for (const key of ['properties', 'preset', 'raw', 'bestEffort', 'bus'] as const) {
     if (o[key] !== undefined) {
       throw new OptionError(
@@ -990,12 +1144,24 @@ function checkIsolation(o: UnitPoolOptions): void {
   }
 }
 
+/** isolation: as given ('systemd' is the old name of 'pool'); by default 'worker' for the untrusted preset. */
+function resolveIsolation(o: UnitPoolOptions): 'pool' | 'worker' | 'none' {
+  if (o.isolation === 'none' || o.isolation === 'worker') return o.isolation;
+  if (o.isolation === 'pool' || o.isolation === 'systemd') return 'pool';
+  const presets: unknown[] = Array.isArray(o.preset) ? o.preset : [o.preset];
+  return presets.includes('untrusted') ? 'worker' : 'pool';
+}
+
 function checkPoolOptions(o: UnitPoolOptions): void {
   const positiveInt = (name: keyof UnitPoolOptions) => {
     const v = o[name];
     if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) throw new TypeError(`${name} must be a positive integer, got ${String(v)}`);
   };
   positiveInt('maxTasksPerWorker');
+  if (o.fresh !== undefined && typeof o.fresh !== 'boolean') throw new OptionError('fresh', o.fresh, 'fresh must be true or false', 'fresh: true');
+  if (o.fresh && o.maxTasksPerWorker !== undefined && o.maxTasksPerWorker !== 1) {
+    throw new OptionError('maxTasksPerWorker', o.maxTasksPerWorker, 'with fresh: true every worker runs exactly one task', 'no maxTasksPerWorker with fresh: true');
+  }
   positiveInt('maxFrame');
   if (o.maxQueue !== undefined && (!Number.isInteger(o.maxQueue) || o.maxQueue < 0)) throw new TypeError(`maxQueue must be a whole number, got ${String(o.maxQueue)}`);
   for (const name of ['idleTimeout', 'startTimeout'] as const) {

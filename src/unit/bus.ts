@@ -18,6 +18,7 @@ export const MANAGER_PATH = '/org/freedesktop/systemd1';
 export const MANAGER_IFACE = 'org.freedesktop.systemd1.Manager';
 export const UNIT_IFACE = 'org.freedesktop.systemd1.Unit';
 export const SERVICE_IFACE = 'org.freedesktop.systemd1.Service';
+export const SLICE_IFACE = 'org.freedesktop.systemd1.Slice';
 const PROPS_IFACE = 'org.freedesktop.DBus.Properties';
 
 /** Which bus: the system manager, the calling user's manager, or an explicit D-Bus address. */

@@ -8,16 +8,16 @@
 //   pool <── accept() both ── then the socket files are removed; the connections stay.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnitStartError } from '../errors.js';
-import { DIRECT_SOCKET } from '../wire/direct.js';
+import { LINK_PATH } from '../wire/direct.js';
 import type { SupervisorConfig } from '../wire/messages.js';
 import type { SystemdBus } from './bus.js';
-import { listenUnix, privateSocketDir } from './sockets.js';
+import { stdioSockets } from './sockets.js';
 import { type DBusProperty, TransientUnit } from './transient.js';
 
 export interface LaunchOptions {
@@ -32,10 +32,13 @@ export interface LaunchOptions {
   /** Receives every chunk the supervisor writes to its stderr. */
   onLog?: (chunk: Buffer) => void;
   /**
-   * Where the manager creates RuntimeDirectory= entries, as seen from here: /run for the system manager,
-   * $XDG_RUNTIME_DIR for a user manager. Absent: no direct worker connections, every frame is relayed.
+   * The pool's link socket (src/pool/link-server.ts), and whether the unit sees it through a read-only bind mount
+   * at LINK_PATH (the system manager) or at its own path (a user manager, which sets up no mount namespace, runs
+   * the unit as the pool's own user). Absent: no direct links, every frame is relayed.
    */
-  runtimeRoot?: string;
+  link?: { path: string; bind: boolean };
+  /** The first frame on the control channel (the boot frame, when there is a link). */
+  boot?: Buffer;
 }
 
 export interface Launched {
@@ -44,24 +47,19 @@ export interface Launched {
   control: Socket;
   /** The supervisor's stderr. */
   log: Socket;
-  /**
-   * The socket the supervisor listens on for direct worker connections (if it can: see its Hello). When set, the
-   * supervisor forks no initial workers: each is forked when the pool connects for it (or asks, if relayed).
-   */
-  directPath: string | undefined;
 }
 
 /** Properties the pool always sets; users cannot override them (the property table refuses them). */
-function ownProperties(name: string, ctl: string, log: string, config: SupervisorConfig): DBusProperty[] {
+function ownProperties(name: string, ctl: string, log: string, config: SupervisorConfig, link: LaunchOptions['link']): DBusProperty[] {
   const node = process.execPath;
-  // Where the supervisor listens for direct worker connections: writable by the unit's user whatever else is
-  // read-only or hidden, and removed by systemd when the unit stops. (A user's RuntimeDirectory= adds to it.)
-  const runtime: DBusProperty[] = config.directDir ? [['RuntimeDirectory', 'as', [config.directDir]]] : [];
+  // The pool's link socket, one file bound read-only (the unit can neither replace nor unlink it; the directory it
+  // lives in stays out of reach). A user's BindReadOnlyPaths= adds to it.
+  const bind: DBusProperty[] = link?.bind ? [['BindReadOnlyPaths', 'a(ssbt)', [[link.path, LINK_PATH, false, 0]]]] : [];
   return [
-    ...runtime,
+    ...bind,
     ['Description', 's', `unitpool worker pool (${name})`],
     ['Type', 's', 'exec'],
-    ['ExecStart', 'a(sasb)', [[node, [node, supervisorPath(), JSON.stringify(config)], false]]],
+    ['ExecStart', 'a(sasb)', [[node, [node, entryPath('supervisor.js'), JSON.stringify(config)], false]]],
     ['StandardInputFile', 's', ctl],
     ['StandardOutputFile', 's', ctl],
     ['StandardErrorFile', 's', log],
@@ -76,28 +74,21 @@ function ownProperties(name: string, ctl: string, log: string, config: Superviso
   ];
 }
 
-/** The compiled supervisor, next to this module once built (dist/src/unit -> dist/worker-entry). */
-export function supervisorPath(): string {
+/** A compiled entry point of worker-entry/ (supervisor.js, worker.js), found from this module once built. */
+export function entryPath(file: 'supervisor.js' | 'worker.js'): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [
-    join(here, '..', '..', 'worker-entry', 'supervisor.js'), // dist/src/unit -> dist/worker-entry
-    join(here, '..', '..', 'dist', 'worker-entry', 'supervisor.js'), // src/unit (tests run from source) -> dist
+    join(here, '..', '..', 'worker-entry', file), // dist/src/unit -> dist/worker-entry
+    join(here, '..', '..', 'dist', 'worker-entry', file), // src/unit (tests run from source) -> dist
   ];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`unitpool's worker entry is not built (looked for ${candidates.join(', ')}): run \`npm run build\``);
   return found;
 }
 
-function firstConnection(server: Server): Promise<Socket> {
-  return new Promise((resolve) => server.once('connection', resolve));
-}
-
 export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
   const name = `${opts.namePrefix ?? 'unitpool'}-${randomBytes(5).toString('hex')}.service`;
-  const dir = privateSocketDir('p');
-  const ctlPath = join(dir, 'ctl.sock');
-  const logPath = join(dir, 'log.sock');
-  const servers: Server[] = [];
+  const stdio = await stdioSockets(['ctl', 'log'] as const);
   const captured: Buffer[] = [];
   let capturedBytes = 0;
   const keepTail = (chunk: Buffer) => {
@@ -106,10 +97,8 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
     while (capturedBytes > 16_384 && captured.length > 1) capturedBytes -= captured.shift()!.length;
   };
   try {
-    const [ctlServer, logServer] = await Promise.all([listenUnix(ctlPath), listenUnix(logPath)]);
-    servers.push(ctlServer, logServer);
-    const control = firstConnection(ctlServer);
-    const log = firstConnection(logServer).then((sock) => {
+    const control = stdio.connected.ctl;
+    const log = stdio.connected.log.then((sock) => {
       sock.on('data', (chunk: Buffer) => {
         keepTail(chunk);
         opts.onLog?.(chunk);
@@ -118,9 +107,10 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
       return sock;
     });
     const tail = () => Buffer.concat(captured).toString('utf8');
-    const directDir = opts.runtimeRoot ? name.replace(/\.service$/, '') : undefined;
-    const supervisor: SupervisorConfig = { ...opts.supervisor, ...(directDir ? { directDir, initialWorkers: 0 } : {}) };
-    const properties = [...ownProperties(name, ctlPath, logPath, supervisor), ...opts.properties];
+    const supervisor: SupervisorConfig = { ...opts.supervisor, ...(opts.link ? { linkPath: opts.link.bind ? LINK_PATH : opts.link.path } : {}) };
+    const properties = [...ownProperties(name, stdio.paths.ctl, stdio.paths.log, supervisor, opts.link), ...opts.properties];
+    // Written now, read by the supervisor as soon as it runs (before anything else may read the channel).
+    if (opts.boot) void control.then((sock) => sock.write(opts.boot!));
     const timeout = opts.startTimeoutMs ?? 30_000;
     const unit = await TransientUnit.start(opts.bus, name, properties, tail, timeout);
     let timer: NodeJS.Timeout | undefined;
@@ -133,11 +123,9 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
       await unit.stop().catch(() => {});
       throw new UnitStartError(`${name} started but its supervisor did not connect within ${timeout} ms`, 'timeout', tail(), { unit: name });
     }
-    const directPath = directDir ? join(opts.runtimeRoot!, directDir, DIRECT_SOCKET) : undefined;
-    return { unit, control: connected[0], log: connected[1], directPath };
+    return { unit, control: connected[0], log: connected[1] };
   } finally {
-    for (const s of servers) s.close();
-    rmSync(dir, { recursive: true, force: true });
+    stdio.close();
   }
 }
 
@@ -146,7 +134,7 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
  * without systemd. Nothing is confined; only timeouts and crash handling remain.
  */
 export async function launchLocal(config: SupervisorConfig, onLog?: (chunk: Buffer) => void): Promise<{ control: Socket; log: NodeJS.ReadableStream; pid: number }> {
-  const child = spawn(process.execPath, [supervisorPath(), JSON.stringify({ ...config, channelFd: 3 })], {
+  const child = spawn(process.execPath, [entryPath('supervisor.js'), JSON.stringify({ ...config, channelFd: 3 })], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {

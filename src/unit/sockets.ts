@@ -6,10 +6,10 @@
 // Directories of other pid namespaces (a container sharing /run) are never touched: their pids mean nothing here.
 
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 
-export type SocketDirKind = 'p' | 'run';
+export type SocketDirKind = 'p' | 'l' | 'run';
 
 /** Where the directories go: /run/unitpool for root on the system bus, else under the user's runtime directory. */
 export function socketBase(bus: 'system' | 'user'): string {
@@ -44,7 +44,7 @@ export function sweepStale(base: string, ns = pidNamespace()): string[] {
     return removed;
   }
   for (const entry of entries) {
-    const m = /^(?:p|run)-(\d+)-(\d+)-/.exec(entry);
+    const m = /^(?:p|l|run)-(\d+)-(\d+)-/.exec(entry);
     if (!m || m[1] !== ns || Number(m[2]) === process.pid || alive(Number(m[2]))) continue;
     rmSync(join(base, entry), { recursive: true, force: true });
     removed.push(entry);
@@ -70,4 +70,37 @@ export function listenUnix(path: string, allowHalfOpen = false): Promise<Server>
       resolve(server);
     });
   });
+}
+
+/** Listening sockets for one unit's stdio (StandardInputFile= & co.), which systemd connects once each. */
+export interface StdioSockets<N extends string> {
+  /** Where each listens. */
+  readonly paths: Readonly<Record<N, string>>;
+  /** Each one's first connection. */
+  readonly connected: Readonly<Record<N, Promise<Socket>>>;
+  /** Closes the listening sockets and removes their directory; the connections stay. */
+  close(): void;
+}
+
+/** Listens on `<name>.sock` for each name, in a fresh private directory. */
+export async function stdioSockets<N extends string>(names: readonly N[]): Promise<StdioSockets<N>> {
+  const dir = privateSocketDir('p');
+  const servers: Server[] = [];
+  const close = () => {
+    for (const s of servers) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const paths = Object.fromEntries(names.map((n) => [n, join(dir, `${n}.sock`)])) as Record<N, string>;
+    const connected = {} as Record<N, Promise<Socket>>;
+    for (const n of names) {
+      const server = await listenUnix(paths[n]);
+      servers.push(server);
+      connected[n] = new Promise((resolve) => server.once('connection', resolve));
+    }
+    return { paths, connected, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
 }

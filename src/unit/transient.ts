@@ -8,6 +8,7 @@ import {
   MANAGER_IFACE,
   MANAGER_PATH,
   SERVICE_IFACE,
+  SLICE_IFACE,
   SYSTEMD,
   type SystemdBus,
   UNIT_IFACE,
@@ -78,6 +79,11 @@ async function ensureJobMatch(bus: SystemdBus): Promise<void> {
   matched.add(bus);
 }
 
+/** The D-Bus interface of a unit's type: services and slices (the only types unitpool creates). */
+function typeInterface(name: string): string {
+  return name.endsWith('.slice') ? SLICE_IFACE : SERVICE_IFACE;
+}
+
 export class TransientUnit implements UnitInfo {
   private constructor(
     private readonly bus: SystemdBus,
@@ -123,8 +129,8 @@ export class TransientUnit implements UnitInfo {
       throw new UnitStartError(`${name} failed to start (job ${result}${why ? `; ${why}` : ''})`, result, describeFailure(), { unit: name });
     }
     const [objectPath] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
-    const svc = await bus.getAllProperties(objectPath, SERVICE_IFACE);
-    return new TransientUnit(bus, name, objectPath, Number(svc.MainPID ?? 0), String(svc.ControlGroup ?? ''));
+    const own = await bus.getAllProperties(objectPath, typeInterface(name));
+    return new TransientUnit(bus, name, objectPath, Number(own.MainPID ?? 0), String(own.ControlGroup ?? ''));
   }
 
   /**
@@ -154,15 +160,23 @@ export class TransientUnit implements UnitInfo {
     }
   }
 
-  /** The unit's Unit and Service properties, or undefined when systemd no longer knows the unit. */
+  /**
+   * The unit's Unit properties and those of its type (Service or Slice: `service`), or undefined when systemd no
+   * longer knows the unit.
+   */
   async properties(): Promise<{ unit: Record<string, unknown>; service: Record<string, unknown> } | undefined> {
-    return readUnit(this.bus, this.objectPath);
+    return readUnit(this.bus, this.objectPath, typeInterface(this.name));
+  }
+
+  /** Drops the reference AddRef=true took: systemd may garbage-collect the unit once it is inactive. */
+  async unref(): Promise<void> {
+    await this.bus.call(this.objectPath, UNIT_IFACE, 'Unref', '', []).catch(() => {});
   }
 }
 
-async function readUnit(bus: SystemdBus, path: string) {
+async function readUnit(bus: SystemdBus, path: string, typeIface = SERVICE_IFACE) {
   try {
-    const [unit, service] = await Promise.all([bus.getAllProperties(path, UNIT_IFACE), bus.getAllProperties(path, SERVICE_IFACE)]);
+    const [unit, service] = await Promise.all([bus.getAllProperties(path, UNIT_IFACE), bus.getAllProperties(path, typeIface)]);
     if (unit.LoadState === 'not-found') return undefined;
     return { unit, service };
   } catch (err) {

@@ -26,11 +26,13 @@ export const FromWorker = {
   InitError: 3,
   /** [op]: the worker is up and reading its channel (a direct channel takes tasks only after this). */
   Ready: 4,
+  /** [op, bytes]: what it wrote to process.stdout, when it has no stdout of its own (isolation: 'worker'). */
+  Output: 5,
 } as const;
 
 /** Pool -> supervisor (channel 0). */
 export const ToSupervisor = {
-  /** [op, workerId]: fork a worker. */
+  /** [op, workerId, key?]: fork a worker; with a key, on a direct link it opens with that key (see direct.ts). */
   Spawn: 1,
   /** [op, workerId, signalName]: signal a worker. */
   Kill: 2,
@@ -38,12 +40,9 @@ export const ToSupervisor = {
 
 /** Supervisor -> pool (channel 0). */
 export const FromSupervisor = {
-  /**
-   * [op, supervisorPid, token | null]: the token (32 bytes) admits the pool's direct connections to the socket in
-   * the unit's runtime directory; null when the supervisor could not listen there (workers are relayed).
-   */
+  /** [op, supervisorPid]: the supervisor is up. */
   Hello: 1,
-  /** [op, workerId, pid] */
+  /** [op, workerId, pid, relayed]: relayed is 1 when a direct link was asked for and could not be opened. */
   Spawned: 2,
   /** [op, workerId, exitCode | null, signalName | null] — sent after every frame of that worker was relayed. */
   Exited: 3,
@@ -57,8 +56,9 @@ export const FromSupervisor = {
 
 /** The configuration the supervisor receives on its command line (JSON). */
 export interface SupervisorConfig {
-  /** Workers to fork at once, with ids 1..initialWorkers. */
+  /** Relayed workers to fork at once (without a link; with one, the boot frame says which), ids firstWorkerId... */
   initialWorkers: number;
+  firstWorkerId: number;
   /** Largest frame the supervisor accepts from a worker before killing it. */
   maxFrame: number;
   /** How much each worker raises its oom_score_adj over the supervisor's, so the OOM killer picks workers first. */
@@ -66,10 +66,10 @@ export interface SupervisorConfig {
   /** The fd of the channel to the pool: 0 (stdin, connected by systemd; the default) or 3 (isolation: 'none'). */
   channelFd?: number;
   /**
-   * The name of the unit's RuntimeDirectory= the supervisor listens in for the pool's direct connections, one per
-   * worker (see worker-entry/direct.ts); absent: every worker is relayed.
+   * Where the pool's link socket is, as the unit sees it (see src/wire/direct.ts); with it, the pool's first frame
+   * on the control channel is the boot frame. Absent: every worker is relayed.
    */
-  directDir?: string;
+  linkPath?: string;
   /** Extra node flags for workers (e.g. --max-old-space-size). */
   workerExecArgv: string[];
 }
