@@ -11,7 +11,9 @@ export const SYSTEMS = [
   { id: 'piscina', label: 'piscina (threads)', color: '#7a9cc6' },
   { id: 'floor', label: 'raw floor (pipe + msgpack)', color: '#444444' },
   { id: 'unitpool', label: 'unitpool (no properties)', color: '#2f8f5b' },
-  { id: 'unitpool-untrusted', label: "unitpool (preset 'untrusted')", color: '#5cc58a' },
+  { id: 'unitpool-untrusted', label: "unitpool (preset 'untrusted': a unit per worker)", color: '#5cc58a' },
+  { id: 'unitpool-untrusted-pool', label: "unitpool (preset 'untrusted', isolation: 'pool')", color: '#7fd3a3' },
+  { id: 'unitpool-fresh', label: "unitpool (preset 'untrusted', fresh: true)", color: '#2f9e62' },
   { id: 'unitpool-cpuquota', label: 'unitpool (CPUQuota=50%)', color: '#a4e0bd' },
 ];
 const LABEL = Object.fromEntries(SYSTEMS.map((s) => [s.id, s.label]));
@@ -26,6 +28,8 @@ export const METRICS = [
   { key: 'cold', workload: 'cold', field: 'ms', title: 'cold start', unit: 'ms', higher: false },
   { key: 'parentCpu', workload: 'parent', field: 'cpuMsPer1k', title: 'parent CPU per 1k', unit: 'ms', higher: false },
   { key: 'parentRss', workload: 'parent', field: 'rssGrowthMiB', title: 'parent RSS growth', unit: 'MiB', higher: false },
+  { key: 'freshWarm', workload: 'fresh', field: 'warmP50us', title: 'fresh: warm spare p50', unit: 'µs', higher: false },
+  { key: 'freshRate', workload: 'fresh', field: 'tasksPerSec', title: 'fresh tasks/s', unit: '/s', higher: true },
 ];
 
 const median = (xs) => {
@@ -136,6 +140,36 @@ export function summarize(run) {
       ...perRep((g) => g(U, 'cold', 'ms') - g('floor', 'cold', 'ms')),
       pass: (v) => v <= 50,
       fmt: '+ms',
+    },
+    {
+      goal: "fresh: true, a no-op on a warm spare within 2x of a plain pool's round trip (p50)",
+      target: '<= 2.00x',
+      ...perRep((g) => g('unitpool-fresh', 'fresh', 'warmP50us') / g(U, 'roundtrip', 'p50us')),
+      pass: (v) => v <= 2,
+      fmt: 'x',
+    },
+    {
+      goal: 'fresh: true, sustained fresh-process tasks >= 0.8x the cores at one (systemd-run --wait true + node -e 0) each',
+      target: '>= 0.80x',
+      ...perRep((g) => g('unitpool-fresh', 'fresh', 'tasksPerSec') / g('floor', 'fresh', 'tasksPerSec')),
+      pass: (v) => v >= 0.8,
+      fmt: 'x',
+    },
+    {
+      goal: "preset 'untrusted' in one unit for the pool (isolation: 'pool') vs no properties: throughput",
+      target: 'info',
+      ...perRep((g) => g('unitpool-untrusted-pool', 'throughput', 'tasksPerSec') / g(U, 'throughput', 'tasksPerSec')),
+      pass: () => true,
+      info: true,
+      fmt: 'x',
+    },
+    {
+      goal: "preset 'untrusted' (a unit per worker) vs no properties: round trip p50",
+      target: 'info',
+      ...perRep((g) => g('unitpool-untrusted', 'roundtrip', 'p50us') / g(U, 'roundtrip', 'p50us')),
+      pass: () => true,
+      info: true,
+      fmt: 'x',
     },
     {
       goal: "preset 'untrusted' costs < 10% throughput vs no properties",

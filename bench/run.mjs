@@ -47,6 +47,7 @@ const PARAMS = QUICK
       cold: { n: 1 },
       cpu: { tasks: 8, rounds: 500 },
       parent: { n: 3000, window: 1000 },
+      fresh: { latencyN: 5, settleMs: 600, n: 20, reps: 3 },
     }
   : {
       throughput: { n: 100_000, warmup: 2000 },
@@ -56,9 +57,10 @@ const PARAMS = QUICK
       cold: { n: 3 },
       cpu: { tasks: 16, rounds: 1000 },
       parent: { n: 20_000, window: 1000 },
+      fresh: { latencyN: 15, settleMs: 600, n: 60, reps: 5 },
     };
 
-const GENERAL = ['ppe', 'tinypool', 'workerpool', 'piscina', 'floor', 'unitpool', 'unitpool-untrusted'];
+const GENERAL = ['ppe', 'tinypool', 'workerpool', 'piscina', 'floor', 'unitpool', 'unitpool-untrusted', 'unitpool-untrusted-pool'];
 const WORKLOADS = {
   throughput: GENERAL,
   roundtrip: GENERAL,
@@ -67,6 +69,8 @@ const WORKLOADS = {
   cold: GENERAL,
   cpu: ['unitpool', 'unitpool-cpuquota'],
   parent: GENERAL,
+  // Every task in a fresh process; the floor is one unit start plus one Node start per task (systemd-run, node -e 0).
+  fresh: ['unitpool-fresh', 'floor'],
 };
 
 const only = option('--only')?.split(',');
@@ -157,6 +161,8 @@ function describe(workload, r) {
       return `${fmtNum(r.ms)} ms wall, ${r.cpuShare.toFixed(2)} CPU`;
     case 'parent':
       return `${fmtNum(r.cpuMsPer1k)} ms CPU/1k, +${fmtNum(r.rssGrowthMiB)} MiB RSS`;
+    case 'fresh':
+      return r.warmP50us !== undefined ? `warm spare p50 ${fmtNum(r.warmP50us)} µs, ${fmtNum(r.tasksPerSec)} fresh tasks/s` : `systemd-run ${fmtNum(r.unitMs)} ms + node ${fmtNum(r.nodeMs)} ms: ${fmtNum(r.tasksPerSec)} tasks/s on ${r.cores} cores`;
     default:
       return JSON.stringify(r);
   }

@@ -3,7 +3,7 @@
 //   node bench/trial.mjs <system> <workload> '<params json>'
 // Prints one line `@@result {json}` on stdout (workers may print other lines).
 import * as W from './workloads.mjs';
-import { coldStartFloor, create as createFloor } from './systems/floor.mjs';
+import { coldStartFloor, create as createFloor, unitStartFloor } from './systems/floor.mjs';
 import { createPiscina, createTinypool, createWorkerpool } from './systems/peers.mjs';
 import { createUnitpool } from './systems/unitpool.mjs';
 
@@ -24,6 +24,8 @@ function factory() {
       return () => createPiscina({ workers });
     case 'unitpool':
     case 'unitpool-untrusted':
+    case 'unitpool-untrusted-pool':
+    case 'unitpool-fresh':
     case 'unitpool-cpuquota': {
       const variant = system === 'unitpool' ? 'none' : system.slice('unitpool-'.length);
       return () => createUnitpool({ workers, variant, maxFrame: params.maxFrame });
@@ -43,6 +45,7 @@ async function main() {
     }
     return W.cold(factory(), params);
   }
+  if (workload === 'fresh' && system === 'floor') return unitStartFloor(params);
   const fn = W[workload];
   if (typeof fn !== 'function') throw new Error(`unknown workload ${workload}`);
   const sys = await factory()();

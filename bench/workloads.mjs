@@ -132,3 +132,26 @@ export async function parent(sys, { n, window }) {
   const cpu = process.cpuUsage(cpu0);
   return { cpuMsPer1k: (cpu.user + cpu.system) / 1000 / (n / 1000), rssGrowthMiB: (peak - rss0) / 1048576, rssMiB: peak / 1048576, ms };
 }
+
+/**
+ * 8. fresh processes (a pool with `fresh: true`): the latency of a no-op on a warm spare (each sample waits
+ * `settleMs` first, so a fresh spare is up), and the sustained rate of `n` no-ops, each in a process of its own.
+ */
+export async function fresh(sys, { latencyN, settleMs, n }) {
+  await sys.call('noop');
+  const us = [];
+  for (let i = 0; i < latencyN; i++) {
+    await new Promise((r) => setTimeout(r, settleMs));
+    const t = now();
+    await sys.call('noop');
+    us.push((now() - t) * 1000);
+  }
+  us.sort((a, b) => a - b);
+  await new Promise((r) => setTimeout(r, settleMs));
+  const t0 = now();
+  const all = [];
+  for (let i = 0; i < n; i++) all.push(sys.call('noop'));
+  await Promise.all(all);
+  const ms = now() - t0;
+  return { warmP50us: percentile(us, 50), warmP99us: percentile(us, 99), tasksPerSec: n / (ms / 1000) };
+}

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { decode, encode, encodeWithPath } from '../src/wire/codec.js';
-import { FrameDecoder, FrameWriter } from '../src/wire/frame.js';
+import { encodeFrame, FrameDecoder, FrameWriter } from '../src/wire/frame.js';
 import { FromWorker, ToWorker } from '../src/wire/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -39,6 +39,8 @@ const writer = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
 const functions = new Map<number, Fn | Promise<Fn>>();
 const sourceFunctions = new Set<number>();
 const inbox: unknown[][] = [];
+/** The task id and function key of the warm-up (the pool's start at 1). */
+const WARM_UP = 0;
 let busy = false;
 let exitRequested = false;
 
@@ -72,8 +74,12 @@ if (started.stdoutFrames) {
   }) as typeof process.stdout.write;
 }
 
-// The pool sends tasks on a direct connection only after this (see src/wire/direct.ts).
-send([FromWorker.Ready]);
+// The warm-up: a no-op task of our own through the whole path a task takes (decoding, compiling, running, encoding
+// the result, writing a frame), so that the first real task does not pay for compiling all of it (a fresh spare
+// answers in a fraction of the time). Its reply is the Ready: the pool sends tasks on a direct link only after it.
+decoder.push(encodeFrame(workerId, encode([ToWorker.Define, WARM_UP, 'source', '(x) => x'])));
+decoder.push(encodeFrame(workerId, encode([ToWorker.Call, WARM_UP, WARM_UP, [[0, 'x', { a: [1.5] }, new Uint8Array(1)]]])));
+void drain();
 
 /** Runs queued messages in order. Synchronous tasks run back to back without yielding; async ones are awaited. */
 async function drain(): Promise<void> {
@@ -198,7 +204,9 @@ function settle(taskId: number, key: number, call: () => unknown): Promise<void>
 }
 
 function reply(taskId: number, value: unknown, error: unknown): void {
-  writer.write(workerId, error === undefined ? encodeResult(taskId, value) : encodeError(taskId, error));
+  // Task 0 is the warm-up (below): its reply is the Ready.
+  if (taskId === WARM_UP) encodeResult(taskId, value);
+  writer.write(workerId, taskId === WARM_UP ? encode([FromWorker.Ready]) : error === undefined ? encodeResult(taskId, value) : encodeError(taskId, error));
 }
 
 /** The result, or (when it cannot be sent) the SerializationError that says why. */

@@ -77,3 +77,28 @@ export async function coldStartFloor({ workers = 2 } = {}) {
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null)));
   return ms;
 }
+
+/**
+ * The floor of a fresh process per task: one transient unit started and waited for (`systemd-run --wait -q -p
+ * Type=exec true`) plus one Node start (`node -e 0`), each timed `reps` times (medians); the rate the cores allow
+ * at that cost per task.
+ */
+export async function unitStartFloor({ reps = 5 } = {}) {
+  const time = async (cmd, argv) => {
+    const samples = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      const child = spawn(cmd, argv, { stdio: 'ignore' });
+      const [code] = await once(child, 'exit');
+      if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited with ${code}`);
+      samples.push(performance.now() - t0);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[Math.floor((samples.length - 1) / 2)];
+  };
+  const unitMs = await time('systemd-run', ['--wait', '-q', '-p', 'Type=exec', 'true']);
+  const nodeMs = await time(process.execPath, ['-e', '0']);
+  const { availableParallelism } = await import('node:os');
+  const cores = availableParallelism();
+  return { unitMs, nodeMs, cores, tasksPerSec: cores / ((unitMs + nodeMs) / 1000) };
+}

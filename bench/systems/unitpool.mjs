@@ -9,10 +9,15 @@ const { UnitPool } = await import(new URL('src/index.js', dist).href);
 const TASKS = new URL('../workers/tasks.mjs', import.meta.url).href;
 const FNS = Object.fromEntries(['noop', 'echo', 'double', 'doubleChunk', 'hash'].map((name) => [name, { module: TASKS, name }]));
 
-/** variant: 'none' (no properties), 'untrusted' (the preset), or 'cpuquota' (CPUQuota=50% only). */
+/**
+ * variant: 'none' (no properties), 'untrusted' (the preset: a unit per worker), 'untrusted-pool' (the preset in one
+ * unit for the pool), 'fresh' (the preset, every task in a fresh process), or 'cpuquota' (CPUQuota=50% only).
+ */
 export async function createUnitpool({ workers = 2, variant = 'none', maxFrame } = {}) {
   const options = { maxWorkers: workers };
   if (variant === 'untrusted') options.preset = 'untrusted';
+  else if (variant === 'untrusted-pool') Object.assign(options, { preset: 'untrusted', isolation: 'pool' });
+  else if (variant === 'fresh') Object.assign(options, { preset: 'untrusted', fresh: true });
   else if (variant === 'cpuquota') options.properties = { CPUQuota: '50%' };
   else if (variant !== 'none') throw new Error(`unknown unitpool variant ${variant}`);
   if (maxFrame !== undefined) options.maxFrame = maxFrame;

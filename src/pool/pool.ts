@@ -184,6 +184,8 @@ export class UnitPool implements AsyncDisposable {
   private get maxFrame(): number {
     return this.options.maxFrame ?? DEFAULT_MAX_FRAME + 1024 * 1024;
   }
+  /** With fresh workers: the functions of the latest tasks, newest first (spares define them in advance). */
+  private recentFns: FnEntry[] = [];
   /** Tasks in flight per worker; see adaptDepth(). */
   private depth = 1;
   /** Moving average of how long a task takes on its worker, in ms. */
@@ -499,6 +501,7 @@ export class UnitPool implements AsyncDisposable {
     try {
       // KillMode=control-group: whatever the task left in the old unit goes with it.
       await old?.stop(this.bus).catch(noop);
+      await old?.unref();
       if (this.closing && this.unsettled === 0) return;
       await this.launch();
       this.ensureWorkers();
@@ -655,7 +658,7 @@ export class UnitPool implements AsyncDisposable {
         onStarted: (pid) => this.onWorkerStarted(slot, pid, false),
         onChannel: (socket) => this.onLink(slot.id, socket, Buffer.alloc(0)),
         onOutput: (fd, bytes, from) => this.onOutput(fd, bytes, from),
-        onExit: (code, signal, error) => this.onWorkerExit(slot.id, code, signal, error),
+        onExit: (code, signal, error, oomKilled) => this.onWorkerExit(slot.id, code, signal, error, oomKilled),
       });
       return;
     }
@@ -696,10 +699,18 @@ export class UnitPool implements AsyncDisposable {
 
   /** A worker about to take tasks: the initializer goes first. */
   private prepare(slot: WorkerSlot): void {
+    // A fresh worker is a spare: it compiles or imports the functions of the latest tasks before one comes, so a
+    // task that finds it waiting does not wait for an import.
+    for (const entry of this.recentFns) this.define(slot, entry);
     if (!this.init) return;
-    slot.defined.add(this.init.entry.key);
-    slot.out!.write(slot.id, this.init.entry.definition);
+    this.define(slot, this.init.entry);
     slot.out!.write(slot.id, this.init.message);
+  }
+
+  private define(slot: WorkerSlot, entry: FnEntry): void {
+    if (slot.defined.has(entry.key)) return;
+    slot.defined.add(entry.key);
+    slot.out!.write(slot.id, entry.definition);
   }
 
   private onWorkerMessage(workerId: number, payload: Buffer): void {
@@ -751,7 +762,7 @@ export class UnitPool implements AsyncDisposable {
     this.killWorker(slot);
   }
 
-  private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: Error): void {
+  private onWorkerExit(workerId: number, exitCode: number | null, signal: string | null, spawnError?: Error, oomKilled?: boolean): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
     const link = slot.link;
@@ -760,7 +771,7 @@ export class UnitPool implements AsyncDisposable {
       // worker is gone, unless something it started holds the connection: then give up after a second).
       slot.pendingExit = () => {
         slot.pendingExit = undefined;
-        this.onWorkerExit(workerId, exitCode, signal, spawnError);
+        this.onWorkerExit(workerId, exitCode, signal, spawnError, oomKilled);
       };
       setTimeout(() => link.destroy(), 1000).unref();
       return;
@@ -777,7 +788,7 @@ export class UnitPool implements AsyncDisposable {
     let exited: WorkerExitedError | undefined;
     if (!expected || (running && running.state !== 'settled')) {
       exited = new WorkerExitedError(
-        { exitCode, signal, reason: this.exitReason(signal), pid: slot.pid },
+        { exitCode, signal, reason: oomKilled ? 'oom-kill' : this.exitReason(signal), pid: slot.pid },
         { unit: this.transient?.name, cause: spawnError },
       );
     }
@@ -825,6 +836,7 @@ export class UnitPool implements AsyncDisposable {
 
   private enqueue(id: number, fn: FnEntry, payload: Buffer, options: SubmitOptions): [Task, Promise<unknown>] {
     const [task, result] = newTask(id, fn, payload, this.options.callSites === true);
+    if (this.tasksPerWorker === 1 && this.recentFns[0] !== fn) this.recentFns = [fn, ...this.recentFns.filter((e) => e !== fn)].slice(0, 8);
     this.unsettled++;
     if (options.signal || options.timeout !== undefined) this.arm(task, options);
     this.queued.add(task);
@@ -870,10 +882,7 @@ export class UnitPool implements AsyncDisposable {
     slot.sent++;
     clearTimeout(slot.idleTimer);
     try {
-      if (!slot.defined.has(task.fn.key)) {
-        slot.defined.add(task.fn.key);
-        slot.out!.write(slot.id, task.fn.definition);
-      }
+      this.define(slot, task.fn);
       slot.out!.write(slot.id, task.payload);
     } catch (err) {
       // Only a frame the wire cannot carry (over 4 GiB) gets here: this task fails, nothing else is affected.

@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import { UnitStartError } from '../errors.js';
 import type { SystemdBus } from '../unit/bus.js';
 import { entryPath } from '../unit/launch.js';
+import { memoryLimitHits, oomKillCount } from '../unit/cgroup.js';
 import { stdioSockets } from '../unit/sockets.js';
 import { type DBusProperty, TransientUnit } from '../unit/transient.js';
 import { forwardLines } from '../wire/lines.js';
@@ -48,8 +49,11 @@ export interface WorkerUnitEvents {
   onChannel(socket: Socket): void;
   /** Whole lines of its stderr (and of the stdout of programs it starts); false pauses `from` until resumed. */
   onOutput(fd: 1 | 2, bytes: Buffer, from: Socket): boolean;
-  /** It ended (after its link and console closed), or could not be started (`error`). */
-  onExit(exitCode: number | null, signal: string | null, error?: Error): void;
+  /**
+   * It ended (after its link and console closed), or could not be started (`error`). `oomKilled`: the kernel's OOM
+   * killer killed it (the pool's memory cap).
+   */
+  onExit(exitCode: number | null, signal: string | null, error?: Error, oomKilled?: boolean): void;
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
@@ -138,6 +142,12 @@ export class WorkerUnits {
       throw new UnitStartError(`${name} started but systemd did not connect its stdio within ${this.startTimeoutMs} ms`, 'timeout', '', { unit: name });
     }
     const [link, err] = streams;
+    // Whether the OOM killer took it is counted in its own memory cgroup, which goes with the unit: read it the
+    // moment its link closes (it is gone, systemd has not cleaned up yet). Where the count is lost, the slice's
+    // limit hits since its start tell (v1 counts OOM kills only in the victim's cgroup).
+    const hitsAtStart = memoryLimitHits(this.slice.controlGroup);
+    let ownOomKills: number | undefined;
+    link.once('close', () => (ownOomKills = oomKillCount(unit.controlGroup)));
     const closed = [link, err].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
     for (const s of streams) s.on('error', () => {});
     forwardLines(err, (bytes) => events.onOutput(2, bytes, err));
@@ -147,7 +157,9 @@ export class WorkerUnits {
     const [exitCode, signal] = await this.endOf(unit);
     this.units.delete(id);
     void unit.unref();
-    events.onExit(exitCode, signal);
+    const hits = memoryLimitHits(this.slice.controlGroup);
+    const oomKilled = ownOomKills !== undefined ? ownOomKills > 0 : signal === 'SIGKILL' && hits !== undefined && hitsAtStart !== undefined && hits > hitsAtStart;
+    events.onExit(exitCode, signal, undefined, oomKilled);
   }
 
   /** How the unit's main process ended, once systemd has seen it end (a few ms after its sockets closed). */

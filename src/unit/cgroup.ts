@@ -65,6 +65,13 @@ export function oomKillCount(controlGroup: string): number | undefined {
   return p.unified ? field(read(`${p.unified}/memory.events`), 'oom_kill') : undefined;
 }
 
+/** How often this cgroup's memory use hit its limit (v1 memory.failcnt, v2 memory.events max), if it can tell. */
+export function memoryLimitHits(controlGroup: string): number | undefined {
+  const p = paths(controlGroup);
+  if (p.memory) return number(read(`${p.memory}/memory.failcnt`));
+  return p.unified ? field(read(`${p.unified}/memory.events`), 'max') : undefined;
+}
+
 export interface CgroupUsage {
   cpuUsec?: number;
   memoryCurrent?: number;

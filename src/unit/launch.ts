@@ -67,6 +67,8 @@ function ownProperties(name: string, ctl: string, log: string, config: Superviso
     ['SendSIGKILL', 'b', true],
     ['TimeoutStopUSec', 't', 3_000_000],
     ['CollectMode', 's', 'inactive-or-failed'],
+    // Readable after it ends, until our connection closes: how it ended decides whether a fresh unit takes over.
+    ['AddRef', 'b', true],
     ['RemainAfterExit', 'b', false],
     // A worker killed by the OOM killer must not stop the unit: the pool reports it and forks a new worker.
     // (Properties the user sets come later in the list, and win.)
