@@ -1,4 +1,6 @@
-// UnitPool: a process pool executor whose workers all run inside one systemd transient unit.
+// UnitPool: a process pool executor whose workers run inside systemd transient units.
+// Owns the tasks, the worker slots and their life cycle, the scheduler and the settling of promises; the unit's
+// channels are below it (link-server.ts, link.ts, worker-units.ts, unit/launch.ts), which report up by callbacks.
 //
 // Data flow (compare CPython's Lib/concurrent/futures/process.py):
 //
@@ -9,12 +11,17 @@
 //              │  p-queue   │ ────────────────────────────────> │ dispatch: [Define fn] + Call frame, worker k  │
 //              │ (pending)  │   timeout / AbortSignal remove    └─────┬─────────────────────────────────┬───────┘
 //              └────────────┘                                         │ worker k's direct link          │ control socket
-//                                                                     │ (link.ts; relayed on the        │ (channel 0)
-//                                                                     │ control socket if impossible)   │
-//   ┌── systemd transient unit unitpool-<id>.service ─────────────────▼─────────────────────────────────▼───────┐
+//                                                                     │ (accepted by link-server.ts;    │ (channel 0)
+//                                                                     │ relayed on the control socket   │
+//                                                                     │ if no link can be opened)       │
+//   ┌── isolation: 'pool': systemd transient unit unitpool-<id>.service ──▼─────────────────────────────────▼───────┐
 //   │  supervisor: the main process, stdin/stdout = control socket (connected by systemd); forks worker k       │
-//   │     when the pool connects for it, reports exits and console output                                       │
+//   │     when the pool asks (Spawn + a key for its link), reports exits and console output; if it dies, a      │
+//   │     fresh unit takes over (relaunch)                                                                      │
 //   │  worker k (fd 3 = its link): decode, run fn(...args) one at a time, encode the result or the error        │
+//   └───────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+//   ┌── isolation: 'worker' (worker-units.ts): slice unitpool-<id>.slice, the pool's budget ─────────────────────┐
+//   │  unitpool-<id>-w<k>.service: worker k alone, stdin+stdout = its link (connected by systemd); no supervisor │
 //   └───────────────────────────────────────────────────────────────────────────────────────────────────────────┘
 //
 //   result frame ──> decode (untrusted: checked against the worker's in-flight tasks) ──> settle the promise
@@ -22,8 +29,9 @@
 // A worker has at most `depth` tasks in flight; it runs them in order, so its first in-flight task is the one
 // running. `depth` adapts to how long tasks take: about 1 ms of queued work per worker (1 for slow tasks, up to 64
 // for tiny ones), so tiny tasks are pipelined without making long ones wait behind each other. When a worker dies,
-// that task rejects with WorkerExitedError and the tasks behind it go back to the front of the queue. When the unit
-// dies, every task rejects with BrokenPoolError.
+// that task rejects with WorkerExitedError and the tasks behind it go back to the front of the queue. When the
+// supervisor dies, the running tasks reject (reason 'supervisor-exit') and a fresh unit takes over; when the unit is
+// stopped on purpose, every task rejects with BrokenPoolError. With `fresh`, every worker runs one task and exits.
 
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';

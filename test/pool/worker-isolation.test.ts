@@ -68,8 +68,9 @@ describe("isolation: 'worker'", () => {
       console.error('to stderr');
       (await import('node:child_process')).execFileSync('/bin/echo', ['from a child'], { stdio: 'inherit' });
     });
-    await new Promise((r) => setTimeout(r, 200));
+    // stdout travels on the link, in order with the result: written before the promise settled.
     expect(out.text()).toContain('to stdout\n');
+    await new Promise((r) => setTimeout(r, 200));
     expect(err.text()).toContain('to stderr\n');
     expect(err.text()).toContain('from a child\n');
   });
