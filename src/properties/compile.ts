@@ -36,6 +36,7 @@ import {
   USEC,
 } from './parse.js';
 import { planReadable, type ReadablePath, type StatFn } from './readable.js';
+import { UNIT_TREE, unitTreeSource } from './scratch.js';
 import { groupMembers, KNOWN_SYSCALLS, SYSCALL_GROUPS } from './syscalls.js';
 import {
   ADDRESS_FAMILIES,
@@ -169,6 +170,8 @@ interface Bind {
   readOnly: boolean;
   recursive: boolean;
   ignoreMissing: boolean;
+  /** The property it came from. */
+  property: 'BindPaths' | 'BindReadOnlyPaths';
 }
 
 interface Facts {
@@ -840,7 +843,7 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
     if (parts.length > 3) fail(ctx, name, whole, `'${item}' has more than three ':'-separated parts`, sub);
     const [source = '', destination = source, opt] = parts;
     if (opt !== undefined && opt !== 'rbind' && opt !== 'norbind') fail(ctx, name, whole, `unknown option '${opt}' (rbind or norbind)`, sub);
-    b = { source, destination, readOnly: readOnlyProperty, recursive: opt !== 'norbind', ignoreMissing };
+    b = { source, destination, readOnly: readOnlyProperty, recursive: opt !== 'norbind', ignoreMissing, property: name as Bind['property'] };
   } else if (isPlainObject(item)) {
     const known = ['source', 'destination', 'readOnly', 'recursive', 'ignoreMissing'];
     const extra = Object.keys(item).find((k) => !known.includes(k));
@@ -857,6 +860,7 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
       readOnly: readOnlyProperty || item.readOnly === true,
       recursive: item.recursive !== false,
       ignoreMissing: item.ignoreMissing === true,
+      property: name as Bind['property'],
     };
   } else {
     fail(ctx, name, whole, 'not a bind mount', sub);
@@ -868,7 +872,8 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
     if (!isAbsolute(p)) fail(ctx, name, whole, `${what} '${p}' is not an absolute path`, sub);
     if (!isNormalized(p)) fail(ctx, name, whole, `${what} '${p}' is not normalized (no '.', '..' or '//')`, sub);
   }
-  if (ctx.checkFiles && !b.ignoreMissing && !fileExists(b.source)) {
+  // A source in the unit's own tree (scratch.ts) does not exist on the host; crossCheck() checks it instead.
+  if (ctx.checkFiles && !b.ignoreMissing && unitTreeSource(b.source) === undefined && !fileExists(b.source)) {
     fail(ctx, name, whole, `source ${b.source} does not exist, and systemd would refuse to start the unit; mark it ignoreMissing (or prefix '-') to skip it`, sub);
   }
   return b;
@@ -915,6 +920,41 @@ function parseTmpfs(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown,
     if (trimSlash(path) === needed) fail(ctx, name, whole, `a tmpfs over ${needed} would leave Node without ${needed === '/' ? 'anything' : needed}`, sub);
   }
   return { path: trimSlash(path), options };
+}
+
+/**
+ * Binds whose source is in the unit's own tree (UNIT_TREE, see scratch.ts) must bind one of the unit's own
+ * TemporaryFileSystem mounts, mounted before the bind (systemd applies mounts in path order), with no RootDirectory
+ * (systemd then builds the tree elsewhere). Anything else would bind a host path, or nothing.
+ */
+function checkUnitTreeBinds(ctx: Ctx, props: Record<string, unknown>): void {
+  const f = ctx.facts;
+  for (const b of f.binds) {
+    const inTree = unitTreeSource(b.source);
+    if (inTree === undefined) continue;
+    const at = `${ctx.base}.${b.property}`;
+    const value = props[b.property];
+    if (f.rootDirectory !== undefined) {
+      throw new OptionError(at, value, `a bind from ${UNIT_TREE} (the unit's own tree) does not work with RootDirectory`, 'no RootDirectory, or binds from host paths');
+    }
+    const mount = f.tmpfs.find((t) => isUnder(inTree, t.path));
+    if (mount === undefined || !sortsBefore(mount.path, b.destination)) {
+      throw new OptionError(
+        at,
+        value,
+        `source ${b.source} must lie in one of the unit's own TemporaryFileSystem mounts that systemd mounts before ${b.destination} (mounts are applied in path order)`,
+        `TemporaryFileSystem: '${inTree}' with a path that sorts before ${b.destination}`,
+      );
+    }
+  }
+}
+
+/** systemd's mount order: component by component (path_compare). */
+function sortsBefore(a: string, b: string): boolean {
+  const x = trimSlash(a).split('/');
+  const y = trimSlash(b).split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+  return x.length < y.length;
 }
 
 // ---- Syscall filters ------------------------------------------------------------------------------
@@ -1109,7 +1149,8 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
       throw new OptionError(at('InaccessiblePaths'), props.InaccessiblePaths, `${hidden} contains the bind mount point ${b.destination}, which systemd cannot create there; hide it with TemporaryFileSystem: '${hidden}:ro' instead`, `TemporaryFileSystem: '${hidden}:ro'`);
     }
   }
-  if (f.dynamicUser && f.binds.some((b) => !b.readOnly)) {
+  checkUnitTreeBinds(ctx, props);
+  if (f.dynamicUser && f.binds.some((b) => !b.readOnly && unitTreeSource(b.source) === undefined)) {
     ctx.warn(`${at('BindPaths')} with DynamicUser: files the workers create there outlive the dynamic uid, which systemd may reuse (systemd.exec(5) advises against it)`);
   }
 

@@ -24,6 +24,7 @@
 import { availableParallelism } from 'node:os';
 import { OptionError } from '../errors.js';
 import { isAbsolute } from './parse.js';
+import { DEFAULT_SCRATCH_SIZE, scratchMounts, scratchSizeValue } from './scratch.js';
 import { PROPERTY_NAMES, type PropertyName, type UnitProperties } from './table.js';
 
 export type PresetName = 'untrusted' | 'currentDirOnly' | 'batch';
@@ -34,6 +35,8 @@ export interface PresetContext {
   cwd?: string;
   /** CPUs batch takes half of (default os.availableParallelism()). */
   cpus?: number;
+  /** The size of untrusted's scratch space (/tmp, /var/tmp and /dev/shm; default DEFAULT_SCRATCH_SIZE). */
+  scratchSize?: number | string;
 }
 
 export interface PresetDoc {
@@ -75,6 +78,29 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   },
 };
 
+/**
+ * Host places that stay writable under ProtectSystem=strict, made read-only: /run (systemd 252 leaves /run and its
+ * submounts, /run/lock among them, writable as soon as ProtectKernelTunables or ProtectProc is set; the unit's
+ * RuntimeDirectory stays writable), and the PSI trigger files of /proc/pressure (mode 0666).
+ */
+const UNTRUSTED_READ_ONLY = ['/run', '-/proc/pressure'];
+/**
+ * Host places PrivateDevices binds into the unit's /dev, hidden: /dev/mqueue (the host's POSIX message queue file
+ * system; mq_open(3) still works, in the unit's own IPC namespace) and /dev/pts (the host's pseudo-terminals).
+ */
+const UNTRUSTED_HIDDEN = ['-/dev/mqueue', '-/dev/pts'];
+/**
+ * What @system-service (plus @pkey) allows and Docker's default seccomp profile does not (for a process without
+ * capabilities, x86-64), denied with EPERM as Docker does (libuv probes io_uring_setup and falls back on any error);
+ * plus socket(2): no process of the unit can make a socket to connect, bind or send anywhere (socketpair(2) stays,
+ * for the supervisor's channels and child processes' stdio). docs/untrusted.md lists each with its reason.
+ */
+export const UNTRUSTED_DENIED_SYSCALLS = [
+  '@keyring', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'userfaultfd', 'kcmp', 'process_vm_readv',
+  'process_vm_writev', 'process_madvise', 'mbind', 'set_mempolicy', 'get_mempolicy', 'migrate_pages', 'move_pages',
+  'set_mempolicy_home_node', 'unshare', 'setns', 'name_to_handle_at', 'personality', 'socket',
+] as const;
+
 /** The properties of a preset. */
 export function preset(name: PresetName, context: PresetContext = {}): UnitProperties {
   switch (name) {
@@ -86,6 +112,9 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         ProtectSystem: 'strict',
         ProtectHome: true,
         PrivateTmp: true,
+        ...scratchMounts(scratchSizeValue(context.scratchSize ?? DEFAULT_SCRATCH_SIZE)),
+        ReadOnlyPaths: UNTRUSTED_READ_ONLY,
+        InaccessiblePaths: UNTRUSTED_HIDDEN,
         PrivateDevices: true,
         PrivateIPC: true,
         ProtectKernelTunables: true,
@@ -101,7 +130,7 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         RestrictRealtime: true,
         NoNewPrivileges: true,
         CapabilityBoundingSet: [],
-        SystemCallFilter: ['@system-service', '@pkey'],
+        SystemCallFilter: { allow: ['@system-service', '@pkey'], deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`) },
         SystemCallArchitectures: 'native',
         UMask: '0077',
         TasksMax: 1024,

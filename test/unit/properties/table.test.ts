@@ -137,7 +137,7 @@ describe('docs', () => {
   test('presets as Markdown', () => {
     const md = presetsMarkdown();
     expect(md).toContain('### `untrusted`');
-    expect(md).toContain('SystemCallFilter=@system-service @pkey');
+    expect(md).toContain('SystemCallFilter=@system-service @pkey\nSystemCallFilter=~@keyring:EPERM io_uring_setup:EPERM');
     expect(md).toContain('BindPaths=/path/to/project');
     expect(md).toContain('CPUQuota=400%');
   });
