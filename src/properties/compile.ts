@@ -937,7 +937,7 @@ function checkUnitTreeBinds(ctx: Ctx, props: Record<string, unknown>): void {
     if (f.rootDirectory !== undefined) {
       throw new OptionError(at, value, `a bind from ${UNIT_TREE} (the unit's own tree) does not work with RootDirectory`, 'no RootDirectory, or binds from host paths');
     }
-    const mount = f.tmpfs.find((t) => isUnder(inTree, t.path));
+    const mount = unitTreeBinds(f).find((x) => x.bind === b)?.tmpfs;
     if (mount === undefined || !sortsBefore(mount.path, b.destination)) {
       throw new OptionError(
         at,
@@ -947,6 +947,14 @@ function checkUnitTreeBinds(ctx: Ctx, props: Record<string, unknown>): void {
       );
     }
   }
+}
+
+/** The binds from the unit's own tree, each with the TemporaryFileSystem mount its source lies in (if any). */
+function unitTreeBinds(f: Facts): { bind: Bind; tmpfs: { path: string; options: string } | undefined }[] {
+  return f.binds.flatMap((bind) => {
+    const inTree = unitTreeSource(bind.source);
+    return inTree === undefined ? [] : [{ bind, tmpfs: f.tmpfs.find((t) => isUnder(inTree, t.path)) }];
+  });
 }
 
 /** systemd's mount order: component by component (path_compare). */
@@ -1174,9 +1182,10 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
       protectHome: f.protectHome,
       identity,
       inaccessible: f.inaccessible,
-      tmpfs: f.tmpfs,
+      // A bind from the unit's own tree (scratch.ts) hides its destination as the tmpfs it binds does.
+      tmpfs: [...f.tmpfs, ...unitTreeBinds(f).map(({ bind, tmpfs }) => ({ path: bind.destination, options: tmpfs?.options ?? '' }))],
       privateTmp: f.privateTmp === true || f.dynamicUser === true,
-      bindDestinations: f.binds.map((b) => b.destination),
+      bindDestinations: f.binds.filter((b) => unitTreeSource(b.source) === undefined).map((b) => b.destination),
       rootDirectory: f.rootDirectory,
       ...(options.stat ? { stat: options.stat } : {}),
     });

@@ -170,6 +170,11 @@ describe('scratchSize (the untrusted scratch space)', () => {
     expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: '200%' })).message).toMatch(/more than 100% of RAM/);
     expect(optionError(() => compileUnitOptions({ preset: 'batch', scratchSize: '64M' })).message).toMatch(/^scratchSize: only preset 'untrusted' has a scratch space to size/);
   });
+  test('a checkout under /tmp is still bound in over the scratch space (the workers load unitpool from it)', () => {
+    const stat = () => ({ mode: 0o755, uid: 0, gid: 0, isDirectory: true });
+    const out = compile(preset('untrusted'), { readablePaths: [{ path: '/tmp/ci/checkout', what: "unitpool's package directory" }], stat });
+    expect(out).toContainEqual(['BindReadOnlyPaths', 'a(ssbt)', [['/tmp/ci/checkout', '/tmp/ci/checkout', false, 16384]]]);
+  });
   test('a bind from the unit\'s own tree must come from one of its TemporaryFileSystem mounts, mounted before it', () => {
     const src = '/run/systemd/unit-root/dev/shm';
     expect(optionError(() => compile({ BindPaths: [{ source: src, destination: '/tmp' }] })).message).toMatch(/^properties\.BindPaths: source \/run\/systemd\/unit-root\/dev\/shm must lie in one of the unit's own TemporaryFileSystem mounts/);
