@@ -19,7 +19,12 @@
 //    252's @system-service does not include, and an allow-list kills on anything else (SIGSYS). compile.ts
 //    checks that any filter keeps NODE_SYSCALLS.
 //  - RestrictAddressFamilies keeps AF_UNIX: the supervisor talks to its workers over AF_UNIX socketpairs.
+//    untrusted denies socket(2) itself (socketpair(2) stays): the supervisor cannot listen for direct links then
+//    and relays every worker over its control socket.
+//  - The scratch space (scratch.ts) replaces PrivateTmp's directories: DynamicUser forces PrivateTmp, whose /tmp
+//    is an uncapped directory of the host's /tmp.
 //  - /proc stays (Node reads /proc/self); ProtectProc=invisible only hides other users' processes.
+//  docs/untrusted.md says what untrusted guarantees, each guarantee with the test that proves it.
 
 import { availableParallelism } from 'node:os';
 import { OptionError } from '../errors.js';
@@ -49,15 +54,17 @@ export interface PresetDoc {
 
 export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   untrusted: {
-    summary: 'For code you do not trust: no network, no writes outside its own /tmp, no privileges, a fresh uid, a syscall filter, and caps on tasks and memory.',
+    summary: 'For code you do not trust: no network and no sockets, no writes outside its own capped scratch space, no privileges, a fresh uid, a syscall filter at least as tight as Docker\'s, and caps on tasks and memory (docs/untrusted.md).',
     blocks: [
-      'the network (PrivateNetwork; only AF_UNIX sockets, RestrictAddressFamilies)',
-      'writes anywhere but its private /tmp and /var/tmp (ProtectSystem=strict, PrivateTmp)',
+      'the network (PrivateNetwork; only AF_UNIX, RestrictAddressFamilies) and every socket: socket(2) fails with EPERM, so no host socket (D-Bus, systemd, the journal, a world-writable one) can be reached; socketpair(2) stays',
+      'writes anywhere but its scratch space: one private tmpfs at /tmp, /var/tmp and /dev/shm, capped at the pool option scratchSize (default 256M) (ProtectSystem=strict, TemporaryFileSystem, BindPaths)',
+      'writes to /run and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict, and to /proc/pressure (ReadOnlyPaths); the host\'s /dev/mqueue and /dev/pts (InaccessiblePaths)',
       'reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users\' processes (ProtectProc=invisible)',
       'privileges: a dynamic uid with no capabilities, no setuid gains, no setuid files, no realtime (DynamicUser, CapabilityBoundingSet=, NoNewPrivileges, RestrictSUIDSGID, RestrictRealtime)',
       'kernel tunables, modules, logs, cgroups, the clock and the hostname (Protect*)',
       'new namespaces, personality changes, System V IPC shared with the host (RestrictNamespaces, LockPersonality, PrivateIPC)',
-      'syscalls outside @system-service (plus @pkey, which Node needs) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
+      'syscalls outside @system-service (plus @pkey, which Node needs: SIGSYS) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
+      'with EPERM, what @system-service allows and Docker\'s default profile blocks: keyrings, io_uring, userfaultfd, kcmp, memory policies, unshare and setns; and process_vm_readv/writev, process_madvise, name_to_handle_at, personality, socket (SystemCallFilter deny-list)',
       'fork bombs (TasksMax=1024) and memory hogs (MemoryMax=50% of RAM)',
     ],
     keeps: ['reading the system (/usr, /etc) and the project if it is world-readable', 'CPU: add CPUQuota for a cap', 'files the workers create are private to them (UMask=0077)'],

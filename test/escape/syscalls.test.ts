@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnitPool } from '../../src/index.js';
 import { preset, SYSCALL_GROUPS } from '../../src/properties/index.js';
+import { NODE_SYSCALLS } from '../../src/properties/compile.js';
 import { UNTRUSTED_DENIED_SYSCALLS } from '../../src/properties/presets.js';
 import { expectStillAnswers, perlProbe, untrustedPool } from './support.js';
 
@@ -144,6 +145,10 @@ describe('the untrusted syscall filter, compared with Docker\'s default profile'
     // Of the three Docker allows with some arguments, socket and personality are denied outright; clone is left to
     // RestrictNamespaces, which filters its namespace flags.
     expect(DOCKER_ALLOWED_WITH_ARGS.filter((n) => allowed.has(n))).toEqual(['clone']);
+  });
+
+  it('of the syscalls Node needs, only clone3 is one Docker blocks (and glibc falls back from it)', () => {
+    expect(NODE_SYSCALLS.filter((n) => !DOCKER_ALLOWED.has(n) && !DOCKER_ALLOWED_WITH_ARGS.includes(n))).toEqual(['clone3']);
   });
 });
 
