@@ -1,5 +1,5 @@
-// The untrusted preset's scratch space: one private tmpfs with a size cap, which the workers see at /tmp, /var/tmp
-// and /dev/shm. It owns the size option (scratchSize) and the mounts that build it; compile.ts checks binds from the
+// The untrusted preset's scratch space: one private tmpfs with a size cap (and an inode cap), which the workers see
+// at /tmp, /var/tmp and /dev/shm. It owns the size option (scratchSize) and the mounts that build it; compile.ts checks binds from the
 // unit's own tree (unitTreeSource) with it. It may not touch anything else of the unit.
 //
 // Why it is built this way, on systemd 252:
@@ -16,6 +16,7 @@
 //    checks the three paths are one tmpfs of the given size.
 // The tmpfs lives as long as the unit's mount namespace: nothing written in it outlives the pool.
 
+import { totalmem } from 'node:os';
 import { OptionError } from '../errors.js';
 import type { UnitProperties } from './table.js';
 
@@ -45,10 +46,20 @@ export function scratchSizeValue(value: unknown, path = 'scratchSize'): string {
   return `${m[1]}${m[2]!.toLowerCase()}`;
 }
 
+/** Bytes per inode of the scratch space: a task cannot pin more kernel memory in empty files than in data. */
+export const SCRATCH_BYTES_PER_INODE = 4096;
+
+/** The inode cap of a scratch space of `size` (a scratchSizeValue()): one per 4 KiB, at least 1024. */
+export function scratchInodes(size: string, ram = totalmem()): number {
+  const m = /^(\d+)([kmg%]?)$/.exec(size)!;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, '%': ram / 100 }[m[2] as '' | 'k' | 'm' | 'g' | '%'];
+  return Math.max(1024, Math.floor((Number(m[1]) * unit) / SCRATCH_BYTES_PER_INODE));
+}
+
 /** The mounts of a scratch space of `size` (a scratchSizeValue()). */
 export function scratchMounts(size: string): Pick<UnitProperties, 'TemporaryFileSystem' | 'BindPaths'> {
   return {
-    TemporaryFileSystem: [`${SCRATCH_MOUNT}:size=${size},mode=1777,nosuid,nodev`],
+    TemporaryFileSystem: [`${SCRATCH_MOUNT}:size=${size},nr_inodes=${scratchInodes(size)},mode=1777,nosuid,nodev`],
     BindPaths: ['/tmp', '/var/tmp'].map((destination) => ({ source: `${UNIT_TREE}${SCRATCH_MOUNT}`, destination })),
   };
 }

@@ -63,6 +63,25 @@ describe('the filesystem, attacked from an untrusted task', () => {
     await expectStillAnswers(pool);
   });
 
+  it('the scratch space\'s inodes are capped too (one per 4 KiB of scratchSize): empty files stop with ENOSPC', async () => {
+    const r = await pool.submit(async () => {
+      const fs = await import('node:fs');
+      fs.mkdirSync('/tmp/many');
+      let made = 0;
+      try {
+        for (; made < 100_000; made++) fs.closeSync(fs.openSync(`/tmp/many/${made}`, 'wx'));
+        return { made, code: 'none' };
+      } catch (e) {
+        return { made, code: (e as NodeJS.ErrnoException).code };
+      } finally {
+        fs.rmSync('/tmp/many', { recursive: true, force: true });
+      }
+    });
+    expect(r.code).toBe('ENOSPC');
+    expect(r.made).toBeLessThanOrEqual((8 * MiB) / 4096);
+    await expectStillAnswers(pool);
+  });
+
   it('/run (and /run/lock), /proc/pressure are read-only; the host\'s /dev/mqueue and /dev/pts are hidden', async () => {
     const r = await pool.submit(async () => {
       const fs = await import('node:fs');
