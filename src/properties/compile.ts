@@ -566,6 +566,11 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
       return;
     }
 
+    case 'errno': {
+      emit(dbusName, sig, errnoValue(ctx, name, value));
+      return;
+    }
+
     case 'archs': {
       const list = typeof value === 'string' ? value.split(/\s+/).filter((w) => w) : Array.isArray(value) ? (value as unknown[]) : fail(ctx, name, value, 'not an architecture list');
       if (list.length === 0) fail(ctx, name, value, 'empty');
@@ -1048,6 +1053,25 @@ function compileSyscalls(ctx: Ctx, name: PropertyName, value: unknown): void {
   for (const l of lists) ctx.out.push(['SystemCallFilter', '(bas)', [l.allow, l.names]]);
 }
 
+/** systemd's SECCOMP_ERROR_NUMBER_KILL: SystemCallErrorNumber=kill over D-Bus. */
+const ERRNO_KILL = 2147483646;
+
+/** SystemCallErrorNumber: an errno name, 1 to 4095, or 'kill', as systemd's D-Bus int. */
+function errnoValue(ctx: Ctx, name: PropertyName, value: unknown): number {
+  if (value === 'kill') return ERRNO_KILL;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1 || value > 4095) fail(ctx, name, value, 'an errno number is from 1 to 4095');
+    return value;
+  }
+  if (typeof value !== 'string') fail(ctx, name, value, 'not an errno name or number');
+  const n = (osConstants.errno as Record<string, number>)[value];
+  if (n === undefined) {
+    const s = suggest(value, ERRNO_NAMES);
+    fail(ctx, name, value, `unknown errno '${value}'${s ? `; did you mean '${s}'?` : ''}`);
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Pass 2: cross-checks.
 
@@ -1158,6 +1182,9 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
     }
   }
   checkUnitTreeBinds(ctx, props);
+  if (props.SystemCallErrorNumber !== undefined && f.syscallFilters.length === 0) {
+    throw new OptionError(at('SystemCallErrorNumber'), props.SystemCallErrorNumber, 'it only changes what SystemCallFilter does to the calls it blocks, and there is no SystemCallFilter', `SystemCallFilter as well, e.g. ${formatExample(TABLE.SystemCallFilter.example)}`);
+  }
   if (f.dynamicUser && f.binds.some((b) => !b.readOnly && unitTreeSource(b.source) === undefined)) {
     ctx.warn(`${at('BindPaths')} with DynamicUser: files the workers create there outlive the dynamic uid, which systemd may reuse (systemd.exec(5) advises against it)`);
   }
