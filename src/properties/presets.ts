@@ -56,9 +56,9 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   untrusted: {
     summary: 'For code you do not trust: no network and no sockets, no writes outside its own capped scratch space, no privileges, a fresh uid, a syscall filter at least as tight as Docker\'s, and caps on tasks and memory (docs/untrusted.md).',
     blocks: [
-      'the network (PrivateNetwork; only AF_UNIX, RestrictAddressFamilies) and every socket: socket(2) fails with EPERM, so no host socket (D-Bus, systemd, the journal, a world-writable one) can be reached; socketpair(2) stays',
+      'the network (PrivateNetwork; only AF_UNIX, RestrictAddressFamilies) and sockets: socket(2) fails with EPERM, so no host socket can be connected to; socketpair(2) stays, and the host sockets under /run are hidden from its datagram sendto(2)',
       'writes anywhere but its scratch space: one private tmpfs at /tmp, /var/tmp and /dev/shm, capped at the pool option scratchSize (default 256M) (ProtectSystem=strict, TemporaryFileSystem, BindPaths)',
-      'writes to /run and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict, and to /proc/pressure (ReadOnlyPaths); the host\'s /dev/mqueue and /dev/pts (InaccessiblePaths)',
+      'the host\'s /run, with its sockets and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict (an empty read-only TemporaryFileSystem); writes to /proc/pressure (ReadOnlyPaths); the host\'s /dev/mqueue and /dev/pts (InaccessiblePaths)',
       'reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users\' processes (ProtectProc=invisible)',
       'privileges: a dynamic uid with no capabilities, no setuid gains, no setuid files, no realtime (DynamicUser, CapabilityBoundingSet=, NoNewPrivileges, RestrictSUIDSGID, RestrictRealtime)',
       'kernel tunables, modules, logs, cgroups, the clock and the hostname (Protect*)',
@@ -86,11 +86,14 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
 };
 
 /**
- * Host places that stay writable under ProtectSystem=strict, made read-only: /run (systemd 252 leaves /run and its
- * submounts, /run/lock among them, writable as soon as ProtectKernelTunables or ProtectProc is set; the unit's
- * RuntimeDirectory stays writable), and the PSI trigger files of /proc/pressure (mode 0666).
+ * /run hidden under an empty read-only tmpfs (the unit's RuntimeDirectory is bound back in by systemd). It holds the
+ * host's sockets (the system bus, systemd's, the journal's and /dev/log's) and world-writable directories such as
+ * /run/lock, which systemd 252 leaves writable under ProtectSystem=strict once ProtectKernelTunables or ProtectProc is
+ * set. Read-only is not enough: a datagram socket from socketpair(2) can still sendto(2) a socket by its path.
  */
-const UNTRUSTED_READ_ONLY = ['/run', '-/proc/pressure'];
+const UNTRUSTED_RUN = '/run:ro';
+/** Writable under ProtectSystem=strict, made read-only: the PSI trigger files of /proc/pressure (mode 0666). */
+const UNTRUSTED_READ_ONLY = ['-/proc/pressure'];
 /**
  * Host places PrivateDevices binds into the unit's /dev, hidden: /dev/mqueue (the host's POSIX message queue file
  * system; mq_open(3) still works, in the unit's own IPC namespace) and /dev/pts (the host's pseudo-terminals).
@@ -111,7 +114,8 @@ export const UNTRUSTED_DENIED_SYSCALLS = [
 /** The properties of a preset. */
 export function preset(name: PresetName, context: PresetContext = {}): UnitProperties {
   switch (name) {
-    case 'untrusted':
+    case 'untrusted': {
+      const scratch = scratchMounts(scratchSizeValue(context.scratchSize ?? DEFAULT_SCRATCH_SIZE));
       return {
         DynamicUser: true,
         PrivateNetwork: true,
@@ -119,7 +123,8 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         ProtectSystem: 'strict',
         ProtectHome: true,
         PrivateTmp: true,
-        ...scratchMounts(scratchSizeValue(context.scratchSize ?? DEFAULT_SCRATCH_SIZE)),
+        TemporaryFileSystem: [...scratch.TemporaryFileSystem, UNTRUSTED_RUN],
+        BindPaths: scratch.BindPaths,
         ReadOnlyPaths: UNTRUSTED_READ_ONLY,
         InaccessiblePaths: UNTRUSTED_HIDDEN,
         PrivateDevices: true,
@@ -143,6 +148,7 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         TasksMax: 1024,
         MemoryMax: '50%',
       };
+    }
     case 'currentDirOnly': {
       const cwd = context.cwd ?? process.cwd();
       if (!isAbsolute(cwd) || cwd === '/') {

@@ -18,7 +18,7 @@
 
 import { totalmem } from 'node:os';
 import { OptionError } from '../errors.js';
-import type { UnitProperties } from './table.js';
+import type { BindPath } from './table.js';
 
 /** Where systemd (no RootDirectory=) builds the unit's file system tree before moving it to /. */
 export const UNIT_TREE = '/run/systemd/unit-root';
@@ -57,7 +57,7 @@ export function scratchInodes(size: string, ram = totalmem()): number {
 }
 
 /** The mounts of a scratch space of `size` (a scratchSizeValue()). */
-export function scratchMounts(size: string): Pick<UnitProperties, 'TemporaryFileSystem' | 'BindPaths'> {
+export function scratchMounts(size: string): { TemporaryFileSystem: string[]; BindPaths: BindPath[] } {
   return {
     TemporaryFileSystem: [`${SCRATCH_MOUNT}:size=${size},nr_inodes=${scratchInodes(size)},mode=1777,nosuid,nodev`],
     BindPaths: ['/tmp', '/var/tmp'].map((destination) => ({ source: `${UNIT_TREE}${SCRATCH_MOUNT}`, destination })),

@@ -82,7 +82,7 @@ describe('the filesystem, attacked from an untrusted task', () => {
     await expectStillAnswers(pool);
   });
 
-  it('/run (and /run/lock), /proc/pressure are read-only; the host\'s /dev/mqueue and /dev/pts are hidden', async () => {
+  it('the host\'s /run (and /run/lock) is hidden under an empty read-only tmpfs, /proc/pressure is read-only, the host\'s /dev/mqueue and /dev/pts are hidden', async () => {
     const r = await pool.submit(async () => {
       const fs = await import('node:fs');
       const code = (fn: () => unknown): string => {
@@ -95,12 +95,17 @@ describe('the filesystem, attacked from an untrusted task', () => {
       };
       return {
         runLock: code(() => fs.writeFileSync('/run/lock/unitpool-escape', 'x')),
+        run: code(() => fs.writeFileSync('/run/unitpool-escape', 'x')),
+        runSeen: fs.readdirSync('/run').sort(),
         pressure: code(() => fs.writeFileSync('/proc/pressure/memory', 'some 150000 1000000')),
         mqueue: code(() => fs.readdirSync('/dev/mqueue')),
         ptmx: code(() => fs.closeSync(fs.openSync('/dev/ptmx', 'r+'))),
       };
     });
-    expect(r.runLock).toBe('EROFS');
+    expect(r.runLock).toBe('ENOENT');
+    expect(r.run).toBe('EROFS');
+    // Only what systemd binds in: the unit's RuntimeDirectory, and systemd/incoming (its mount propagation).
+    expect(r.runSeen).toEqual([pool.unit!.name.replace(/\.service$/, ''), 'systemd'].sort());
     expect(r.pressure).toMatch(/^(EROFS|ENOENT)$/);
     expect(r.mqueue).toBe('EACCES');
     expect(r.ptmx).toMatch(/^(EACCES|ENOENT)$/);

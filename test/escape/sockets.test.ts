@@ -2,6 +2,7 @@
 // private socket, the journal, a world-writable AF_UNIX socket of the host, an abstract socket, and sends datagrams.
 // By design none can work: the untrusted filter denies socket(2) itself, so no process of the unit can make a socket
 // to connect, bind or send with (socketpair(2) stays, for the supervisor's channels and child processes' stdio).
+import { spawn } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -27,6 +28,17 @@ const SEND_DATAGRAM = `
 use Socket;
 socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or do { print "E" . ($! + 0); exit 1 };
 send($s, "<3>unitpool escape\\n", 0, pack_sockaddr_un($ARGV[0])) or do { print "E" . ($! + 0); exit 1 };
+exit 0;
+`;
+
+/**
+ * perl: a datagram from one end of a socketpair(2) datagram pair to an AF_UNIX path ($ARGV[0]) with sendto(2), which
+ * a connected datagram socket still allows; "E<errno>" at the first step that fails.
+ */
+const SEND_FROM_PAIR = `
+use Socket;
+socketpair(my $a, my $b, AF_UNIX, SOCK_DGRAM, 0) or do { print "E" . ($! + 0); exit 1 };
+send($a, "<3>unitpool escape\\n", 0, pack_sockaddr_un($ARGV[0])) or do { print "E" . ($! + 0); exit 1 };
 exit 0;
 `;
 
@@ -84,6 +96,34 @@ describe('sockets, attacked from an untrusted task', () => {
       });
     }, [SEND_DATAGRAM, targets]);
     expect(r).toEqual(['EPERM', 'EPERM', 'EPERM']);
+    await expectStillAnswers(pool);
+  });
+
+  it('a datagram from a socketpair(2) to the host\'s sockets under /run (systemd\'s notify socket, the journal, /dev/log): ENOENT, /run is hidden', async () => {
+    const targets = ['/run/systemd/notify', '/run/systemd/journal/socket', '/dev/log'];
+    const r = await pool.submit(perlProbe, [SEND_FROM_PAIR, targets]);
+    expect(r).toEqual(Object.fromEntries(targets.map((t) => [t, 'ENOENT'])));
+    await expectStillAnswers(pool);
+  });
+
+  it('a stream socketpair(2) stays connected: connecting it to the host\'s world-writable socket fails with EISCONN', async () => {
+    const connectPair = 'use Socket; socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or do { print "E" . ($! + 0); exit 1 }; connect($a, pack_sockaddr_un($ARGV[0])) or do { print "E" . ($! + 0); exit 1 }; exit 0';
+    expect(await pool.submit(perlProbe, [connectPair, [hostSocket]])).toEqual({ [hostSocket]: 'EISCONN' });
+    expect(accepted).toBe(0);
+    await expectStillAnswers(pool);
+  });
+
+  it('the limit: a world-writable datagram socket of the host outside /run is reachable from a socketpair(2)', async () => {
+    const received: Buffer[] = [];
+    const path = join(dir.path, 'world-writable.dgram');
+    // Node has no AF_UNIX datagram sockets: the host side is perl too, reading one datagram.
+    const listener = spawn('perl', ['-MSocket', '-e', '$| = 1; unlink $ARGV[0]; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die; bind($s, pack_sockaddr_un($ARGV[0])) or die; chmod 0777, $ARGV[0]; print "ready\\n"; recv($s, my $m, 100, 0); print $m', path]);
+    const exited = new Promise((resolve) => listener.once('exit', resolve));
+    listener.stdout.on('data', (d: Buffer) => received.push(d));
+    await new Promise<void>((resolve) => listener.stdout.once('data', () => resolve()));
+    expect(await pool.submit(perlProbe, [SEND_FROM_PAIR, [path]])).toEqual({ [path]: 'ok' });
+    await exited;
+    expect(Buffer.concat(received).toString()).toContain('unitpool escape');
     await expectStillAnswers(pool);
   });
 

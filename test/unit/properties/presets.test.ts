@@ -33,12 +33,12 @@ describe('presets', () => {
       RestrictNamespaces: true,
       LockPersonality: true,
       RestrictSUIDSGID: true,
-      TemporaryFileSystem: ['/dev/shm:size=256m,nr_inodes=65536,mode=1777,nosuid,nodev'],
+      TemporaryFileSystem: ['/dev/shm:size=256m,nr_inodes=65536,mode=1777,nosuid,nodev', '/run:ro'],
       BindPaths: [
         { source: '/run/systemd/unit-root/dev/shm', destination: '/tmp' },
         { source: '/run/systemd/unit-root/dev/shm', destination: '/var/tmp' },
       ],
-      ReadOnlyPaths: ['/run', '-/proc/pressure'],
+      ReadOnlyPaths: ['-/proc/pressure'],
       InaccessiblePaths: ['-/dev/mqueue', '-/dev/pts'],
       SystemCallFilter: { allow: ['@system-service', '@pkey'], deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`) },
       SystemCallArchitectures: 'native',
@@ -160,9 +160,9 @@ describe('merging', () => {
 describe('scratchSize (the untrusted scratch space)', () => {
   const tmpfsOf = (o: Parameters<typeof compileUnitOptions>[0]) => compileUnitOptions({ env: 'none', ...o }).requested.TemporaryFileSystem;
   test('sizes the one tmpfs behind /tmp, /var/tmp and /dev/shm (and its inodes, one per 4 KiB); default 256M', () => {
-    expect(tmpfsOf({ preset: 'untrusted' })).toEqual(['/dev/shm:size=256m,nr_inodes=65536,mode=1777,nosuid,nodev']);
-    expect(tmpfsOf({ preset: 'untrusted', scratchSize: '1G' })).toEqual(['/dev/shm:size=1g,nr_inodes=262144,mode=1777,nosuid,nodev']);
-    expect(tmpfsOf({ preset: ['batch', 'untrusted'], scratchSize: 65536 })).toEqual(['/dev/shm:size=65536,nr_inodes=1024,mode=1777,nosuid,nodev']);
+    expect(tmpfsOf({ preset: 'untrusted' })).toEqual(['/dev/shm:size=256m,nr_inodes=65536,mode=1777,nosuid,nodev', '/run:ro']);
+    expect(tmpfsOf({ preset: 'untrusted', scratchSize: '1G' })).toEqual(['/dev/shm:size=1g,nr_inodes=262144,mode=1777,nosuid,nodev', '/run:ro']);
+    expect(tmpfsOf({ preset: ['batch', 'untrusted'], scratchSize: 65536 })).toEqual(['/dev/shm:size=65536,nr_inodes=1024,mode=1777,nosuid,nodev', '/run:ro']);
     expect(tmpfsOf({ preset: 'untrusted', scratchSize: '10%' })![0]).toMatch(/^\/dev\/shm:size=10%,nr_inodes=\d+,mode=1777,nosuid,nodev$/);
     expect(scratchInodes('10%', 8 * 1024 ** 3)).toBe(Math.floor((0.8 * 1024 ** 3) / 4096));
   });
