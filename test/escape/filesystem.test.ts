@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnitPool } from '../../src/index.js';
-import { expectStillAnswers, hostIpcOf, hostLeftovers, hostWritableMounts, perlProbe, plantProbe, untrustedPool, workerUid, writableDirsProbe } from './support.js';
+import { expectStillAnswers, hostIpcOf, hostLeftovers, hostWritableMounts, perlProbe, plantProbe, untrustedPool, workerUid, writableDirsProbe, writableFilesProbe } from './support.js';
 
 /** Where a task's files could outlive it if the unit shared them with the host (the usual world-writable places). */
 const SHARED_PLACES = ['/tmp', '/var/tmp', '/dev/shm', '/dev/mqueue', '/run/lock', '/var/crash', '/var/lib/php/sessions', '/run/screen', '/var/spool/samba'];
@@ -29,6 +29,13 @@ describe('the filesystem, attacked from an untrusted task', () => {
     const outside = found.filter((d) => d.dev !== scratchDev && d.path !== runtimeDir && !d.path.startsWith(`${runtimeDir}/`));
     expect(outside.map((d) => d.path)).toEqual([]);
     expect(found.map((d) => d.path)).toEqual(expect.arrayContaining(['/dev/shm']));
+    await expectStillAnswers(pool);
+  });
+
+  it('the only files a task can write under /proc, /sys, /dev and /run are its own /proc entries and the harmless devices', async () => {
+    const files = await pool.submit(writableFilesProbe, [], { timeout: 120_000 });
+    const scratch = /^\/dev\/shm\//;
+    expect(files.filter((f) => !scratch.test(f))).toEqual(['/dev/full', '/dev/null', '/dev/random', '/dev/tty', '/dev/urandom', '/dev/zero']);
     await expectStillAnswers(pool);
   });
 

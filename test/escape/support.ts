@@ -75,6 +75,40 @@ export async function writableDirsProbe(): Promise<WritableDir[]> {
   return found;
 }
 
+/**
+ * Every file under /proc (but /proc/<pid>, /proc/self and /proc/thread-self: the task's own), /sys, /dev and /run
+ * that the task may open for writing (access(2) W_OK, which a read-only mount answers with EROFS).
+ */
+export async function writableFilesProbe(): Promise<string[]> {
+  const fs = await import('node:fs');
+  const { join } = await import('node:path');
+  const found: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 10) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (/^\/proc\/(\d+|self|thread-self)$/.test(p)) continue;
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (!e.isSymbolicLink()) {
+        try {
+          fs.accessSync(p, fs.constants.W_OK);
+          found.push(p);
+        } catch {
+          /* not writable */
+        }
+      }
+    }
+  };
+  for (const top of ['/proc', '/sys', '/dev', '/run']) walk(top, 0);
+  return found.sort();
+}
+
 /** What a task managed to leave in `dir`: 'file', 'symlink', 'fifo', 'hardlink' (each created), or the error codes. */
 export async function plantProbe(dirs: string[], marker: string, target: string): Promise<Record<string, string[]>> {
   const fs = await import('node:fs');
