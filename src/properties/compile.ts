@@ -1059,6 +1059,8 @@ const ERRNO_KILL = 2147483646;
 /** SystemCallErrorNumber: an errno name, 1 to 4095, or 'kill', as systemd's D-Bus int. */
 function errnoValue(ctx: Ctx, name: PropertyName, value: unknown): number {
   if (value === 'kill') return ERRNO_KILL;
+  // The unit-file form ('38', as `unitpool run -p` passes it) is a number too.
+  if (typeof value === 'string' && /^\d+$/.test(value)) value = Number(value);
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 1 || value > 4095) fail(ctx, name, value, 'an errno number is from 1 to 4095');
     return value;

@@ -210,6 +210,7 @@ describe('compile output, property by property', () => {
     ],
     ['SystemCallErrorNumber name', { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPERM' }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 1]]],
     ['SystemCallErrorNumber number', { SystemCallFilter: '~@mount', SystemCallErrorNumber: 38 }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 38]]],
+    ['SystemCallErrorNumber number string', { SystemCallFilter: '~@mount', SystemCallErrorNumber: '38' }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 38]]],
     ['SystemCallErrorNumber kill', { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'kill' }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 2147483646]]],
     ['SystemCallArchitectures native', { SystemCallArchitectures: 'native' }, [['SystemCallArchitectures', 'as', ['native']]]],
     ['SystemCallArchitectures list', { SystemCallArchitectures: ['native', 'x86'] }, [['SystemCallArchitectures', 'as', ['native', 'x86']]]],
