@@ -940,7 +940,12 @@ function checkUnitTreeBinds(ctx: Ctx, props: Record<string, unknown>): void {
     const at = `${ctx.base}.${b.property}`;
     const value = props[b.property];
     if (f.rootDirectory !== undefined) {
-      throw new OptionError(at, value, `a bind from ${UNIT_TREE} (the unit's own tree) does not work with RootDirectory`, 'no RootDirectory, or binds from host paths');
+      throw new OptionError(
+        at,
+        value,
+        `a bind from ${UNIT_TREE} (the unit's own tree, as the untrusted preset's scratch space uses) does not work with RootDirectory: systemd builds the tree in the RootDirectory then`,
+        'no RootDirectory; or, with one, BindPaths: null and a TemporaryFileSystem of your own',
+      );
     }
     const mount = unitTreeBinds(f).find((x) => x.bind === b)?.tmpfs;
     if (mount === undefined || !sortsBefore(mount.path, b.destination)) {
