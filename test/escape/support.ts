@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import type { UnitPool, UnitPoolOptions } from '../../src/index.js';
 import { startPool } from '../properties-enforced/helpers.js';
 
-export { ROOT, scratchDir } from '../properties-enforced/helpers.js';
+export { scratchDir } from '../properties-enforced/helpers.js';
 
 /** An untrusted pool of one worker (the attacks run one at a time). */
 export function untrustedPool(options: UnitPoolOptions = {}): Promise<UnitPool> {
