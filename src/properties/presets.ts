@@ -58,7 +58,7 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
     blocks: [
       'the network (PrivateNetwork; only AF_UNIX, RestrictAddressFamilies) and sockets: socket(2) fails with EPERM, so no host socket can be connected to; socketpair(2) stays, and the host sockets under /run are hidden from its datagram sendto(2)',
       'writes anywhere but its scratch space: one private tmpfs at /tmp, /var/tmp and /dev/shm, capped at the pool option scratchSize (default 256M) (ProtectSystem=strict, TemporaryFileSystem, BindPaths)',
-      'the host\'s /run, with its sockets and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict (an empty read-only TemporaryFileSystem); writes to /proc/pressure (ReadOnlyPaths); the host\'s /dev/mqueue and /dev/pts (InaccessiblePaths)',
+      'the host\'s /run, with its sockets and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict (an empty read-only TemporaryFileSystem); writes to /proc/pressure (ReadOnlyPaths); /dev/mqueue and the host\'s /dev/pts (InaccessiblePaths)',
       'reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users\' processes (ProtectProc=invisible)',
       'privileges: a dynamic uid with no capabilities, no setuid gains, no setuid files, no realtime (DynamicUser, CapabilityBoundingSet=, NoNewPrivileges, RestrictSUIDSGID, RestrictRealtime)',
       'kernel tunables, modules, logs, cgroups, the clock and the hostname (Protect*)',
@@ -95,8 +95,9 @@ const UNTRUSTED_RUN = '/run:ro';
 /** Writable under ProtectSystem=strict, made read-only: the PSI trigger files of /proc/pressure (mode 0666). */
 const UNTRUSTED_READ_ONLY = ['-/proc/pressure'];
 /**
- * Host places PrivateDevices binds into the unit's /dev, hidden: /dev/mqueue (the host's POSIX message queue file
- * system; mq_open(3) still works, in the unit's own IPC namespace) and /dev/pts (the host's pseudo-terminals).
+ * Hidden in the unit's /dev: /dev/pts (PrivateDevices binds the host's pseudo-terminals in) and /dev/mqueue
+ * (PrivateIPC already mounts the unit's own there; hidden, the host's cannot show up even with PrivateIPC turned off;
+ * mq_open(3) still works, in the unit's IPC namespace).
  */
 const UNTRUSTED_HIDDEN = ['-/dev/mqueue', '-/dev/pts'];
 /**
