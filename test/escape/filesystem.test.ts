@@ -89,7 +89,7 @@ describe('the filesystem, attacked from an untrusted task', () => {
     await expectStillAnswers(pool);
   });
 
-  it('the host\'s /run (and /run/lock) is hidden under an empty read-only tmpfs, /proc/pressure is read-only, the host\'s /dev/mqueue and /dev/pts are hidden', async () => {
+  it('the host\'s /run (and /run/lock) is hidden under an empty read-only tmpfs, /proc/pressure is read-only, /dev/mqueue and the host\'s /dev/pts are hidden', async () => {
     const r = await pool.submit(async () => {
       const fs = await import('node:fs');
       const code = (fn: () => unknown): string => {
