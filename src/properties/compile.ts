@@ -36,6 +36,7 @@ import {
   USEC,
 } from './parse.js';
 import { planReadable, type ReadablePath, type StatFn } from './readable.js';
+import { UNIT_TREE, unitTreeSource } from './scratch.js';
 import { groupMembers, KNOWN_SYSCALLS, SYSCALL_GROUPS } from './syscalls.js';
 import {
   ADDRESS_FAMILIES,
@@ -169,6 +170,8 @@ interface Bind {
   readOnly: boolean;
   recursive: boolean;
   ignoreMissing: boolean;
+  /** The property it came from. */
+  property: 'BindPaths' | 'BindReadOnlyPaths';
 }
 
 interface Facts {
@@ -563,6 +566,11 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
       return;
     }
 
+    case 'errno': {
+      emit(dbusName, sig, errnoValue(ctx, name, value));
+      return;
+    }
+
     case 'archs': {
       const list = typeof value === 'string' ? value.split(/\s+/).filter((w) => w) : Array.isArray(value) ? (value as unknown[]) : fail(ctx, name, value, 'not an architecture list');
       if (list.length === 0) fail(ctx, name, value, 'empty');
@@ -840,7 +848,7 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
     if (parts.length > 3) fail(ctx, name, whole, `'${item}' has more than three ':'-separated parts`, sub);
     const [source = '', destination = source, opt] = parts;
     if (opt !== undefined && opt !== 'rbind' && opt !== 'norbind') fail(ctx, name, whole, `unknown option '${opt}' (rbind or norbind)`, sub);
-    b = { source, destination, readOnly: readOnlyProperty, recursive: opt !== 'norbind', ignoreMissing };
+    b = { source, destination, readOnly: readOnlyProperty, recursive: opt !== 'norbind', ignoreMissing, property: name as Bind['property'] };
   } else if (isPlainObject(item)) {
     const known = ['source', 'destination', 'readOnly', 'recursive', 'ignoreMissing'];
     const extra = Object.keys(item).find((k) => !known.includes(k));
@@ -857,6 +865,7 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
       readOnly: readOnlyProperty || item.readOnly === true,
       recursive: item.recursive !== false,
       ignoreMissing: item.ignoreMissing === true,
+      property: name as Bind['property'],
     };
   } else {
     fail(ctx, name, whole, 'not a bind mount', sub);
@@ -868,7 +877,8 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
     if (!isAbsolute(p)) fail(ctx, name, whole, `${what} '${p}' is not an absolute path`, sub);
     if (!isNormalized(p)) fail(ctx, name, whole, `${what} '${p}' is not normalized (no '.', '..' or '//')`, sub);
   }
-  if (ctx.checkFiles && !b.ignoreMissing && !fileExists(b.source)) {
+  // A source in the unit's own tree (scratch.ts) does not exist on the host; crossCheck() checks it instead.
+  if (ctx.checkFiles && !b.ignoreMissing && unitTreeSource(b.source) === undefined && !fileExists(b.source)) {
     fail(ctx, name, whole, `source ${b.source} does not exist, and systemd would refuse to start the unit; mark it ignoreMissing (or prefix '-') to skip it`, sub);
   }
   return b;
@@ -915,6 +925,54 @@ function parseTmpfs(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown,
     if (trimSlash(path) === needed) fail(ctx, name, whole, `a tmpfs over ${needed} would leave Node without ${needed === '/' ? 'anything' : needed}`, sub);
   }
   return { path: trimSlash(path), options };
+}
+
+/**
+ * Binds whose source is in the unit's own tree (UNIT_TREE, see scratch.ts) must bind one of the unit's own
+ * TemporaryFileSystem mounts, mounted before the bind (systemd applies mounts in path order), with no RootDirectory
+ * (systemd then builds the tree elsewhere). Anything else would bind a host path, or nothing.
+ */
+function checkUnitTreeBinds(ctx: Ctx, props: Record<string, unknown>): void {
+  const f = ctx.facts;
+  for (const b of f.binds) {
+    const inTree = unitTreeSource(b.source);
+    if (inTree === undefined) continue;
+    const at = `${ctx.base}.${b.property}`;
+    const value = props[b.property];
+    if (f.rootDirectory !== undefined) {
+      throw new OptionError(
+        at,
+        value,
+        `a bind from ${UNIT_TREE} (the unit's own tree, as the untrusted preset's scratch space uses) does not work with RootDirectory: systemd builds the tree in the RootDirectory then`,
+        'no RootDirectory; or, with one, BindPaths: null and a TemporaryFileSystem of your own',
+      );
+    }
+    const mount = unitTreeBinds(f).find((x) => x.bind === b)?.tmpfs;
+    if (mount === undefined || !sortsBefore(mount.path, b.destination)) {
+      throw new OptionError(
+        at,
+        value,
+        `source ${b.source} must lie in one of the unit's own TemporaryFileSystem mounts that systemd mounts before ${b.destination} (mounts are applied in path order)`,
+        `TemporaryFileSystem: '${inTree}' with a path that sorts before ${b.destination}`,
+      );
+    }
+  }
+}
+
+/** The binds from the unit's own tree, each with the TemporaryFileSystem mount its source lies in (if any). */
+function unitTreeBinds(f: Facts): { bind: Bind; tmpfs: { path: string; options: string } | undefined }[] {
+  return f.binds.flatMap((bind) => {
+    const inTree = unitTreeSource(bind.source);
+    return inTree === undefined ? [] : [{ bind, tmpfs: f.tmpfs.find((t) => isUnder(inTree, t.path)) }];
+  });
+}
+
+/** systemd's mount order: component by component (path_compare). */
+function sortsBefore(a: string, b: string): boolean {
+  const x = trimSlash(a).split('/');
+  const y = trimSlash(b).split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+  return x.length < y.length;
 }
 
 // ---- Syscall filters ------------------------------------------------------------------------------
@@ -998,6 +1056,27 @@ function compileSyscalls(ctx: Ctx, name: PropertyName, value: unknown): void {
   }
   ctx.facts.syscallFilters.push(...lists.map(({ allow, names }) => ({ allow, names })));
   for (const l of lists) ctx.out.push(['SystemCallFilter', '(bas)', [l.allow, l.names]]);
+}
+
+/** systemd's SECCOMP_ERROR_NUMBER_KILL: SystemCallErrorNumber=kill over D-Bus. */
+const ERRNO_KILL = 2147483646;
+
+/** SystemCallErrorNumber: an errno name, 1 to 4095, or 'kill', as systemd's D-Bus int. */
+function errnoValue(ctx: Ctx, name: PropertyName, value: unknown): number {
+  if (value === 'kill') return ERRNO_KILL;
+  // The unit-file form ('38', as `unitpool run -p` passes it) is a number too.
+  if (typeof value === 'string' && /^\d+$/.test(value)) value = Number(value);
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1 || value > 4095) fail(ctx, name, value, 'an errno number is from 1 to 4095');
+    return value;
+  }
+  if (typeof value !== 'string') fail(ctx, name, value, 'not an errno name or number');
+  const n = (osConstants.errno as Record<string, number>)[value];
+  if (n === undefined) {
+    const s = suggest(value, ERRNO_NAMES);
+    fail(ctx, name, value, `unknown errno '${value}'${s ? `; did you mean '${s}'?` : ''}`);
+  }
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1109,7 +1188,11 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
       throw new OptionError(at('InaccessiblePaths'), props.InaccessiblePaths, `${hidden} contains the bind mount point ${b.destination}, which systemd cannot create there; hide it with TemporaryFileSystem: '${hidden}:ro' instead`, `TemporaryFileSystem: '${hidden}:ro'`);
     }
   }
-  if (f.dynamicUser && f.binds.some((b) => !b.readOnly)) {
+  checkUnitTreeBinds(ctx, props);
+  if (props.SystemCallErrorNumber !== undefined && f.syscallFilters.length === 0) {
+    throw new OptionError(at('SystemCallErrorNumber'), props.SystemCallErrorNumber, 'it only changes what SystemCallFilter does to the calls it blocks, and there is no SystemCallFilter', `SystemCallFilter as well, e.g. ${formatExample(TABLE.SystemCallFilter.example)}`);
+  }
+  if (f.dynamicUser && f.binds.some((b) => !b.readOnly && unitTreeSource(b.source) === undefined)) {
     ctx.warn(`${at('BindPaths')} with DynamicUser: files the workers create there outlive the dynamic uid, which systemd may reuse (systemd.exec(5) advises against it)`);
   }
 
@@ -1133,9 +1216,10 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
       protectHome: f.protectHome,
       identity,
       inaccessible: f.inaccessible,
-      tmpfs: f.tmpfs,
+      // A bind from the unit's own tree (scratch.ts) hides its destination as the tmpfs it binds does.
+      tmpfs: [...f.tmpfs, ...unitTreeBinds(f).map(({ bind, tmpfs }) => ({ path: bind.destination, options: tmpfs?.options ?? '' }))],
       privateTmp: f.privateTmp === true || f.dynamicUser === true,
-      bindDestinations: f.binds.map((b) => b.destination),
+      bindDestinations: f.binds.filter((b) => unitTreeSource(b.source) === undefined).map((b) => b.destination),
       rootDirectory: f.rootDirectory,
       ...(options.stat ? { stat: options.stat } : {}),
     });

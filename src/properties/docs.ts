@@ -108,7 +108,12 @@ export function presetsMarkdown(headingLevel = 3): string {
     out.push('', 'Keeps:', '');
     for (const k of doc.keeps) out.push(`- ${k}`);
     out.push('', '```ini');
-    for (const [k, v] of Object.entries(props)) out.push(`${k}=${unitFileForm(v)}`);
+    for (const [k, v] of Object.entries(props)) {
+      // { allow, deny } is two assignments in a unit file: the allow-list, then the deny-list applied after it.
+      const o = v as { allow?: unknown; deny?: unknown };
+      if (Array.isArray(o.allow) && Array.isArray(o.deny)) out.push(`${k}=${unitFileForm(o.allow)}`, `${k}=~${unitFileForm(o.deny)}`);
+      else out.push(`${k}=${unitFileForm(v)}`);
+    }
     out.push('```', '');
   }
   return out.join('\n');

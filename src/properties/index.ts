@@ -80,6 +80,11 @@ export interface UnitOptions {
   /** Start from a preset (or several, applied in order); `properties` wins over it, null removes a property. */
   preset?: PresetName | readonly PresetName[];
   /**
+   * With preset 'untrusted': the size cap of the workers' scratch space, one private tmpfs seen at /tmp, /var/tmp
+   * and /dev/shm (bytes, or '64M', '1G', '10%' of RAM; default '256M'). Its pages also count toward MemoryMax.
+   */
+  scratchSize?: number | string;
+  /**
    * What the workers get from this process's environment: by default PATH, the locale and TZ; an array
    * adds named variables; a record adds exactly those; 'inherit' copies nearly all; 'none' copies nothing.
    * properties.Environment is set over it.
@@ -148,7 +153,8 @@ export function compileUnitOptions(
   extra: CompileOptions & { presetContext?: PresetContext } = {},
 ): CompiledUnitOptions {
   const { presetContext, ...compileExtra } = extra;
-  const requested = mergeProperties(presetProperties(options.preset, presetContext), options.properties ?? {});
+  const scratch = checkScratchSize(options);
+  const requested = mergeProperties(presetProperties(options.preset, { ...presetContext, ...scratch }), options.properties ?? {});
   const compiled = compileWithFacts(requested, {
     env: options.env,
     ...(options.raw !== undefined ? { raw: options.raw } : {}),
@@ -159,6 +165,16 @@ export function compileUnitOptions(
   });
   const bestEffort = checkBestEffort(options.bestEffort, requested);
   return { properties: compiled.properties, cpus: compiled.facts.cpus, requested, bestEffort };
+}
+
+/** scratchSize sizes the untrusted preset's scratch space: without that preset it would do nothing, so it is an error. */
+function checkScratchSize(options: UnitOptions): Pick<PresetContext, 'scratchSize'> {
+  if (options.scratchSize === undefined) return {};
+  const names = options.preset === undefined ? [] : Array.isArray(options.preset) ? options.preset : [options.preset];
+  if (!names.includes('untrusted')) {
+    throw new OptionError('scratchSize', options.scratchSize, `only preset 'untrusted' has a scratch space to size`, `preset: 'untrusted', or your own TemporaryFileSystem: '/tmp:size=...' without DynamicUser`);
+  }
+  return { scratchSize: options.scratchSize };
 }
 
 function checkBestEffort(value: unknown, requested: UnitProperties, path = 'bestEffort'): PropertyName[] {

@@ -19,11 +19,17 @@
 //    252's @system-service does not include, and an allow-list kills on anything else (SIGSYS). compile.ts
 //    checks that any filter keeps NODE_SYSCALLS.
 //  - RestrictAddressFamilies keeps AF_UNIX: the supervisor talks to its workers over AF_UNIX socketpairs.
+//    untrusted denies socket(2) itself (socketpair(2) stays): the supervisor cannot listen for direct links then
+//    and relays every worker over its control socket.
+//  - The scratch space (scratch.ts) replaces PrivateTmp's directories: DynamicUser forces PrivateTmp, whose /tmp
+//    is an uncapped directory of the host's /tmp.
 //  - /proc stays (Node reads /proc/self); ProtectProc=invisible only hides other users' processes.
+//  docs/untrusted.md says what untrusted guarantees, each guarantee with the test that proves it.
 
 import { availableParallelism } from 'node:os';
 import { OptionError } from '../errors.js';
 import { isAbsolute } from './parse.js';
+import { DEFAULT_SCRATCH_SIZE, scratchMounts, scratchSizeValue } from './scratch.js';
 import { PROPERTY_NAMES, type PropertyName, type UnitProperties } from './table.js';
 
 export type PresetName = 'untrusted' | 'currentDirOnly' | 'batch';
@@ -34,6 +40,8 @@ export interface PresetContext {
   cwd?: string;
   /** CPUs batch takes half of (default os.availableParallelism()). */
   cpus?: number;
+  /** The size of untrusted's scratch space (/tmp, /var/tmp and /dev/shm; default DEFAULT_SCRATCH_SIZE). */
+  scratchSize?: number | string;
 }
 
 export interface PresetDoc {
@@ -46,15 +54,17 @@ export interface PresetDoc {
 
 export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   untrusted: {
-    summary: 'For code you do not trust: no network, no writes outside its own /tmp, no privileges, a fresh uid, a syscall filter, and caps on tasks and memory.',
+    summary: 'For code you do not trust: no network and no sockets, no writes outside its own capped scratch space, no privileges, a fresh uid, a syscall filter at least as tight as Docker\'s, and caps on tasks and memory (docs/untrusted.md).',
     blocks: [
-      'the network (PrivateNetwork; only AF_UNIX sockets, RestrictAddressFamilies)',
-      'writes anywhere but its private /tmp and /var/tmp (ProtectSystem=strict, PrivateTmp)',
+      'the network (PrivateNetwork; only AF_UNIX, RestrictAddressFamilies) and sockets: socket(2) fails with EPERM, so no host socket can be connected to; socketpair(2) stays, and the host sockets under /run are hidden from its datagram sendto(2)',
+      'writes anywhere but its scratch space: one private tmpfs at /tmp, /var/tmp and /dev/shm, capped at the pool option scratchSize (default 256M) (ProtectSystem=strict, TemporaryFileSystem, BindPaths)',
+      'the host\'s /run, with its sockets and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict (an empty read-only TemporaryFileSystem); writes to /proc/pressure (ReadOnlyPaths); /dev/mqueue and the host\'s /dev/pts (InaccessiblePaths)',
       'reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users\' processes (ProtectProc=invisible)',
       'privileges: a dynamic uid with no capabilities, no setuid gains, no setuid files, no realtime (DynamicUser, CapabilityBoundingSet=, NoNewPrivileges, RestrictSUIDSGID, RestrictRealtime)',
       'kernel tunables, modules, logs, cgroups, the clock and the hostname (Protect*)',
       'new namespaces, personality changes, System V IPC shared with the host (RestrictNamespaces, LockPersonality, PrivateIPC)',
-      'syscalls outside @system-service (plus @pkey, which Node needs) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
+      'syscalls outside @system-service (plus @pkey, which Node needs: SIGSYS) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
+      'with EPERM, what @system-service allows and Docker\'s default profile blocks: keyrings, io_uring, userfaultfd, kcmp, memory policies, unshare and setns; and process_vm_readv/writev, process_madvise, name_to_handle_at, personality, socket (SystemCallFilter deny-list)',
       'fork bombs (TasksMax=1024) and memory hogs (MemoryMax=50% of RAM)',
     ],
     keeps: ['reading the system (/usr, /etc) and the project if it is world-readable', 'CPU: add CPUQuota for a cap', 'files the workers create are private to them (UMask=0077)'],
@@ -75,10 +85,38 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   },
 };
 
+/**
+ * /run hidden under an empty read-only tmpfs (the unit's RuntimeDirectory is bound back in by systemd). It holds the
+ * host's sockets (the system bus, systemd's, the journal's and /dev/log's) and world-writable directories such as
+ * /run/lock, which systemd 252 leaves writable under ProtectSystem=strict once ProtectKernelTunables or ProtectProc is
+ * set. Read-only is not enough: a datagram socket from socketpair(2) can still sendto(2) a socket by its path.
+ */
+const UNTRUSTED_RUN = '/run:ro';
+/** Writable under ProtectSystem=strict, made read-only: the PSI trigger files of /proc/pressure (mode 0666). */
+const UNTRUSTED_READ_ONLY = ['-/proc/pressure'];
+/**
+ * Hidden in the unit's /dev: /dev/pts (PrivateDevices binds the host's pseudo-terminals in) and /dev/mqueue
+ * (PrivateIPC already mounts the unit's own there; hidden, the host's cannot show up even with PrivateIPC turned off;
+ * mq_open(3) still works, in the unit's IPC namespace).
+ */
+const UNTRUSTED_HIDDEN = ['-/dev/mqueue', '-/dev/pts'];
+/**
+ * What @system-service (plus @pkey) allows and Docker's default seccomp profile does not (for a process without
+ * capabilities, x86-64), denied with EPERM as Docker does (libuv probes io_uring_setup and falls back on any error);
+ * plus socket(2): no process of the unit can make a socket to connect, bind or send anywhere (socketpair(2) stays,
+ * for the supervisor's channels and child processes' stdio). docs/untrusted.md lists each with its reason.
+ */
+export const UNTRUSTED_DENIED_SYSCALLS = [
+  '@keyring', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'userfaultfd', 'kcmp', 'process_vm_readv',
+  'process_vm_writev', 'process_madvise', 'mbind', 'set_mempolicy', 'get_mempolicy', 'migrate_pages', 'move_pages',
+  'set_mempolicy_home_node', 'unshare', 'setns', 'name_to_handle_at', 'personality', 'socket',
+] as const;
+
 /** The properties of a preset. */
 export function preset(name: PresetName, context: PresetContext = {}): UnitProperties {
   switch (name) {
-    case 'untrusted':
+    case 'untrusted': {
+      const scratch = scratchMounts(scratchSizeValue(context.scratchSize ?? DEFAULT_SCRATCH_SIZE));
       return {
         DynamicUser: true,
         PrivateNetwork: true,
@@ -86,6 +124,10 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         ProtectSystem: 'strict',
         ProtectHome: true,
         PrivateTmp: true,
+        TemporaryFileSystem: [...scratch.TemporaryFileSystem, UNTRUSTED_RUN],
+        BindPaths: scratch.BindPaths,
+        ReadOnlyPaths: UNTRUSTED_READ_ONLY,
+        InaccessiblePaths: UNTRUSTED_HIDDEN,
         PrivateDevices: true,
         PrivateIPC: true,
         ProtectKernelTunables: true,
@@ -101,12 +143,13 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         RestrictRealtime: true,
         NoNewPrivileges: true,
         CapabilityBoundingSet: [],
-        SystemCallFilter: ['@system-service', '@pkey'],
+        SystemCallFilter: { allow: ['@system-service', '@pkey'], deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`) },
         SystemCallArchitectures: 'native',
         UMask: '0077',
         TasksMax: 1024,
         MemoryMax: '50%',
       };
+    }
     case 'currentDirOnly': {
       const cwd = context.cwd ?? process.cwd();
       if (!isAbsolute(cwd) || cwd === '/') {

@@ -81,6 +81,7 @@ export type Kind =
   | 'dirNames'
   | 'families'
   | 'syscalls'
+  | 'errno'
   | 'archs'
   | 'caps'
   | 'namespaces'
@@ -108,6 +109,8 @@ export interface PropertySpec {
   readonly needs: HostNeeds;
   /** A caveat, chiefly how it interacts with Node. */
   readonly note?: string;
+  /** Other properties the example needs to mean anything (SystemCallErrorNumber needs a SystemCallFilter). */
+  readonly exampleWith?: Readonly<Record<string, unknown>>;
   // kind-specific
   readonly values?: readonly string[];
   readonly booleans?: boolean;
@@ -342,6 +345,8 @@ export type SyscallFilterInput =
   | SyscallName
   | readonly SyscallName[]
   | { readonly allow?: readonly SyscallName[]; readonly deny?: readonly SyscallName[] };
+/** An errno name ('EPERM'), a number from 1 to 4095, or 'kill'. */
+export type ErrnoInput = Loose<'EPERM' | 'EACCES' | 'ENOSYS' | 'kill'> | number;
 export type AddressFamiliesInput =
   | `AF_${string}`
   | `~AF_${string}`
@@ -401,6 +406,8 @@ export type InputOf<S> = S extends { kind: 'bool' }
                                         ? AddressFamiliesInput
                                         : S extends { kind: 'syscalls' }
                                           ? SyscallFilterInput
+                                          : S extends { kind: 'errno' }
+                                            ? ErrnoInput
                                           : S extends { kind: 'archs' }
                                             ? SyscallArchitecture | readonly SyscallArchitecture[]
                                             : S extends { kind: 'caps' }
@@ -1081,6 +1088,18 @@ export const TABLE = {
     example: ['@system-service', '@pkey'],
     needs: { seccomp: true },
     note: "Refused if it would block a syscall Node needs to start or to talk to its workers. systemd 252's @system-service lacks @pkey, and Node 20 dies of SIGSYS without pkey_alloc: add '@pkey'.",
+  },
+  SystemCallErrorNumber: {
+    kind: 'errno',
+    category: 'network-kernel',
+    dbus: [['SystemCallErrorNumber', 'i']],
+    unit: 'errno',
+    forms: `an errno name ('EPERM'), a number from 1 to 4095, or 'kill' (systemd's default: the caller dies of SIGSYS)`,
+    doc: "What a call SystemCallFilter blocks returns instead of killing the caller; a name:ERRNO in the filter's deny-list wins for that name.",
+    example: 'EPERM',
+    needs: { seccomp: true },
+    note: 'Refused without SystemCallFilter, which it would not change.',
+    exampleWith: { SystemCallFilter: '~@mount' },
   },
   SystemCallArchitectures: {
     kind: 'archs',

@@ -158,6 +158,7 @@ export const COVERAGE: Readonly<Record<PropertyName, Coverage>> = {
   CapabilityBoundingSet: { file: 'identity', test: 'CapabilityBoundingSet and AmbientCapabilities: CapBnd and CapAmb', v1: 'tested' },
   AmbientCapabilities: { file: 'identity', test: 'CapabilityBoundingSet and AmbientCapabilities: CapBnd and CapAmb, and nobody can bind port 80', v1: 'tested' },
   SystemCallFilter: { file: 'kernel', test: 'SystemCallFilter=~@mount: mount(2) kills the process that calls it (SIGSYS)', v1: 'tested' },
+  SystemCallErrorNumber: { file: 'kernel', test: 'SystemCallErrorNumber=EPERM: a call the filter blocks fails with EPERM instead of killing the caller', v1: 'tested' },
   SystemCallArchitectures: { file: 'kernel', test: 'SystemCallArchitectures=native: a 32-bit (int 0x80) system call kills the process (SIGSYS)', v1: 'tested' },
   SELinuxContext: { file: 'kernel', test: 'SELinuxContext is refused here', v1: 'refused', detail: 'no SELinux on these machines; observed only where UNITPOOL_TEST_SELINUX_CONTEXT is set', why: 'no SELinux here' },
   AppArmorProfile: { file: 'kernel', test: 'AppArmorProfile is refused here', v1: 'refused', detail: 'no AppArmor on these machines; observed only where UNITPOOL_TEST_APPARMOR_PROFILE names a loaded profile', why: 'no AppArmor here' },

@@ -237,6 +237,15 @@ describe('a pool with the kernel protections', () => {
     expect(r.signal).toBe('SIGSYS');
   });
 
+  it('SystemCallErrorNumber=EPERM: a call the filter blocks fails with EPERM instead of killing the caller', async () => {
+    // The same mount(2) as above, which this file's pool (no SystemCallErrorNumber) answers with SIGSYS.
+    await using quiet = await startPool({ maxWorkers: 1, properties: { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPERM' } });
+    const r = await quiet.submit(execProbe, ['mount', ['-t', 'tmpfs', 'none', dir.path]]);
+    expect(r.signal).toBeNull();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/permission denied|not permitted/i);
+  });
+
   it.runIf(onX86_64)('SystemCallArchitectures=native: a 32-bit (int 0x80) system call kills the process (SIGSYS)', async () => {
     // Outside the unit the same binary runs fine: the kernel has the i386 ABI, so the filter is what stops it.
     const control = spawnSync(elf);

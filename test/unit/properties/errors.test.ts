@@ -230,6 +230,12 @@ describe('network and kernel', () => {
     expect(message({ SystemCallFilter: { deny: [] } })).toMatchInlineSnapshot(`"properties.SystemCallFilter.deny: deny must be a non-empty array (got {"deny":[]}); expected an allow-list (['@system-service', '@pkey']), a deny-list ('~@mount @swap', ['~@mount'] or { deny: ['@mount', 'ptrace:EPERM'] }), or { allow, deny } (deny applied after allow) (e.g. ['@system-service', '@pkey'])"`);
   });
 
+  test('SystemCallErrorNumber', () => {
+    expect(message({ SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPREM' })).toMatchInlineSnapshot(`"properties.SystemCallErrorNumber: unknown errno 'EPREM'; did you mean 'EPERM'? (got "EPREM"); expected an errno name ('EPERM'), a number from 1 to 4095, or 'kill' (systemd's default: the caller dies of SIGSYS) (e.g. 'EPERM')"`);
+    expect(message({ SystemCallFilter: '~@mount', SystemCallErrorNumber: 0 })).toMatchInlineSnapshot(`"properties.SystemCallErrorNumber: an errno number is from 1 to 4095 (got 0); expected an errno name ('EPERM'), a number from 1 to 4095, or 'kill' (systemd's default: the caller dies of SIGSYS) (e.g. 'EPERM')"`);
+    expect(message({ SystemCallErrorNumber: 'EPERM' })).toMatchInlineSnapshot(`"properties.SystemCallErrorNumber: it only changes what SystemCallFilter does to the calls it blocks, and there is no SystemCallFilter (got "EPERM"); expected SystemCallFilter as well, e.g. ['@system-service', '@pkey']"`);
+  });
+
   test('SystemCallArchitectures', () => {
     expect(message({ SystemCallArchitectures: 'x86_64' })).toMatchInlineSnapshot(`"properties.SystemCallArchitectures: unknown architecture "x86_64"; did you mean 'x86-64'? (got "x86_64"); expected 'native' or an array of architectures (['native', 'x86']) (e.g. 'native')"`);
     expect(message({ SystemCallArchitectures: [] })).toMatchInlineSnapshot(`"properties.SystemCallArchitectures: empty (got array of 0); expected 'native' or an array of architectures (['native', 'x86']) (e.g. 'native')"`);
