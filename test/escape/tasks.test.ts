@@ -53,6 +53,21 @@ describe("preset: 'untrusted': a task cannot reach another task", () => {
   });
 });
 
+describe("isolation: 'pool' is one trust domain", () => {
+  it("isolation: 'pool': the workers share the unit's uid, so a task can signal another (one trust domain)", async () => {
+    const pool = await startPool({ preset: 'untrusted', isolation: 'pool', maxWorkers: 2 });
+    try {
+      const victim = pool.submit(holdSecret, ['x', 3000]).catch((e: unknown) => e);
+      await sleep(300);
+      const answers = await pool.submit(signalOthers, [await workerPids(pool, 2), 'SIGKILL']);
+      expect(answers).toContain('sent');
+      expect(await victim).toMatchObject({ name: 'WorkerExitedError', signal: 'SIGKILL' });
+    } finally {
+      await pool.shutdown();
+    }
+  });
+});
+
 describe('state from one task to the next', () => {
   it('fresh: true: every task runs in a process no earlier task touched (patched globals, prototypes and eval are gone)', async () => {
     const pool = await startPool({ preset: 'untrusted', fresh: true, maxWorkers: 2 });
