@@ -65,9 +65,15 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
       'new namespaces, personality changes, System V IPC shared with the host (RestrictNamespaces, LockPersonality, PrivateIPC)',
       'syscalls outside @system-service (plus @pkey, which Node needs: SIGSYS) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
       'with EPERM, what @system-service allows and Docker\'s default profile blocks: keyrings, io_uring, userfaultfd, kcmp, memory policies, unshare and setns; and process_vm_readv/writev, process_madvise, name_to_handle_at, personality, socket (SystemCallFilter deny-list)',
-      'fork bombs (TasksMax=1024) and memory hogs (MemoryMax=50% of RAM)',
+      'fork bombs (TasksMax=1024) and memory hogs (MemoryMax=50% of RAM), for the whole pool',
+      "tasks reaching each other: the pool defaults to isolation: 'worker' with it (a slice for the pool's budget, a unit and a dynamic uid per worker), so no task can read, see or signal another worker",
     ],
-    keeps: ['reading the system (/usr, /etc) and the project if it is world-readable', 'CPU: add CPUQuota for a cap', 'files the workers create are private to them (UMask=0077)'],
+    keeps: [
+      'reading the system (/usr, /etc) and the project if it is world-readable',
+      'CPU: add CPUQuota for a cap (for the whole pool)',
+      'files the workers create are private to them (UMask=0077)',
+      'state from one task to the next in the same worker: add fresh: true for a process per task',
+    ],
   },
   currentDirOnly: {
     summary: "playpen's --current-dir-only: the working directory is the only place the workers can write; home directories look empty; the system is read-only.",
