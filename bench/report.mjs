@@ -149,6 +149,14 @@ export function summarize(run) {
       fmt: 'x',
     },
     {
+      goal: 'fresh: true, a no-op on a warm spare vs the plain pool after the same idle time (info: the cost of a fresh process alone)',
+      target: 'info',
+      ...perRep((g) => g('unitpool-fresh', 'fresh', 'warmP50us') / g(U, 'fresh', 'warmP50us')),
+      pass: () => true,
+      info: true,
+      fmt: 'x',
+    },
+    {
       goal: 'fresh: true, sustained fresh-process tasks >= 0.8x the cores at one (systemd-run --wait true + node -e 0) each',
       target: '>= 0.80x',
       ...perRep((g) => g('unitpool-fresh', 'fresh', 'tasksPerSec') / g('floor', 'fresh', 'tasksPerSec')),

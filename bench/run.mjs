@@ -70,7 +70,8 @@ const WORKLOADS = {
   cpu: ['unitpool', 'unitpool-cpuquota'],
   parent: GENERAL,
   // Every task in a fresh process; the floor is one unit start plus one Node start per task (systemd-run, node -e 0).
-  fresh: ['unitpool-fresh', 'floor'],
+  // (and the plain pool, for the same idle-then-one-task latency on a reused worker).
+  fresh: ['unitpool-fresh', 'unitpool', 'floor'],
 };
 
 const only = option('--only')?.split(',');
