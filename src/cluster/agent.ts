@@ -12,12 +12,11 @@
 // unit died) while attempts remain, which are thrown so that BullMQ runs the job again.
 
 import { hostname } from 'node:os';
-import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { type Job, WaitingError, Worker } from 'bullmq';
 import { BrokenPoolError, OptionError, UnitStartError, WorkerExitedError } from '../errors.js';
 import { SourceText, type TaskFunction } from '../pool/functions.js';
 import { UnitPool, type UnitPoolOptions } from '../pool/pool.js';
-import { checkQueueName, connect, type ConnectionOption } from './connection.js';
+import { checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
 import { SourceRefusedError } from './errors.js';
 import { decodeJob, DEFAULT_MAX_PAYLOAD, encodeOutcome, type JobFunction, type JobSpec, type Outcome } from './job.js';
 import { ModuleDirectory } from './modules.js';
@@ -69,12 +68,14 @@ export class Agent {
   readonly host: string;
   readonly pool: UnitPool;
   private readonly worker: Worker;
-  private readonly redis: Redis;
   private readonly modules: ModuleDirectory;
   private readonly sources = new Map<string, SourceText>();
   private readonly maxPayload: number;
   private readonly counts = { done: 0, failed: 0, running: 0 };
   private closing: Promise<void> | undefined;
+  /** Resolves the running jobs' hand-back: they go back to the queue for another agent. */
+  private readonly handBacks = new Set<() => void>();
+  private hurry: (() => void) | undefined;
   private readonly running: Promise<void>;
 
   /** Use startAgent(), which also waits for the unit to start. */
@@ -86,9 +87,8 @@ export class Agent {
     this.pool = new UnitPool(options.pool ?? {});
     const concurrency = positiveInteger('concurrency', options.concurrency) ?? this.pool.maxWorkers;
     const lockDuration = positiveInteger('lockDuration', options.lockDuration) ?? 30_000;
-    this.redis = connect(options.connection);
-    this.worker = new Worker(queue, (job: Job) => this.process(job), {
-      connection: this.redis,
+    this.worker = new Worker(queue, (job: Job, token?: string) => this.process(job, token), {
+      connection: redisOptions(options.connection),
       prefix: options.prefix,
       name: this.host,
       autorun: false,
@@ -113,10 +113,12 @@ export class Agent {
   }
 
   /**
-   * Stops taking jobs, lets the running ones finish (up to `timeout` ms, default 30 s; after it they are left to
-   * BullMQ's stall detection, which gives them to another agent), then stops the unit. Idempotent.
+   * Stops taking jobs, lets the running ones finish for up to `timeout` ms (default 30 s), hands those still
+   * running back to the queue (another agent runs them), then stops the unit. A second call with timeout 0
+   * hands back at once.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
+    if (this.closing && options.timeout === 0) this.hurry?.();
     this.closing ??= this.stop(options.timeout ?? 30_000);
     return this.closing;
   }
@@ -127,29 +129,41 @@ export class Agent {
 
   private async stop(timeout: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeout)));
-    const finished = await Promise.race([this.worker.close().then(() => 'done' as const), late]);
+    const late = new Promise<void>((resolve) => {
+      this.hurry = resolve;
+      timer = setTimeout(resolve, timeout);
+    });
+    const closed = this.worker.close();
+    const finished = await Promise.race([closed.then(() => true), late.then(() => false)]);
     clearTimeout(timer);
-    if (finished === 'late') {
-      this.log(`stop: jobs still running after ${timeout} ms are left to stall detection`);
-      await this.worker.close(true);
+    if (!finished) {
+      this.log(`stop: handing ${this.handBacks.size} running job(s) back to the queue`);
+      for (const handBack of this.handBacks) handBack();
     }
+    await closed;
     await this.pool.terminate();
-    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   private log(line: string): void {
     this.options.log?.(`${this.host}: ${line}`);
   }
 
-  private async process(job: Job): Promise<Outcome> {
+  private async process(job: Job, token: string | undefined): Promise<Outcome> {
     this.counts.running++;
+    let handBack!: () => void;
+    const handedBack = new Promise<'back'>((resolve) => (handBack = () => resolve('back')));
+    this.handBacks.add(handBack);
     try {
-      const outcome = await this.run(job);
+      const outcome = await Promise.race([this.run(job), handedBack]);
+      if (outcome === 'back') {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
       if (outcome.ok) this.counts.done++;
       else this.counts.failed++;
       return outcome;
     } finally {
+      this.handBacks.delete(handBack);
       this.counts.running--;
     }
   }

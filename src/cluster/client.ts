@@ -8,12 +8,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { OptionError, PoolClosedError, TaskTimeoutError } from '../errors.js';
 import type { TaskFunction } from '../pool/functions.js';
 import { MapIterator } from '../pool/map.js';
 import type { MapOptions, ShutdownOptions, SubmitOptions } from '../pool/pool.js';
-import { checkQueueName, connect, type ConnectionOption } from './connection.js';
+import { checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
 import { JobFunctions } from './functions.js';
 import { type CallKind, DEFAULT_MAX_PAYLOAD, encodeJob } from './job.js';
 import { type Pending, ResultListener } from './results.js';
@@ -71,7 +70,6 @@ function check(option: string, value: number | undefined, min: number): number |
 
 export class ClusterPool implements AsyncDisposable {
   private readonly queue: Queue;
-  private readonly redis: Redis;
   private readonly results: ResultListener;
   private readonly functions: JobFunctions;
   private readonly started: Promise<void>;
@@ -97,18 +95,18 @@ export class ClusterPool implements AsyncDisposable {
       removeOnFail: keep,
     };
     this.functions = new JobFunctions(options.modules);
-    this.redis = connect(options.connection);
+    const connection = redisOptions(options.connection);
     const maxLen = check('eventsMaxLen', options.eventsMaxLen, 1) ?? 10_000;
-    this.queue = new Queue(name, { connection: this.redis, prefix: options.prefix, streams: { events: { maxLen } } });
+    this.queue = new Queue(name, { connection, prefix: options.prefix, streams: { events: { maxLen } } });
     this.queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
-    this.results = new ResultListener(this.queue, () => connect(options.connection), this.maxPayload);
+    this.results = new ResultListener(this.queue, connection, this.maxPayload);
     this.started = this.start();
     this.started.catch(() => {});
   }
 
   private async start(): Promise<void> {
     await this.queue.waitUntilReady();
-    await this.results.start(this.redis, this.queue.keys.events!);
+    await this.results.start();
     if (this.options.concurrency !== undefined) await this.queue.setGlobalConcurrency(this.options.concurrency);
     const rate = this.options.rateLimit;
     if (rate !== undefined) await this.queue.setGlobalRateLimit(check('rateLimit.max', rate.max, 1)!, check('rateLimit.duration', rate.duration, 1)!);
@@ -184,7 +182,6 @@ export class ClusterPool implements AsyncDisposable {
     await Promise.all(waiting);
     await this.results.close();
     await this.queue.close().catch(() => {});
-    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   private enqueue(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {

@@ -6,7 +6,7 @@
 // This module owns the table of pending jobs; it does not add or remove jobs (client.ts does).
 
 import { Job, type Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { decodeOutcome } from './job.js';
 import { JobFailedError, MalformedJobError, reviveRemoteError } from './errors.js';
 
@@ -43,7 +43,7 @@ export class ResultListener {
 
   constructor(
     private readonly queue: Queue,
-    private readonly makeConnection: () => Redis,
+    private readonly connection: RedisOptions,
     private readonly maxPayload: number,
   ) {
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
@@ -51,15 +51,16 @@ export class ResultListener {
   }
 
   /** Starts reading the event stream from its current end. */
-  async start(redis: Redis, eventsKey: string): Promise<void> {
-    const last = (await redis.xrevrange(eventsKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
+  async start(): Promise<void> {
+    const redis = await this.queue.client;
+    const last = (await redis.runCommand('xrevrange', [this.queue.keys.events, '+', '-', 'COUNT', 1])) as [string, string[]][];
     this.lastId = last[0]?.[0] ?? '0-0';
     await this.listen();
   }
 
   private async listen(): Promise<void> {
     const events = new QueueEvents(this.queue.name, {
-      connection: this.makeConnection(),
+      connection: this.connection,
       prefix: this.queue.opts.prefix,
       lastEventId: this.lastId,
       autorun: false,
