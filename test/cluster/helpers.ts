@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CLI, ROOT, canBoot, force, skipReason as sandboxSkip } from '../sandbox/helpers.js';
+import { CLI, ROOT, canBoot, force, hostHasSystemd, isRoot } from '../sandbox/helpers.js';
 
 export { ROOT };
 
@@ -19,9 +19,21 @@ function hasRedis(): boolean {
   }
 }
 
-/** Why these tests cannot run here (they need root, sandboxes and redis-server), or undefined. */
-export const skipReason = sandboxSkip ?? (hasRedis() ? undefined : 'redis-server is not installed (apt-get install redis-server)');
-export const canRun = canBoot && skipReason === undefined;
+/**
+ * Where systemd is PID 1 already, agents run directly (each pool still has its own unit); elsewhere each agent
+ * boots its own `unitpool sandbox`.
+ */
+const direct = hostHasSystemd;
+
+/** Why these tests cannot run here (they need root, sandboxes or systemd, and redis-server), or undefined. */
+export const skipReason = !isRoot
+  ? 'the agents need root'
+  : !canBoot && !direct
+    ? 'no systemd and no sandbox here: run npm run build first'
+    : hasRedis()
+      ? undefined
+      : 'redis-server is not installed (apt-get install redis-server)';
+export const canRun = skipReason === undefined;
 
 /** A scratch directory of this test file, in the checkout (not the shared /tmp); removed by the caller. */
 export function scratch(name: string): string {
@@ -158,7 +170,7 @@ export class TestAgent {
   ) {}
 
   static async start(spec: AgentSpec): Promise<TestAgent> {
-    const args = [CLI, 'sandbox', ...(force ? ['--force'] : []), '--', process.execPath, CLI, 'agent'];
+    const args = [...(direct ? [] : [CLI, 'sandbox', ...(force ? ['--force'] : []), '--', process.execPath]), CLI, 'agent'];
     args.push('--redis', spec.redis, '--queue', spec.queue, '--name', spec.name, ...(spec.flags ?? []));
     const launcher = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new TestAgent(spec.name, launcher);
@@ -180,7 +192,7 @@ export class TestAgent {
 
   /** SIGKILL to the agent process itself (not its sandbox): its unit and systemd live on, orphaned. */
   killAgentProcess(): void {
-    const pid = hostPidOf(this.innerPid, this.launcher.pid!);
+    const pid = direct ? this.launcher.pid : hostPidOf(this.innerPid, this.launcher.pid!);
     if (pid === undefined) throw new Error(`agent ${this.name}'s process was not found`);
     process.kill(pid, 'SIGKILL');
   }
