@@ -120,13 +120,7 @@ export class ClusterPool implements AsyncDisposable {
   /** Runs fn(...args) on an agent; resolves with its result or rejects with what it threw (with `host` set). */
   submit<A extends unknown[], R>(fn: ((...args: A) => R) | TaskFunction, args?: A, options?: SubmitOptions): Promise<Awaited<R>>;
   submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = {}): Promise<unknown> {
-    try {
-      this.checkOpen('submit');
-      if (!Array.isArray(args)) throw new TypeError(`submit(fn, args): args must be an array of arguments, got ${typeof args}`);
-      return this.enqueue(fn, 'call', args, options).result;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.enqueue(fn, 'call', args, options).result;
   }
 
   /** fn over every item, in order, chunksize items per job, a bounded number of jobs in flight (maxInFlight). */
@@ -135,10 +129,7 @@ export class ClusterPool implements AsyncDisposable {
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
     this.checkOpen('map');
     this.functions.of(fn as TaskFunction);
-    const submitChunk = (chunk: T[]) => {
-      this.checkOpen('map');
-      return this.enqueue(fn as TaskFunction, 'chunk', chunk, options);
-    };
+    const submitChunk = (chunk: T[]) => this.enqueue(fn as TaskFunction, 'chunk', chunk, options);
     return new MapIterator<T, Awaited<R>>(items, chunksize, () => this.maxInFlight, submitChunk, options.onProgress);
   }
 
@@ -184,7 +175,18 @@ export class ClusterPool implements AsyncDisposable {
     await this.queue.close().catch(() => {});
   }
 
+  /** One job; what cannot be submitted is a rejected result. */
   private enqueue(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
+    try {
+      this.checkOpen(call === 'call' ? 'submit' : 'map');
+      if (!Array.isArray(values)) throw new TypeError(`submit(fn, args): args must be an array of arguments, got ${typeof values}`);
+      return this.add(fn, call, values, options);
+    } catch (err) {
+      return { result: Promise.reject(err), cancel: () => {} };
+    }
+  }
+
+  private add(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
     const timeout = options.timeout;
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw new TypeError(`timeout must be a positive number of ms, got ${String(timeout)}`);
     const data = encodeJob({ fn: this.functions.of(fn), call, values, timeout: timeout ?? null }, this.maxPayload);
