@@ -175,5 +175,12 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // stopped by itself: its pool broke (the unit died); a service manager may start it again
+    void agent.done.then(() => {
+      if (stopping.count === 0) {
+        log('stopped: its pool broke');
+        resolve(1);
+      }
+    });
   });
 }

@@ -77,6 +77,8 @@ export class Agent {
   private readonly handBacks = new Set<() => void>();
   private hurry: (() => void) | undefined;
   private readonly running: Promise<void>;
+  private readonly stopped: Promise<void>;
+  private markStopped!: () => void;
 
   /** Use startAgent(), which also waits for the unit to start. */
   constructor(private readonly options: AgentOptions) {
@@ -98,8 +100,14 @@ export class Agent {
       maxStalledCount: options.maxStalledCount ?? 1,
     });
     this.worker.on('error', (err) => this.log(`queue: ${err.message}`));
+    this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     this.running = this.pool.ready().then(() => this.worker.run());
     this.running.catch(() => {});
+  }
+
+  /** Resolves when the agent has stopped: after close(), or by itself when its pool broke (the unit died). */
+  get done(): Promise<void> {
+    return this.stopped;
   }
 
   /** Resolves when the unit runs and the workers take jobs. */
@@ -119,7 +127,7 @@ export class Agent {
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closing && options.timeout === 0) this.hurry?.();
-    this.closing ??= this.stop(options.timeout ?? 30_000);
+    this.closing ??= this.stop(options.timeout ?? 30_000).finally(() => this.markStopped());
     return this.closing;
   }
 

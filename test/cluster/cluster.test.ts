@@ -130,6 +130,20 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect(died).toMatchObject({ reason: 'signal', signal: 'SIGKILL', host: 'gamma' });
   });
 
+  it('reruns a job whose worker died while attempts remain', async () => {
+    await using retrying = new ClusterPool({ connection: redis.url, queue: 'strict', attempts: 2 });
+    const err = await retrying.submit({ module: 'jobs.mjs', name: 'die' }, ['twice']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerExitedError);
+    const raw = new Queue('strict', { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      const jobs = await raw.getJobs(['completed']);
+      const job = jobs.find((j) => j.opts.attempts === 2);
+      expect(job?.attemptsStarted).toBe(2);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('reports an OOM kill on one host with that host, and the host goes on', async () => {
     const err = await strict.submit({ module: 'jobs.mjs', name: 'hog' }, []).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerExitedError);
