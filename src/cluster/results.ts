@@ -89,9 +89,33 @@ export class ResultListener {
         if (this.closed || this.events !== events) return;
         this.events = undefined;
         void events.close().catch(() => {});
-        this.relisten();
+        void this.skipBadEvent().finally(() => this.relisten());
       },
     );
+  }
+
+  /**
+   * Moves past the first event after the last one seen that QueueEvents cannot parse (it would stop the new
+   * reading loop too). What that skips, the sweep finds in the jobs themselves.
+   */
+  private async skipBadEvent(): Promise<void> {
+    try {
+      const redis = await this.queue.client;
+      const entries = (await redis.runCommand('xrange', [this.queue.keys.events, `(${this.lastId}`, '+', 'COUNT', 1000])) as [string, string[]][];
+      for (const [id, fields] of entries) {
+        const event: Record<string, string> = {};
+        for (let i = 0; i + 1 < fields.length; i += 2) event[fields[i]!] = fields[i + 1]!;
+        try {
+          if (event.event === 'completed') JSON.parse(event.returnvalue ?? '');
+          if (event.event === 'progress') JSON.parse(event.data ?? '');
+        } catch {
+          this.lastId = id;
+          return;
+        }
+      }
+    } catch {
+      /* Redis is away: start again from the last event seen */
+    }
   }
 
   /** Starts listening again, retrying while Redis cannot be reached. */

@@ -85,6 +85,55 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect(out).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
   });
 
+  it('caps the cluster with BullMQ\'s global concurrency and rate limit', async () => {
+    const span = { module: 'jobs.mjs', name: 'span' };
+    const raw = new Queue('main', { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      {
+        await using capped = new ClusterPool({ connection: redis.url, queue: 'main', concurrency: 1 });
+        await capped.ready();
+        const spans = (await Promise.all(Array.from({ length: 5 }, () => capped.submit(span, [150])))) as { start: number; end: number }[];
+        spans.sort((a, b) => a.start - b.start);
+        for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end - 5); // one at a time, cluster-wide
+      }
+      await raw.removeGlobalConcurrency();
+      {
+        await using limited = new ClusterPool({ connection: redis.url, queue: 'main', rateLimit: { max: 2, duration: 1000 } });
+        await limited.ready();
+        const spans = (await Promise.all(Array.from({ length: 5 }, () => limited.submit(span, [1])))) as { start: number }[];
+        const starts = spans.map((x) => x.start).sort((a, b) => a - b);
+        expect(starts[4]! - starts[0]!).toBeGreaterThanOrEqual(1900); // 2 per second: the 5th starts in the third second
+      }
+    } finally {
+      await raw.removeGlobalConcurrency();
+      await raw.removeGlobalRateLimit();
+      await raw.close();
+    }
+  });
+
+  it('times out and aborts jobs no agent has taken yet: off the queue, rejected at once', async () => {
+    const span = { module: 'jobs.mjs', name: 'span' };
+    const busy = [strict.submit(span, [1500]), strict.submit(span, [1500])]; // gamma's two workers
+    await new Promise((r) => setTimeout(r, 300));
+    const t = Date.now();
+    const late = await strict.submit(span, [1], { timeout: 300 }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(TaskTimeoutError);
+    expect((late as { host?: string }).host).toBeUndefined(); // no agent ran it
+    expect(Date.now() - t).toBeLessThan(1000);
+    const controller = new AbortController();
+    const aborted = strict.submit(span, [1], { signal: controller.signal }).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(new Error('changed my mind')), 100);
+    expect(await aborted).toMatchObject({ message: 'changed my mind' });
+    const done = (await Promise.all(busy)) as { end: number }[];
+    const raw = new Queue('strict', { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      expect(await raw.getWaitingCount()).toBe(0); // neither was left behind to run later
+    } finally {
+      await raw.close();
+    }
+    expect(done).toHaveLength(2);
+  });
+
   it('refuses source text on an agent without --allow-source, with a clear error class', async () => {
     const err = await strict.submit((x: number) => x, [1]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceRefusedError);
@@ -193,7 +242,12 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
         const err = await client.submit({ module: 'x.mjs', name: 'f' }, [i]).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(MalformedJobError);
       }
+      // an event that is not even JSON kills QueueEvents' reading loop: the client starts a new one
+      redis.cli('XADD', 'bull:hostile:events', '*', 'event', 'completed', 'jobId', 'nobody', 'returnvalue', '{bad');
+      const t = Date.now();
       expect(await client.submit({ module: 'x.mjs', name: 'f' }, [9])).toBe(42);
+      // from the event stream, not from the sweep that looks up jobs older than 2 s
+      expect(Date.now() - t).toBeLessThan(1900);
       expect(await client.stats()).toMatchObject({ pending: 0, done: 1, failed: 4 });
     } finally {
       await hostile.close();

@@ -10,6 +10,11 @@ export async function slow(i, ms) {
   await new Promise((r) => setTimeout(r, ms));
   return { i, host: process.env.AGENT, pid: process.pid };
 }
+export async function span(ms) {
+  const start = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return { start, end: Date.now(), host: process.env.AGENT };
+}
 export function spin(ms) {
   const end = Date.now() + ms;
   let n = 0;
