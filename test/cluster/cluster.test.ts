@@ -85,6 +85,34 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect(out).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
   });
 
+  it('map() pulls lazily with a bounded number of jobs in flight, and leaving the loop cancels what has not started', async () => {
+    await using pool = new ClusterPool({ connection: redis.url, queue: 'main', maxInFlight: 6 });
+    let pulled = 0;
+    function* items() {
+      for (let i = 0; i < 100; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const seen: number[] = [];
+    for await (const r of pool.map({ module: 'jobs.mjs', name: 'slow' }, items(), { chunksize: 1 }) as AsyncIterable<{ i: number }>) {
+      // slow(i) gets one argument here: its ms is undefined, a 0 ms wait
+      seen.push(r.i);
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(pulled).toBeLessThanOrEqual(3 + 6 + 1);
+    const raw = new Queue('main', { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      let waiting = await raw.getWaitingCount();
+      for (let i = 0; i < 40 && waiting > 0; i++) waiting = await new Promise((r) => setTimeout(r, 50)).then(() => raw.getWaitingCount());
+      expect(waiting).toBe(0);
+    } finally {
+      await raw.close();
+    }
+    expect((await pool.stats()).done).toBeLessThanOrEqual(10);
+  });
+
   it('caps the cluster with BullMQ\'s global concurrency and rate limit', async () => {
     const span = { module: 'jobs.mjs', name: 'span' };
     const raw = new Queue('main', { connection: { host: '127.0.0.1', port: redis.port } });
