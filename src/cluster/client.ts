@@ -11,7 +11,7 @@ import { Queue } from 'bullmq';
 import { OptionError, PoolClosedError, TaskTimeoutError } from '../errors.js';
 import type { TaskFunction } from '../pool/functions.js';
 import { MapIterator } from '../pool/map.js';
-import type { MapOptions, ShutdownOptions, SubmitOptions } from '../pool/pool.js';
+import type { MapOptions, ShutdownOptions, SubmitOptions, UnitPool } from '../pool/pool.js';
 import { checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
 import { JobFunctions } from './functions.js';
 import { type CallKind, DEFAULT_MAX_PAYLOAD, encodeJob } from './job.js';
@@ -68,7 +68,10 @@ function check(option: string, value: number | undefined, min: number): number |
   return value;
 }
 
-export class ClusterPool implements AsyncDisposable {
+/** What code written for a UnitPool calls: ClusterPool has it with the same types (checked by the compiler). */
+export type PoolCalls = Pick<UnitPool, 'submit' | 'map' | 'shutdown' | 'ready' | typeof Symbol.asyncDispose>;
+
+export class ClusterPool implements PoolCalls {
   private readonly queue: Queue;
   private readonly results: ResultListener;
   private readonly functions: JobFunctions;

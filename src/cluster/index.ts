@@ -1,7 +1,7 @@
 // unitpool/cluster: the same pool across many hosts, on BullMQ and Redis. An agent per host runs jobs in that
 // host's own UnitPool (its own systemd unit and confinement); ClusterPool gives callers UnitPool's API.
 export { ClusterPool } from './client.js';
-export type { ClusterPoolOptions, ClusterStats, Retention } from './client.js';
+export type { ClusterPoolOptions, ClusterStats, PoolCalls, Retention } from './client.js';
 export { Agent, startAgent } from './agent.js';
 export type { AgentOptions, AgentStats } from './agent.js';
 export type { ConnectionOption } from './connection.js';
