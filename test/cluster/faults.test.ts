@@ -120,6 +120,23 @@ describe.skipIf(!canRun)(`cluster faults${skipReason ? ` (skipped: ${skipReason}
     agents.delete('zeta');
   }, 90_000);
 
+  it('SIGTERM past --stop-timeout: the agent hands its running job back, and another agent answers it', async () => {
+    const queue = 'handback';
+    const eta = await startAgent('eta', queue, ['--stop-timeout', '300']);
+    await using pool = new ClusterPool({ connection: redis.url, queue });
+    const task = pool.submit(SLOW, [1, 2500]);
+    let running = 0;
+    for (let i = 0; i < 200 && running === 0; i++) running = (await pool.stats()).hosts.eta?.running ?? 0;
+    expect(running).toBe(1);
+    expect(await eta.stop()).toBe(0);
+    agents.delete('eta');
+    expect(eta.output).toMatch(/handing 1 running job\(s\) back to the queue/);
+    await startAgent('theta', queue);
+    expect(await task).toMatchObject({ i: 1, host: 'theta' });
+    await agents.get('theta')!.stop();
+    agents.delete('theta');
+  }, 90_000);
+
   it('SIGTERM: the agent finishes its running task, stops its unit and exits 0', async () => {
     await using pool = new ClusterPool({ connection: redis.url, queue: 'faults' });
     const epsilon = agents.get('epsilon')!;
