@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAgentArgs, poolOptions } from '../../src/cli/agent.js';
 import { UsageError } from '../../src/cli/run-args.js';
 import { MalformedJobError, ModuleRefusedError, PayloadTooLargeError, reviveRemoteError } from '../../src/cluster/errors.js';
+import { redisOptions } from '../../src/cluster/connection.js';
 import { JobFunctions } from '../../src/cluster/functions.js';
 import { decodeJob, decodeOutcome, encodeJob, encodeOutcome } from '../../src/cluster/job.js';
 import { ModuleDirectory } from '../../src/cluster/modules.js';
@@ -122,6 +123,14 @@ describe('unitpool agent arguments', () => {
     expect(() => parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', '--concurrency', '0'])).toThrow(UsageError);
     expect(() => poolOptions(parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', '--bogus']), '/')).toThrow(/unknown option --bogus/);
     expect(() => poolOptions(parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', 'stray']), '/')).toThrow(/unexpected argument "stray"/);
+  });
+
+  it('turns Redis URLs and socket paths into connection options that never give up', () => {
+    expect(redisOptions('redis://u%40x:p%3Aw@10.0.0.5:6380/3')).toMatchObject({ host: '10.0.0.5', port: 6380, username: 'u@x', password: 'p:w', db: 3, maxRetriesPerRequest: null });
+    expect(redisOptions('rediss://[::1]')).toMatchObject({ host: '::1', port: 6379, tls: {} });
+    expect(redisOptions('/run/redis/redis.sock')).toMatchObject({ path: '/run/redis/redis.sock' });
+    expect(redisOptions({ host: 'h', port: 1, maxRetriesPerRequest: 3 })).toMatchObject({ host: 'h', maxRetriesPerRequest: null });
+    expect(() => redisOptions('redis://h/x')).toThrow(OptionError);
   });
 
   it('refuses a connection that is not Redis, and a bad queue name, with OptionError', async () => {
