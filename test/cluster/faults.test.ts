@@ -137,6 +137,25 @@ describe.skipIf(!canRun)(`cluster faults${skipReason ? ` (skipped: ${skipReason}
     agents.delete('theta');
   }, 90_000);
 
+  it('a host whose unit died: its job runs again elsewhere (attempts: 2), and that agent stops with status 1', async () => {
+    const queue = 'broken';
+    const [iota] = await Promise.all([startAgent('iota', queue), startAgent('kappa', queue)]);
+    iota!.inSandbox('systemctl', 'stop', iota!.unit);
+    await using pool = new ClusterPool({ connection: redis.url, queue, attempts: 2 });
+    const results: { host: string }[] = [];
+    for (let i = 0; i < 20 && iota!.launcher.exitCode === null; i++) {
+      results.push(...((await Promise.all([0, 1, 2, 3].map((j) => pool.submit(SLOW, [j, 50])))) as { host: string }[]));
+    }
+    await iota!.exited;
+    expect(iota!.launcher.exitCode).toBe(1);
+    expect(iota!.output).toMatch(/stopped: its pool broke/);
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.every((r) => r.host === 'kappa')).toBe(true);
+    agents.delete('iota');
+    await agents.get('kappa')!.stop();
+    agents.delete('kappa');
+  }, 90_000);
+
   it('SIGTERM: the agent finishes its running task, stops its unit and exits 0', async () => {
     await using pool = new ClusterPool({ connection: redis.url, queue: 'faults' });
     const epsilon = agents.get('epsilon')!;

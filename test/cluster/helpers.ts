@@ -197,6 +197,18 @@ export class TestAgent {
     process.kill(pid, 'SIGKILL');
   }
 
+  /** The agent's pool's unit, from its ready line. */
+  get unit(): string {
+    return /in (unitpool-[0-9a-f]+\.service)/.exec(this.output)?.[1] ?? '';
+  }
+
+  /** Runs a command in the agent's sandbox (its mount namespace: its systemd's bus), e.g. systemctl. */
+  inSandbox(...command: string[]): string {
+    const pid = direct ? this.launcher.pid! : hostPidOf(this.innerPid, this.launcher.pid!);
+    if (pid === undefined) throw new Error(`agent ${this.name}'s process was not found`);
+    return execFileSync('nsenter', ['--target', String(pid), '--mount', '--uts', '--ipc', '--pid', '--cgroup', '--', ...command], { encoding: 'utf8' });
+  }
+
   /** SIGTERM to the launcher, which passes it to the agent; waits for the sandbox to go. Returns the exit code. */
   async stop(): Promise<number | null> {
     if (this.launcher.exitCode === null && this.launcher.signalCode === null) this.launcher.kill('SIGTERM');
