@@ -3,11 +3,13 @@
 // to an exit status. Add a subcommand by adding an entry (and a line to USAGE).
 
 import { runSandboxCommand } from '../sandbox/command.js';
+import { runAgentCommand } from './agent.js';
 import { runRunCommand } from './run.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  agent: runAgentCommand,
   run: runRunCommand,
   sandbox: runSandboxCommand,
 };
@@ -15,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
 const USAGE = `Usage: unitpool <command> [args...]
 
 Commands:
+  agent     run a cluster's jobs from a BullMQ queue in this host's pool (unitpool agent --help)
   run       run one command in a confined systemd transient service (unitpool run --help)
   sandbox   boot a private systemd and run a command inside it (unitpool sandbox --help)
 `;

@@ -27,13 +27,29 @@ export interface FnEntry {
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
+/**
+ * A function given as its source text, never evaluated in this process: the worker compiles it as it compiles
+ * any function sent as source. For code that arrives as text (unitpool/cluster's agents); not part of the
+ * public API of UnitPool.
+ */
+export class SourceText {
+  constructor(
+    readonly source: string,
+    readonly name = 'anonymous function',
+  ) {}
+}
+
 export class FunctionRegistry {
   private nextKey = 1;
   private readonly byValue = new WeakMap<object, FnEntry>();
   private readonly bySource = new Map<string, FnEntry>();
 
   /** The entry for `fn`; throws TypeError for things that cannot run in a worker. */
-  resolve(fn: TaskFunction): FnEntry {
+  resolve(fn: TaskFunction | SourceText): FnEntry {
+    if (fn instanceof SourceText) {
+      const { source } = fn;
+      return this.intern(`source:${source}`, fn.name, (key) => [ToWorker.Define, key, 'source', source]);
+    }
     if (typeof fn === 'function') {
       const cached = this.byValue.get(fn);
       if (cached) return cached;
