@@ -192,6 +192,7 @@ export class UnitPool implements AsyncDisposable {
   private get maxFrame(): number {
     return this.options.maxFrame ?? DEFAULT_MAX_FRAME + 1024 * 1024;
   }
+  private replaceTimer: NodeJS.Timeout | undefined;
   /** With fresh workers: the functions of the latest tasks, newest first (spares define them in advance). */
   private recentFns: FnEntry[] = [];
   /** Tasks in flight per worker; see adaptDepth(). */
@@ -993,8 +994,23 @@ export class UnitPool implements AsyncDisposable {
     if (!slot.out) return this.killWorker(slot, 'SIGTERM');
     slot.state = 'retiring';
     slot.out.write(slot.id, encode([ToWorker.Exit]));
-    this.ensureWorkers();
+    if (this.tasksPerWorker === 1) this.replaceSoon();
+    else this.ensureWorkers();
     this.updateCapacity();
+  }
+
+  /**
+   * With fresh workers every task retires its worker as it is sent: the replacement is asked for a moment later,
+   * not at once, so that starting it (a unit to create, a fork to ask for) does not delay that task's own round
+   * trip; a task shorter than that gets its result first.
+   */
+  private replaceSoon(): void {
+    if (this.replaceTimer) return;
+    this.replaceTimer = setTimeout(() => {
+      this.replaceTimer = undefined;
+      this.ensureWorkers();
+      this.updateCapacity();
+    }, 1);
   }
 
   private waitForSpace(): Promise<void> {
