@@ -22,20 +22,18 @@ import { constants as osc } from 'node:os';
 import type { Writable } from 'node:stream';
 import { CapabilityError, OptionError, SystemdUnavailableError, UnitStartError } from '../errors.js';
 import { type CompiledUnitOptions, compileUnitOptions, type ReadablePath, type UnitOptions } from '../properties/index.js';
-import { MANAGER_IFACE, MANAGER_PATH, SERVICE_IFACE, SystemdBus } from '../unit/bus.js';
+import { DBusCallError, MANAGER_IFACE, MANAGER_PATH, SERVICE_IFACE, SystemdBus, Variant } from '../unit/bus.js';
 import { enforceCapabilities } from '../unit/capabilities.js';
 import { cgroupUsage, oomKillCount } from '../unit/cgroup.js';
-import { type DBusProperty, TransientUnit } from '../unit/transient.js';
+import { type DBusProperty, runJob } from '../unit/transient.js';
 import { type Origins, originOf, parseRunArgs, type RunArgs, UsageError, unitOptionsFromFlags } from './run-args.js';
 import { findExecutable, runsNode } from './run-exe.js';
 import { SYSTEMD_EXIT_STATUS } from './run-format.js';
-import { packageVersion, runHelp } from './run-help.js';
 import { openPty, type Pty, PtyError, wantsPty } from './run-pty.js';
 import { openStdio, type Stdio } from './run-stdio.js';
 import { type Outcome, summaryLines } from './run-summary.js';
 import { UnitWatch } from './unit-watch.js';
 
-export { RUN_USAGE, runHelp } from './run-help.js';
 export { findExecutable } from './run-exe.js';
 
 const log = (s: string) => process.stderr.write(`unitpool run: ${s}\n`);
@@ -76,6 +74,36 @@ function ownProperties(exe: string, command: readonly string[]): DBusProperty[] 
 }
 
 
+/**
+ * Starts the unit and waits for its start job (with Type=exec: until the command is exec'd). Unlike
+ * TransientUnit.start, it reads nothing back: the run needs neither the main PID nor the cgroup then.
+ */
+async function startUnit(bus: SystemdBus, name: string, properties: readonly DBusProperty[]): Promise<void> {
+  const props = properties.map(([k, sig, v]) => [k, new Variant(sig, v)]);
+  let result: string;
+  try {
+    result = await runJob(bus, async () => (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [name, 'fail', props, []]))[0] as string);
+  } catch (err) {
+    throw new UnitStartError(`systemd refused to create ${name}: ${err instanceof Error ? err.message : String(err)}`, err instanceof DBusCallError ? err.dbusName : 'error', '', { cause: err, unit: name });
+  }
+  if (result !== 'done') throw new UnitStartError(`${name} failed to start (job ${result})`, result, '', { unit: name });
+}
+
+/** The service properties the summary reads: a few Gets in parallel cost less than one GetAll of them all. */
+const SUMMARY_PROPERTIES = [
+  'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic', 'ControlGroup', 'MemoryMax',
+  'CPUUsageNSec', 'MemoryPeak', 'MemorySwapPeak', 'IPIngressBytes', 'IPEgressBytes', 'IOReadBytes', 'IOWriteBytes', 'ExecStopPost',
+];
+
+async function readService(bus: SystemdBus, path: string): Promise<Record<string, unknown> | undefined> {
+  const values = await Promise.all(SUMMARY_PROPERTIES.map((n) => bus.getProperty(path, SERVICE_IFACE, n).catch(() => undefined)));
+  const out: Record<string, unknown> = {};
+  SUMMARY_PROPERTIES.forEach((n, i) => {
+    if (values[i] !== undefined) out[n] = values[i];
+  });
+  return out.Result === undefined ? undefined : out;
+}
+
 function flush(stream: Writable): Promise<void> {
   return new Promise((resolveFlush) => {
     if (stream.destroyed || !stream.writable) return resolveFlush();
@@ -95,19 +123,12 @@ function flagOf(option: string, origins: Origins, args: RunArgs): string | undef
 }
 
 /** The command line, checked and compiled; or the exit status of a refusal. */
-function prepare(argv: readonly string[], cwd: string): number | { args: RunArgs; exe: string; unitOptions: UnitOptions; compiled: CompiledUnitOptions; origins: Origins } {
+function prepare(argv: readonly string[], cwd: string): number | RunArgs | { args: RunArgs; exe: string; unitOptions: UnitOptions; compiled: CompiledUnitOptions; origins: Origins } {
   let args: RunArgs | undefined;
   let origins: Origins = { flags: new Map(), items: new Map() };
   try {
     args = parseRunArgs(argv, cwd);
-    if (args.help) {
-      process.stdout.write(`${runHelp()}\n`);
-      return 0;
-    }
-    if (args.version) {
-      process.stdout.write(`unitpool ${packageVersion()}\n`);
-      return 0;
-    }
+    if (args.help || args.version) return args;
     // The command, found here (the unit's PATH may differ, and systemd wants an absolute path).
     const exe = findExecutable(args.command[0]!, cwd, process.env.PATH);
     if (!exe) {
@@ -148,6 +169,11 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
   }
   const prepared = prepare(argv, cwd);
   if (typeof prepared === 'number') return prepared;
+  if (!('args' in prepared)) {
+    const { packageVersion, runHelp } = await import('./run-help.js');
+    process.stdout.write(`${prepared.help ? runHelp() : `unitpool ${packageVersion()}`}\n`);
+    return 0;
+  }
   const { args, exe, unitOptions, compiled, origins } = prepared;
   const say = args.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
 
@@ -243,7 +269,8 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     watch = w;
     w.onStopPost = async () => {
       try {
-        const service = await b.getAllProperties(w.path, SERVICE_IFACE);
+        const service = await readService(b, w.path);
+        if (!service) return;
         const cg = typeof service.ControlGroup === 'string' ? service.ControlGroup : '';
         // Never read with an empty path: that would be the root cgroup's numbers.
         snapshot = { service, usage: cg ? cgroupUsage(cg) : {}, oomKills: cg ? oomKillCount(cg) : undefined };
@@ -257,7 +284,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     const wallStart = process.hrtime.bigint();
     let startError: UnitStartError | undefined;
     try {
-      await TransientUnit.start(bus, name, properties);
+      await startUnit(bus, name, properties);
     } catch (e) {
       if (!(e instanceof UnitStartError)) throw e;
       startError = e;
@@ -273,8 +300,8 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     await stdio.finished();
     await Promise.all([flush(process.stdout), flush(process.stderr)]);
 
-    const final = bus.isClosed ? undefined : await bus.getAllProperties(w.path, SERVICE_IFACE).catch(() => undefined);
-    const service = final ?? snapshot?.service;
+    // What was read in stop-post stands (Result and the exit status are set before it); else read it now.
+    const service = snapshot?.service ?? (bus.isClosed ? undefined : await readService(bus, w.path).catch(() => undefined));
     if (!service) {
       log(`lost track of ${name} (${startError ? startError.message : `last state ${w.state}`})`);
       return 125;
