@@ -300,8 +300,10 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     await stdio.finished();
     await Promise.all([flush(process.stdout), flush(process.stderr)]);
 
-    // What was read in stop-post stands (Result and the exit status are set before it); else read it now.
-    const service = snapshot?.service ?? (bus.isClosed ? undefined : await readService(bus, w.path).catch(() => undefined));
+    // What was read in stop-post stands (Result and the exit status are set before it), unless the cgroup was
+    // gone by then (a cap too small for the helper to run): then the end tells how the helper died.
+    const final = snapshot?.oomKills !== undefined || bus.isClosed ? undefined : await readService(bus, w.path).catch(() => undefined);
+    const service = final ?? snapshot?.service;
     if (!service) {
       log(`lost track of ${name} (${startError ? startError.message : `last state ${w.state}`})`);
       return 125;
