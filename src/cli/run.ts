@@ -316,7 +316,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     if (startError && (code === 0 || (code === 1 && SYSTEMD_EXIT_STATUS[status]))) {
       if (code === 1) {
         const what = status === 203 ? `could not execute ${exe}` : `systemd could not set up the command (${status}/${SYSTEMD_EXIT_STATUS[status]})`;
-        log(`${what}: ${startError.message}${status === 203 ? '' : '; see journalctl -u ' + name}`);
+        log(`${what}: ${name} failed with exit status ${status}/${SYSTEMD_EXIT_STATUS[status]}${status === 203 ? ' (not a program this kernel runs, or its #! interpreter is missing)' : `; see journalctl -u ${name}`}`);
         return status === 203 ? 126 : 125;
       }
       log(startError.message);

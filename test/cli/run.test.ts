@@ -89,6 +89,32 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       expect(r.stderr).toBe('to-err\n');
     });
 
+    it('keeps stdout and stderr in order when they go to the same place (a pipe, a file)', async () => {
+      const line = `sh -c 'echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5'`;
+      expect((await shell(`$UNITPOOL run -q -- ${line} 2>&1 | cat`)).stdout).toBe('1\n2\n3\n4\n5\n');
+      // A file opened with > is relayed (a new open would write under the shell's later writes), still in order.
+      const file = join(dir, 'out', 'both');
+      const r = await shell(`$UNITPOOL run -q -- ${line} > ${file} 2>&1; echo after >> ${file}; cat ${file}`);
+      expect(r.stdout).toBe('1\n2\n3\n4\n5\nafter\n');
+    });
+
+    it('gives the command our pipes themselves (no copy), and never a socket on stdin', async () => {
+      const fds = `sh -c 'for fd in 0 1 2; do readlink /proc/self/fd/$fd | sed "s/:.*//"; done'`;
+      expect((await shell(`echo | $UNITPOOL run -q -- ${fds} 2>/dev/null | cat`)).stdout).toBe('pipe\npipe\n/dev/null\n');
+      // From a Node parent our stdio are sockets: relayed, and stdin arrives through a FIFO.
+      const r = await run(['-q', '--', 'sh', '-c', 'ls -lL /proc/self/fd/0 | grep -c "^p"; cat'], { input: 'through\n' });
+      expect(r.stdout).toBe('1\nthrough\n');
+    });
+
+    it("bash -c does not read ~/.bashrc (its stdin is not a socket, so it is no remote shell)", async () => {
+      const home = join(dir, 'home');
+      mkdirSync(home, { recursive: true });
+      writeFileSync(join(home, '.bashrc'), 'echo BASHRC-READ\n');
+      const env = { ...process.env, HOME: home };
+      expect(await run(['-q', '--env', 'HOME', '--', 'bash', '-c', 'echo ok'], { env })).toMatchObject({ code: 0, stdout: 'ok\n' });
+      expect((await shell(`echo | HOME=${home} $UNITPOOL run -q --env HOME -- bash -c 'echo ok'`)).stdout).toBe('ok\n');
+    });
+
     it('lets the command die of SIGPIPE when the reader goes away, as in a shell', async () => {
       const r = await shell('$UNITPOOL run -q -- yes | head -2; echo "status ${PIPESTATUS[0]}"');
       expect(r.stdout).toBe(`y\ny\nstatus ${128 + 13}\n`);
