@@ -342,7 +342,7 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
         const permyriad = attempt(ctx, name, value, () => parsePercentString(value, 10000));
         if (permyriad === 0 && !spec.zeroOk) fail(ctx, name, value, '0% would allow no memory at all');
         if (ctx.node && spec.floor !== undefined && (BigInt(totalmem()) * BigInt(permyriad)) / 10000n < BigInt(spec.floor)) {
-          fail(ctx, name, value, `on this host that is below ${spec.floor / 1048576}M, too little for even one Node process (about 40 MB each)`);
+          throw new OptionError(`${ctx.base}.${name}`, value, `on this host that is below ${spec.floor / 1048576}M, too little for even one Node process (about 40 MB each)`, `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`);
         }
         mem = { permyriad };
         emit(scaled, 'u', scaleFromPermyriad(permyriad));
@@ -351,7 +351,7 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
         const bytes = attempt(ctx, name, value, () => parseSize(value, 1024));
         if (bytes === 0n && !spec.zeroOk) fail(ctx, name, value, `0 bytes is not a limit systemd accepts; for no limit write 'infinity'`);
         if (ctx.node && spec.floor !== undefined && bytes < BigInt(spec.floor)) {
-          fail(ctx, name, value, `below ${spec.floor / 1048576}M: every Node process needs about 40 MB, so no worker could start`);
+          throw new OptionError(`${ctx.base}.${name}`, value, `below ${spec.floor / 1048576}M: every Node process needs about 40 MB, so no worker could start`, `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`);
         }
         mem = { bytes };
         emit(plain, 't', u64(bytes));
@@ -372,7 +372,7 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
         emit('TasksMaxScale', 'u', scaleFromPermyriad(permyriad));
       } else if (typeof value === 'number') {
         if (!Number.isSafeInteger(value) || value < 1) fail(ctx, name, value, 'must be a whole number of at least 1');
-        if (ctx.node && value < 16) fail(ctx, name, value, 'below 16: a single Node process runs 7 to 11 threads, and each counts as a task');
+        if (ctx.node && value < 16) throw new OptionError(`${ctx.base}.${name}`, value, 'below 16: a single Node process runs 7 to 11 threads, and each counts as a task', 'at least 16 for Node, e.g. 512');
         f.tasksMax = BigInt(value);
         emit('TasksMax', 't', value);
       } else {
