@@ -11,7 +11,8 @@
 // unit has ended, we end the sleeper; script drains what the command wrote last and exits.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { UnitPoolError } from '../errors.js';
 import { join } from 'node:path';
 import type { DBusProperty } from '../unit/transient.js';
 import { privateSocketDir } from '../unit/sockets.js';
@@ -34,7 +35,10 @@ export interface Pty {
   finish(): Promise<void>;
 }
 
-export class PtyError extends Error {}
+/** script(1) gave no terminal: the command then runs without one. */
+export class PtyError extends UnitPoolError {
+  override readonly code = 'ERR_UNITPOOL_RUN_PTY';
+}
 
 export async function openPty(bus: 'system' | 'user', timeoutMs = 5000): Promise<Pty> {
   const dir = privateSocketDir('run', bus);
@@ -64,6 +68,7 @@ export async function openPty(bus: 'system' | 'user', timeoutMs = 5000): Promise
   if (!path) {
     child.kill('SIGTERM');
     await exited;
+    rmSync(dir, { recursive: true, force: true });
     throw new PtyError(`script(1) gave no terminal within ${timeoutMs} ms`);
   }
   const stderr = streamInfo(2).id === streamInfo(1).id;
@@ -85,6 +90,7 @@ export async function openPty(bus: 'system' | 'user', timeoutMs = 5000): Promise
         /* already gone */
       }
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

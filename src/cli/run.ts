@@ -179,18 +179,18 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
   const { args, exe, unitOptions, compiled, origins } = prepared;
   const say = args.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
 
-  // Signals: before the unit exists, do not start it; then pass Ctrl-C on, stop on SIGTERM/SIGHUP.
+  // Signals: before the unit is requested, do not start it; while it starts, keep them for when it exists;
+  // then pass Ctrl-C on, stop on SIGTERM/SIGHUP.
   let bus: SystemdBus | undefined;
   let name = '';
-  let unitRequested = false;
-  let firstSignal: NodeJS.Signals | undefined;
+  let live = false;
+  const early: NodeJS.Signals[] = [];
   let stops = 0;
   let killedByUs = false;
   const interrupts: number[] = [];
   const kill = (who: 'all' | 'main' | 'control', signal: number) => bus!.call(MANAGER_PATH, MANAGER_IFACE, 'KillUnit', 'ssi', [name, who, signal]).then(() => {}, () => {});
   const onSignal = (sig: NodeJS.Signals) => {
-    firstSignal ??= sig;
-    if (!bus || !unitRequested) return void stops++;
+    if (!live) return void early.push(sig);
     if (sig === 'SIGINT') {
       const now = Date.now();
       interrupts.push(now);
@@ -201,7 +201,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       return;
     }
     stops++;
-    if (stops === 1) void bus.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [name, 'replace']).catch(() => {});
+    if (stops === 1) void bus!.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [name, 'replace']).catch(() => {});
     else {
       killedByUs = true;
       void kill('all', osc.signals.SIGKILL);
@@ -240,7 +240,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       }
       throw e;
     }
-    if (stops > 0) return 128 + (osc.signals[firstSignal!] ?? 0);
+    if (early.length > 0) return 128 + (osc.signals[early[0]!] ?? 0);
     name = `unitpool-run-${randomBytes(5).toString('hex')}.service`;
     say(`Running as unit: ${name}`);
 
@@ -283,7 +283,6 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     };
     await w.arm();
 
-    unitRequested = true;
     const wallStart = process.hrtime.bigint();
     let startError: UnitStartError | undefined;
     try {
@@ -293,7 +292,9 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       startError = e;
     }
     stdio.started();
-    if (stops > 0) onSignal(firstSignal!);
+    // Signals that came while the unit was being started are acted on now.
+    live = true;
+    for (const sig of early.splice(0)) onSignal(sig);
     w.startDone();
     await w.finished;
     const wallUsec = Number(process.hrtime.bigint() - wallStart) / 1000;
