@@ -31,7 +31,7 @@ export interface Pty {
   readonly properties: DBusProperty[];
   /** Whether the command's stderr is the terminal too. */
   readonly stderr: boolean;
-  /** The unit has ended: let script drain the last output and restore our terminal. */
+  /** The unit has ended: let script drain the last output and restore our terminal (once; later calls wait for it). */
   finish(): Promise<void>;
 }
 
@@ -59,7 +59,7 @@ export async function openPty(bus: 'system' | 'user', timeoutMs = 5000): Promise
   for (;;) {
     if (existsSync(report)) {
       const m = /^(\d+) (\/dev\/pts\/\d+)\n$/.exec(readFileSync(report, 'utf8'));
-      if (m) [pid, path] = [Number(m[1]), m[2]!];
+      if (m && Number(m[1]) > 1) [pid, path] = [Number(m[1]), m[2]!];
       break;
     }
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) break;
@@ -79,18 +79,22 @@ export async function openPty(bus: 'system' | 'user', timeoutMs = 5000): Promise
     ...(stderr ? ([['StandardError', 's', 'tty']] as DBusProperty[]) : []),
   ];
   if (process.env.TERM) properties.push(['Environment', 'as', [`TERM=${process.env.TERM}`]]);
+  let finished: Promise<void> | undefined;
   return {
     path,
     properties,
     stderr,
-    async finish() {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
+    finish() {
+      finished ??= (async () => {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+      })();
+      return finished;
     },
   };
 }

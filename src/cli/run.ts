@@ -331,6 +331,8 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     log(`the command did not run (unit result ${String(service.Result ?? 'unknown')})`);
     return 125;
   } finally {
+    // An error on the way must not leave the terminal raw under script(1).
+    await pty?.finish();
     for (const s of signals) process.off(s, onSignal);
     watch?.dispose();
     stdio?.close();
