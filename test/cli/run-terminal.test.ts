@@ -23,6 +23,7 @@ if (skip) console.warn(`unitpool run terminal tests skipped: ${skip}`);
 describe.skipIf(skip !== undefined)('unitpool run at a terminal', () => {
   let dir: string;
   let sock: string;
+  let servers = 0;
   const tmux = (...args: string[]) => spawnSync(TMUX!, ['-S', sock, ...args], { encoding: 'utf8' });
   const screen = () => tmux('capture-pane', '-p', '-J', '-t', 't').stdout;
   /** Polls the screen until `re` matches it (10 s at most); returns the screen. */
@@ -37,6 +38,8 @@ describe.skipIf(skip !== undefined)('unitpool run at a terminal', () => {
   }
   /** Starts `unitpool run ARGS` in a fresh 100x30 terminal; the shell prints EXIT=<status> after it. */
   function start(args: string): void {
+    // A server of its own for each test: one just killed may still hold its socket.
+    sock = join(dir, `tmux-${++servers}.sock`);
     const r = tmux('new-session', '-d', '-s', 't', '-x', '100', '-y', '30', `${process.execPath} ${CLI} run ${args}; echo EXIT=$?; sleep 600`);
     expect(r.status, r.stderr).toBe(0);
   }
@@ -47,7 +50,6 @@ describe.skipIf(skip !== undefined)('unitpool run at a terminal', () => {
     mkdirSync('/run/unitpool-test', { recursive: true, mode: 0o755 });
     dir = mkdtempSync('/run/unitpool-test/tty-');
     chmodSync(dir, 0o755);
-    sock = join(dir, 'tmux.sock');
   });
   afterEach(() => {
     tmux('kill-server');
