@@ -1,17 +1,14 @@
 #!/usr/bin/env node
-// The `unitpool` command. Each subcommand is one entry in COMMANDS: a function from its arguments
-// to an exit status. Add a subcommand by adding an entry (and a line to USAGE).
-
-import { runSandboxCommand } from '../sandbox/command.js';
-import { runAgentCommand } from './agent.js';
-import { runRunCommand } from './run.js';
+// The `unitpool` command. Each subcommand is one entry in COMMANDS: a loader of the function from its
+// arguments to an exit status. Add a subcommand by adding an entry (and a line to USAGE).
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  agent: runAgentCommand,
-  run: runRunCommand,
-  sandbox: runSandboxCommand,
+// Each command's module is loaded only when it runs: start-up time is part of `unitpool run`'s cost.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  agent: async () => (await import('./agent.js')).runAgentCommand,
+  run: async () => (await import('./run.js')).runRunCommand,
+  sandbox: async () => (await import('../sandbox/command.js')).runSandboxCommand,
 };
 
 const USAGE = `Usage: unitpool <command> [args...]
@@ -33,7 +30,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`unitpool: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return 2;
   }
-  return command(rest);
+  return (await command())(rest);
 }
 
 main(process.argv.slice(2)).then(

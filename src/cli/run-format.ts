@@ -81,11 +81,3 @@ export function signalName(n: number): string {
   const found = Object.entries(osc.signals).find(([, v]) => v === n);
   return found ? found[0].replace(/^SIG/, '') : String(n);
 }
-
-/** ExecMainCode (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3) and ExecMainStatus as systemd prints them. */
-export function describeExit(code: number, status: number): string {
-  if (code === 1) return `code=exited/status=${status}${SYSTEMD_EXIT_STATUS[status] ? `/${SYSTEMD_EXIT_STATUS[status]}` : ''}`;
-  if (code === 2) return `code=killed/status=${status}/${signalName(status)}`;
-  if (code === 3) return `code=dumped/status=${status}/${signalName(status)}`;
-  return 'code=none';
-}

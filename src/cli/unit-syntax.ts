@@ -83,6 +83,9 @@ export function fromUnitFile(name: string, value: string): unknown {
       const words = splitWords(deny ? text.slice(1) : text);
       return deny ? { deny: words } : words;
     }
+    case 'cpuQuota':
+      // The table takes a number as CPUs (1.5 = 150%), as its "expected" text says: 1.5 is not a string here.
+      return /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text;
     case 'tasks':
     case 'int':
     case 'weight':

@@ -87,9 +87,10 @@ export class UnitWatch {
     if (this.polling || this.done) return;
     this.polling = true;
     try {
-      const props = await this.bus.getAllProperties(this.path, UNIT_IFACE);
-      if (props.LoadState === 'not-found') this.finish();
-      else this.observe(props.ActiveState as string, props.SubState as string);
+      // Three Gets, not a GetAll of the unit's hundred-odd properties: this runs right after every start.
+      const [load, active, sub] = await Promise.all(['LoadState', 'ActiveState', 'SubState'].map((n) => this.bus.getProperty(this.path, UNIT_IFACE, n)));
+      if (load === 'not-found') this.finish();
+      else this.observe(active as string, sub as string);
     } catch (err) {
       if (err instanceof DBusCallError && /UnknownObject|NoSuchUnit/.test(err.dbusName)) this.finish();
       else if (this.bus.isClosed) this.finish();

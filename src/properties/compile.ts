@@ -76,6 +76,12 @@ export interface CompileOptions {
   maxWorkers?: number;
   /** The workers run with --jitless: MemoryDenyWriteExecute is then allowed. */
   jitless?: boolean;
+  /**
+   * Whether what runs in the unit is Node (default true: the pool's workers). With false (`unitpool run date`),
+   * Node's own needs are not checked: memory, task and rlimit floors, AF_UNIX, the syscalls Node makes,
+   * MemoryDenyWriteExecute, tmpfs over / or /proc, hiding the node binary.
+   */
+  runsNode?: boolean;
   /** CPUs of the host (default os.cpus().length): CPUQuota and AllowedCPUs are checked against it. */
   hostCpus?: number;
   /** Check that paths exist on this host (default true). */
@@ -199,6 +205,8 @@ interface Facts {
 
 interface Ctx {
   readonly base: string;
+  /** Node runs in the unit: its needs are checked (CompileOptions.runsNode). */
+  readonly node: boolean;
   readonly checkFiles: boolean;
   readonly hostCpus: number;
   readonly facts: Facts;
@@ -336,8 +344,8 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
       } else if (isPercentString(value)) {
         const permyriad = attempt(ctx, name, value, () => parsePercentString(value, 10000));
         if (permyriad === 0 && !spec.zeroOk) fail(ctx, name, value, '0% would allow no memory at all');
-        if (spec.floor !== undefined && (BigInt(totalmem()) * BigInt(permyriad)) / 10000n < BigInt(spec.floor)) {
-          fail(ctx, name, value, `on this host that is below ${spec.floor / 1048576}M, too little for even one Node process (about 40 MB each)`);
+        if (ctx.node && spec.floor !== undefined && (BigInt(totalmem()) * BigInt(permyriad)) / 10000n < BigInt(spec.floor)) {
+          throw new OptionError(`${ctx.base}.${name}`, value, `on this host that is below ${spec.floor / 1048576}M, too little for even one Node process (about 40 MB each)`, `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`);
         }
         mem = { permyriad };
         emit(scaled, 'u', scaleFromPermyriad(permyriad));
@@ -345,8 +353,8 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
         if (value === 'max') fail(ctx, name, value, `write 'infinity' for no limit`);
         const bytes = attempt(ctx, name, value, () => parseSize(value, 1024));
         if (bytes === 0n && !spec.zeroOk) fail(ctx, name, value, `0 bytes is not a limit systemd accepts; for no limit write 'infinity'`);
-        if (spec.floor !== undefined && bytes < BigInt(spec.floor)) {
-          fail(ctx, name, value, `below ${spec.floor / 1048576}M: every Node process needs about 40 MB, so no worker could start`);
+        if (ctx.node && spec.floor !== undefined && bytes < BigInt(spec.floor)) {
+          throw new OptionError(`${ctx.base}.${name}`, value, `below ${spec.floor / 1048576}M: every Node process needs about 40 MB, so no worker could start`, `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`);
         }
         mem = { bytes };
         emit(plain, 't', u64(bytes));
@@ -367,7 +375,7 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
         emit('TasksMaxScale', 'u', scaleFromPermyriad(permyriad));
       } else if (typeof value === 'number') {
         if (!Number.isSafeInteger(value) || value < 1) fail(ctx, name, value, 'must be a whole number of at least 1');
-        if (value < 16) fail(ctx, name, value, 'below 16: a single Node process runs 7 to 11 threads, and each counts as a task');
+        if (ctx.node && value < 16) throw new OptionError(`${ctx.base}.${name}`, value, 'below 16: a single Node process runs 7 to 11 threads, and each counts as a task', 'at least 16 for Node, e.g. 512');
         f.tasksMax = BigInt(value);
         emit('TasksMax', 't', value);
       } else {
@@ -545,7 +553,7 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
     }
 
     case 'families': {
-      if (value === 'none') fail(ctx, name, value, `'none' would deny AF_UNIX too: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; write ['AF_UNIX'] to allow nothing else`);
+      if (ctx.node && value === 'none') fail(ctx, name, value, `'none' would deny AF_UNIX too: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; write ['AF_UNIX'] to allow nothing else`);
       const [allow, names] = parseAllowDeny(ctx, name, value);
       const canonical = names.map((n, i) => {
         if ((ADDRESS_FAMILIES as readonly string[]).includes(n)) return n;
@@ -553,10 +561,10 @@ function compileOne(ctx: Ctx, name: PropertyName, value: unknown): void {
         fail(ctx, name, value, `unknown address family '${n}'${s ? `; did you mean '${s}'?` : ''}`, Array.isArray(value) ? `[${i}]` : '');
       });
       const unix = canonical.some((n) => n === 'AF_UNIX' || n === 'AF_LOCAL' || n === 'AF_FILE');
-      if (allow && !unix) {
+      if (ctx.node && allow && !unix) {
         fail(ctx, name, value, 'AF_UNIX must be allowed: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; add it to the list');
       }
-      if (!allow && unix) fail(ctx, name, value, 'AF_UNIX cannot be denied: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs');
+      if (ctx.node && !allow && unix) fail(ctx, name, value, 'AF_UNIX cannot be denied: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs');
       emit(dbusName, sig, [allow, canonical]);
       return;
     }
@@ -808,7 +816,7 @@ function compileRlimit(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: 
     soft = hard = one(value, '');
   }
   if (soft > hard) fail(ctx, name, value, 'the soft limit is above the hard limit');
-  if (spec.floor !== undefined && soft < BigInt(spec.floor)) {
+  if (ctx.node && spec.floor !== undefined && soft < BigInt(spec.floor)) {
     const floorText = kind === 'size' ? `${spec.floor / 1048576 >= 1024 ? `${spec.floor / 1073741824}G` : `${spec.floor / 1048576}M`}` : String(spec.floor);
     const why = spec.note ? ` (${spec.note[0]!.toLowerCase()}${spec.note.slice(1).replace(/\.$/, '')})` : '';
     fail(ctx, name, value, `below ${floorText}, Node cannot run${why}`);
@@ -1046,7 +1054,7 @@ function compileSyscalls(ctx: Ctx, name: PropertyName, value: unknown): void {
   const denied = new Set<string>();
   for (const l of lists.filter((x) => !x.allow)) for (const n of l.names) for (const s of expandGroup(n.split(':')[0]!)) denied.add(s);
   const missing = NODE_SYSCALLS.filter((s) => (allowed !== undefined && !allowed.has(s)) || denied.has(s));
-  if (missing.length > 0) {
+  if (ctx.node && missing.length > 0) {
     fail(
       ctx,
       name,
@@ -1128,7 +1136,7 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
   }
 
   // V8's JIT needs memory it can make executable.
-  if (f.mdwe && !options.jitless) {
+  if (ctx.node && f.mdwe && !options.jitless) {
     throw new OptionError(
       at('MemoryDenyWriteExecute'),
       props.MemoryDenyWriteExecute,
@@ -1164,7 +1172,7 @@ function crossCheck(ctx: Ctx, props: Record<string, unknown>, options: CompileOp
   }
 
   // Paths Node itself needs.
-  for (const i of f.inaccessible) {
+  for (const i of ctx.node ? f.inaccessible : []) {
     for (const needed of ['/proc', '/dev/null', process.execPath]) {
       if (isUnder(needed, i)) throw new OptionError(at('InaccessiblePaths'), props.InaccessiblePaths, `${i} would hide ${needed}, which Node needs`, 'paths Node does not need');
     }
@@ -1261,6 +1269,7 @@ export function compileWithFacts(props: UnitProperties, options: CompileOptions 
   if (!isPlainObject(input)) throw new OptionError(base, props, 'not an object of systemd properties', `{ MemoryMax: '512M', CPUQuota: '50%' }`);
   const ctx: Ctx = {
     base,
+    node: options.runsNode ?? true,
     checkFiles: options.checkFiles ?? true,
     hostCpus: options.hostCpus ?? Math.max(1, cpus().length),
     facts: { supplementary: [], memory: {}, inaccessible: [], tmpfs: [], binds: [], syscallFilters: [], limits: {} },

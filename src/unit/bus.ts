@@ -5,10 +5,19 @@
 // also adds what dbus-next lacks: a timeout on every call, and failing every pending call when the connection drops
 // (dbus-next leaves them pending forever).
 
-import dbus from 'dbus-next';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type * as DBus from 'dbus-next';
 import { SystemdUnavailableError } from '../errors.js';
 
-const { Message, Variant } = dbus;
+// dbus-next's index also loads its service and introspection parts (xml2js, xmlbuilder): half of its load
+// time, which `unitpool run` pays on every start. The connection, the messages and the variants are all
+// this module uses, so it loads those and does MessageBus's small part itself (WireBus below).
+const load = createRequire(import.meta.url);
+const { Message } = load('dbus-next/lib/message-type.js') as { Message: typeof DBus.Message };
+const { Variant } = load('dbus-next/lib/variant.js') as { Variant: typeof DBus.Variant };
+const { MessageType } = load('dbus-next/lib/constants.js') as { MessageType: typeof DBus.MessageType };
+const createConnection = load('dbus-next/lib/connection.js') as (opts: { busAddress: string }) => WireConnection;
 type DBusMessage = InstanceType<typeof Message>;
 export type { DBusMessage };
 export { Variant };
@@ -60,6 +69,68 @@ export class DBusCallError extends Error {
   }
 }
 
+/** dbus-next's connection: the authenticated stream, sending and receiving whole messages. */
+interface WireConnection extends NodeJS.EventEmitter {
+  readonly stream: NodeJS.EventEmitter & { end(): void };
+  message(msg: DBusMessage): void;
+}
+
+/**
+ * What dbus-next's MessageBus does for a client that exports nothing: Hello, serials, replies matched to
+ * calls (an error reply rejects with its name as `type` and its text), method calls to us answered
+ * UnknownMethod. Events: 'connect' (after Hello), 'message', 'error'.
+ */
+class WireBus extends EventEmitter {
+  name: string | undefined;
+  private serial = 1;
+  private readonly replies = new Map<number, (reply: DBusMessage) => void>();
+
+  constructor(readonly _connection: WireConnection) {
+    super();
+    _connection.on('message', (msg: DBusMessage) => {
+      this.emit('message', msg);
+      if (msg.type === MessageType.METHOD_RETURN || msg.type === MessageType.ERROR) {
+        const serial = Number(msg.replySerial);
+        const handler = this.replies.get(serial);
+        this.replies.delete(serial);
+        handler?.(msg);
+      } else if (msg.type === MessageType.METHOD_CALL) {
+        const { newError } = Message as unknown as { newError(to: DBusMessage, name: string, text: string): DBusMessage };
+        this.send(newError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `Method '${msg.member}' on interface '${msg.interface ?? '(none)'}' does not exist`));
+      }
+    });
+    _connection.on('error', (err: Error) => this.emit('error', err));
+    const hello = new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' });
+    this.call(hello).then(
+      (reply) => {
+        this.name = reply.body[0] as string;
+        this.emit('connect');
+      },
+      (err: Error) => this.emit('error', err),
+    );
+  }
+
+  call(msg: DBusMessage): Promise<DBusMessage> {
+    return new Promise((resolve, reject) => {
+      msg.serial = this.serial++;
+      this.replies.set(msg.serial, (reply) => {
+        if (reply.type === MessageType.ERROR) reject(Object.assign(new Error(String(reply.body[0] ?? '')), { type: reply.errorName, text: String(reply.body[0] ?? '') }));
+        else resolve(reply);
+      });
+      this._connection.message(msg);
+    });
+  }
+
+  send(msg: DBusMessage): void {
+    msg.serial = this.serial++;
+    this._connection.message(msg);
+  }
+
+  disconnect(): void {
+    this._connection.stream.end();
+  }
+}
+
 type Pending = { reject: (e: Error) => void };
 type SignalHandler = (msg: DBusMessage) => void;
 
@@ -71,14 +142,14 @@ export class SystemdBus {
   private readonly closeHandlers = new Set<(err: Error) => void>();
 
   private constructor(
-    private readonly bus: ReturnType<typeof dbus.sessionBus>,
+    private readonly bus: WireBus,
     readonly address: string,
   ) {
     bus.on('message', (msg: DBusMessage) => {
-      if (msg.type !== dbus.MessageType.SIGNAL) return;
+      if (msg.type !== MessageType.SIGNAL) return;
       for (const handler of this.signalHandlers) handler(msg);
     });
-    const stream = (bus as unknown as { _connection: { stream: NodeJS.EventEmitter } })._connection.stream;
+    const stream = bus._connection.stream;
     const onGone = (err?: Error) => this.markClosed(err ?? new Error('the D-Bus connection closed'));
     bus.on('error', onGone);
     stream.on('close', () => onGone());
@@ -88,7 +159,7 @@ export class SystemdBus {
   /** Connects and completes the D-Bus handshake (Hello), or fails with SystemdUnavailableError. */
   static async connect(choice: BusChoice = 'system', timeoutMs = 5000): Promise<SystemdBus> {
     const address = resolveBusAddress(choice);
-    const bus = dbus.sessionBus({ busAddress: address });
+    const bus = new WireBus(createConnection({ busAddress: address }));
     return new Promise<SystemdBus>((resolve, reject) => {
       const fail = (err: Error) => {
         clearTimeout(timer);

@@ -76,6 +76,8 @@ export interface CgroupUsage {
   cpuUsec?: number;
   memoryCurrent?: number;
   memoryPeak?: number;
+  /** Peak swap use: cgroup v2's memory.swap.peak, or 0 on a host with no swap at all. */
+  swapPeak?: number;
   tasks?: number;
   ioReadBytes?: number;
   ioWriteBytes?: number;
@@ -92,6 +94,9 @@ export function cgroupUsage(controlGroup: string): CgroupUsage {
   if (memCurrent !== undefined) out.memoryCurrent = memCurrent;
   const memPeak = p.memory ? number(read(`${p.memory}/memory.max_usage_in_bytes`)) : number(read(`${p.unified}/memory.peak`));
   if (memPeak !== undefined) out.memoryPeak = memPeak;
+  const swapPeak = p.unified && !p.memory ? number(read(`${p.unified}/memory.swap.peak`)) : undefined;
+  if (swapPeak !== undefined) out.swapPeak = swapPeak;
+  else if (read('/proc/swaps')?.trim().split('\n').length === 1) out.swapPeak = 0;
   const tasks = number(read(`${p.pids ?? p.unified}/pids.current`));
   if (tasks !== undefined) out.tasks = tasks;
   const io = p.blkio ? ioV1(read(`${p.blkio}/blkio.throttle.io_service_bytes`)) : ioV2(read(`${p.unified}/io.stat`));

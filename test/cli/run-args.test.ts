@@ -2,11 +2,13 @@
 // library's own compiler (same values, same OptionError messages).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildProperties, originOf, parseRunArgs, UsageError } from '../../src/cli/run-args.js';
+import { buildProperties, originOf, parsePoolFlags, parseRunArgs, SAFE_DEFAULTS, UsageError, unitOptionsFromFlags } from '../../src/cli/run-args.js';
+import { runsNode } from '../../src/cli/run-exe.js';
 import { fromUnitFile, splitWords } from '../../src/cli/unit-syntax.js';
 import { OptionError } from '../../src/errors.js';
 import { compileUnitOptions, PROPERTY_NAMES } from '../../src/properties/index.js';
-import { CLI, noSystemd, run } from './helpers.js';
+import { join } from 'node:path';
+import { CLI, noSystemd, ROOT, run } from './helpers.js';
 
 const built = noSystemd !== 'not built: run npm run build first';
 
@@ -42,6 +44,81 @@ describe('parseRunArgs', () => {
     expect(() => parseRunArgs(['-p', 'NoEquals', 'true'])).toThrow(/not Name=value/);
     expect(() => parseRunArgs(['--quiet=yes', 'true'])).toThrow(/takes no value/);
     expect(parseRunArgs(['--help']).help).toBe(true);
+  });
+
+  it("takes playpen's flags in playpen's value forms", () => {
+    const a = parseRunArgs(
+      ['-m', '50M', '--memory-limit=1G', '--cpu-limit', '100%', '--private-tmp=false', '--private-devices', 'off', '--protect-kernel-tunables=on',
+        '--protect-control-groups', '--protect-home', 'read-only', '--protect-system=none', '--capture-env=true', '--capture-path', 'false', '--', 'date'],
+      '/srv/p',
+    );
+    expect(a.settings.map((s) => [s.flag, s.name, s.value])).toEqual([
+      ['-m 50M', 'MemoryMax', '50M'],
+      ['--memory-limit 1G', 'MemoryMax', '1G'],
+      ['--cpu-limit 100%', 'CPUQuota', '100%'],
+      ['--private-tmp=false', 'PrivateTmp', false],
+      ['--private-devices=false', 'PrivateDevices', false],
+      ['--protect-kernel-tunables=true', 'ProtectKernelTunables', true],
+      ['--protect-control-groups=true', 'ProtectControlGroups', true],
+      ['--protect-home read-only', 'ProtectHome', 'read-only'],
+      ['--protect-system none', 'ProtectSystem', false],
+    ]);
+    expect([a.captureEnv, a.capturePath, a.command]).toEqual([true, false, ['date']]);
+    // A boolean word is the flag's value only when a command follows it: `--private-tmp true` runs true.
+    expect(parseRunArgs(['--private-tmp', 'true']).command).toEqual(['true']);
+    expect(parseRunArgs(['--capture-env', 'on', 'env']).captureEnv).toBe(true);
+    expect(parseRunArgs(['--current-dir-only', '--', 'ls']).presets).toEqual(['currentDirOnly']);
+    expect(parseRunArgs(['--current-dir-only', '--current-dir-only=false', 'ls']).presets).toEqual([]);
+    expect(parseRunArgs(['-qm300K', 'date'])).toMatchObject({ quiet: true, settings: [{ name: 'MemoryMax', value: '300K' }] });
+    expect(parseRunArgs(['-V']).version).toBe(true);
+    expect(parseRunArgs(['-c', '1.5', 'true']).settings[0]!.value).toBe(1.5);
+    expect(() => parseRunArgs(['--private-tmp=maybe', 'true'])).toThrow(/--private-tmp: "maybe" is not a boolean; write --private-tmp=true or --private-tmp=false/);
+  });
+
+  it('names the nearest known option for an unknown one, whatever its value', () => {
+    expect(() => parseRunArgs(['--memroy=50M', 'true'])).toThrow(/^unknown option --memroy; did you mean --memory\?$/);
+    expect(() => parseRunArgs(['--private-tpm', 'true'])).toThrow(/did you mean --private-tmp\?/);
+    expect(() => parseRunArgs(['--xyzzy', 'true'])).toThrow(/^unknown option --xyzzy$/);
+  });
+
+  it("has playpen's safer defaults under everything, each turned off by its flag", () => {
+    const props = (argv: string[]) => unitOptionsFromFlags(parseRunArgs(argv, '/srv/p'), '/srv/p').unitOptions.properties!;
+    expect(props(['date'])).toMatchObject({ PrivateTmp: true, PrivateDevices: true, ProtectKernelTunables: true, ProtectControlGroups: true, WorkingDirectory: '/srv/p' });
+    expect(props(['--private-tmp=false', '-p', 'PrivateDevices=no', 'date'])).toMatchObject({ PrivateTmp: false, PrivateDevices: false });
+    expect(Object.keys(props(['--user', 'date'])).filter((k) => k in SAFE_DEFAULTS)).toEqual([]);
+    const { origins } = unitOptionsFromFlags(parseRunArgs(['date'], '/srv/p'), '/srv/p');
+    expect(originOf('properties.PrivateDevices', origins)).toBe('the default --private-devices (turn it off with --private-devices=false)');
+  });
+
+  it('passes PATH unless --capture-path=false; --capture-env wins over it', () => {
+    const env = { PATH: '/x/bin', LANG: 'C.UTF-8', SECRET: 's' };
+    const opts = (argv: string[]) => unitOptionsFromFlags(parseRunArgs(argv, '/'), '/', env).unitOptions;
+    expect(opts(['date']).env).toBeUndefined();
+    expect(opts(['--capture-path=false', 'date'])).toMatchObject({ env: 'none', properties: { Environment: ['LANG=C.UTF-8'] } });
+    expect(opts(['--capture-path=false', '--capture-env', 'date']).env).toBe('inherit');
+  });
+
+  it('parses the pool flags for another command, with flags of its own', () => {
+    const { flags, own, rest } = parsePoolFlags(['-m', '1G', '--watch', '--no-network', 'job.js'], '/srv/p', {
+      specs: [{ names: ['--watch'], kind: 'switch', apply: (o: { watch: boolean }) => (o.watch = true) }],
+      target: { watch: false },
+    });
+    expect(flags.settings.map((s) => s.name)).toEqual(['MemoryMax', 'PrivateNetwork']);
+    expect(own).toEqual({ watch: true });
+    expect(rest).toEqual(['job.js']);
+  });
+});
+
+describe('the Node floors apply only to Node', () => {
+  it('knows node, and scripts that #! run it, from other programs', () => {
+    expect(runsNode(process.execPath)).toBe(true);
+    expect(runsNode('/bin/sh')).toBe(false);
+    expect(runsNode(join(ROOT, 'dist', 'src', 'cli', 'main.js'))).toBe(true);
+  });
+
+  it('lets -m 1K through for a program that is not Node, and refuses it for node', () => {
+    expect(() => compileUnitOptions({ properties: { MemoryMax: '1K', TasksMax: 2 } }, { readablePaths: [], runsNode: false })).not.toThrow();
+    expect(() => compileUnitOptions({ properties: { MemoryMax: '1K' } }, { readablePaths: [] })).toThrow(/every Node process needs about 40 MB/);
   });
 });
 
@@ -117,17 +194,17 @@ function libraryError(properties: Record<string, unknown>): string {
 
 describe.skipIf(!built)('unitpool run: refusals, before any unit exists', () => {
   it.each([
-    [['-p', 'MemoryMax=1K'], '-p MemoryMax=1K', { MemoryMax: '1K' }],
-    [['-m', '1K'], '-m 1K', { MemoryMax: '1K' }],
     [['-p', 'MemoryMx=1G'], '-p MemoryMx=1G', { MemoryMx: '1G' }],
     [['-p', 'ProtectSystem=strcit'], '-p ProtectSystem=strcit', { ProtectSystem: 'strcit' }],
     [['-p', 'PrivateNetwork=maybe'], '-p PrivateNetwork=maybe', { PrivateNetwork: 'maybe' }],
     [['-p', 'ExecStart=/bin/true'], '-p ExecStart=/bin/true', { ExecStart: '/bin/true' }],
     [['-p', 'LimitNOFILE=lots'], '-p LimitNOFILE=lots', { LimitNOFILE: 'lots' }],
-    [['-c', '2'], '-c 2', { CPUQuota: '2' }],
-    [['-p', 'TasksMax=4'], '-p TasksMax=4', { TasksMax: 4 }],
+    [['-c', '150'], '-c 150', { CPUQuota: 150 }],
+    [['-c', '1,5'], '-c 1,5', { CPUQuota: '1,5' }],
+    [['-m', '1K', '--', process.execPath, '-e', '0'], '-m 1K', { MemoryMax: '1K' }],
+    [['-p', 'TasksMax=4', '--', process.execPath, '-e', '0'], '-p TasksMax=4', { TasksMax: 4 }],
   ])('%j: exit 2 with the OptionError of the library', async (flags, origin, properties) => {
-    const r = await run([...flags, '--', 'true']);
+    const r = await run(flags.includes('--') ? flags : [...flags, '--', 'true']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`unitpool run: ${origin}: ${libraryError(properties)}\n`);
@@ -155,7 +232,7 @@ describe.skipIf(!built)('unitpool run: refusals, before any unit exists', () => 
   it('--help lists every option and, from the table, every property -p accepts', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['-m, --memory', '-c, --cpu', '--preset', '--ro', '--rw', '--inaccessible', '--no-network', '--env', '--capture-env', '-p, --property', '-q, --quiet', '--user', '-h, --help']) {
+    for (const flag of ['-m, --memory', '-c, --cpu', '--preset', '--current-dir-only', '--private-tmp', '--protect-home', '--capture-path', '-V, --version', '--ro', '--rw', '--inaccessible', '--no-network', '--env', '--capture-env', '-p, --property', '-q, --quiet', '--user', '-h, --help']) {
       expect(r.stdout).toContain(flag);
     }
     for (const p of ['untrusted', 'currentDirOnly', 'batch']) expect(r.stdout).toMatch(new RegExp(`^  ${p} `, 'm'));
