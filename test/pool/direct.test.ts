@@ -27,6 +27,13 @@ async function knock(path: string, hellos: string[]): Promise<{ closed: boolean;
   return Promise.all(hellos.map(one));
 }
 
+async function until(ok: () => boolean): Promise<void> {
+  for (let waited = 0; !ok(); waited += 10) {
+    if (waited > 5000) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A well-formed hello for worker `id` with a key that was never drawn. */
 function forgedHello(id: number): string {
   const b = Buffer.alloc(44, 7);
@@ -67,6 +74,8 @@ describe('direct links', () => {
   it('a connection without the key drawn for a worker is closed, whatever it claims; a flood of silent ones too; the pool goes on', async () => {
     await using pool = new UnitPool({ maxWorkers: 2, properties: { User: 'nobody' } });
     expect(await pool.submit(() => 1)).toBe(1);
+    // A worker's Ready (on its link) can arrive before the supervisor's Spawned report, which carries its pid.
+    await until(() => pool.stats().workers.every((w) => w.pid !== undefined));
     const pids = pool.stats().workers.map((w) => w.pid);
     // Ids of the live workers, and of the next ones; then garbage, a short hello, and an oversized one.
     // With them, 100 connections that never say hello: the ones past the server's limit are closed at once, the
