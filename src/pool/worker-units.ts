@@ -126,6 +126,7 @@ export class WorkerUnits {
       unit = await TransientUnit.start(this.bus, name, [...own, ...this.workerProperties], () => Buffer.concat(errTail).toString('utf8'), this.startTimeoutMs);
     } catch (err) {
       stdio.close();
+      this.earlyKills.delete(id);
       throw err;
     }
     this.units.set(id, unit);
