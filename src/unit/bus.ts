@@ -46,15 +46,6 @@ function userRuntimeDir(): string {
   return process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
 }
 
-/**
- * Where that manager creates a unit's RuntimeDirectory=, as this process sees it and can use it: /run for the
- * system manager when we are root, the user's runtime directory for the user manager; undefined when unknown.
- */
-export function managerRuntimeRoot(choice: BusChoice = 'system'): string | undefined {
-  if (choice === 'user') return userRuntimeDir();
-  return process.getuid?.() === 0 ? '/run' : undefined;
-}
-
 /** The error systemd (or the bus) answered a call with. */
 export class DBusCallError extends Error {
   constructor(
