@@ -16,6 +16,11 @@ for (const name of names) {
     process.exit(2);
   }
   console.log(`\n== examples/${name}.ts`);
+  // The cluster example needs a Redis: UNITPOOL_REDIS, or a redis-server of its own (Debian's package).
+  if (name === 'cluster' && !process.env.UNITPOOL_REDIS && spawnSync('redis-server', ['--version']).error) {
+    console.log('skipped: it needs redis-server (apt-get install redis-server) or UNITPOOL_REDIS=redis://HOST:PORT');
+    continue;
+  }
   const run = spawnSync(process.execPath, [join(dir, `${name}.js`)], { stdio: 'inherit' });
   if (run.status !== 0) {
     console.error(`examples/${name}.ts failed (${run.signal ?? `exit ${run.status}`})`);
