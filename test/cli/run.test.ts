@@ -290,9 +290,9 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
     let unit = '';
     p.stderr.setEncoding('utf8').on('data', (s: string) => (unit ||= /Running as unit: (\S+)/.exec(s)?.[1] ?? ''));
     await new Promise<void>((resolve) => p.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve()));
-    const orphan = runDirs().filter((d) => !before.includes(d));
+    // Its own directory, named by its pid: other test files run `unitpool run` at the same time.
+    const orphan = runDirs().filter((d) => !before.includes(d) && new RegExp(`^run-\\d+-${p.pid}-`).test(d));
     expect(orphan).toHaveLength(1);
-    expect(orphan[0]).toMatch(new RegExp(`^run-\\d+-${p.pid}-`));
     p.kill('SIGKILL');
     await new Promise((resolve) => p.once('close', resolve));
     expect(runDirs()).toContain(orphan[0]);
