@@ -562,9 +562,11 @@ export class UnitPool implements AsyncDisposable {
     if (props) why += `; systemd says ActiveState=${String(props.unit.ActiveState)}, Result=${result}`;
     const kills = this.transient ? oomKillCount(this.transient.controlGroup) : undefined;
     if (kills !== undefined && kills > this.oomKillsSeen) why += `; the kernel's OOM killer killed ${kills - this.oomKillsSeen} process(es) of the unit: its memory limit is too small`;
-    // Stopped on purpose: by systemd (RuntimeMaxSec=), or by a stop job someone started (the unit has a job then).
+    // Stopped on purpose: by systemd (RuntimeMaxSec=; an OOM kill under OOMPolicy=stop or kill, which asks for the
+    // whole unit to go), or by a stop job someone started (the unit has a job then).
     const job = props?.unit.Job;
-    const onPurpose = result === 'timeout' || (Array.isArray(job) && Number(job[0]) !== 0) || (props?.unit.ActiveState === 'inactive' && result === 'success');
+    const oomStops = result === 'oom-kill' && ['stop', 'kill'].includes(String(this.unitOptions.requested.OOMPolicy));
+    const onPurpose = result === 'timeout' || oomStops || (Array.isArray(job) && Number(job[0]) !== 0) || (props?.unit.ActiveState === 'inactive' && result === 'success');
     if (this.options.onWorkerExit !== 'break' && !onPurpose && ++this.supervisorDeaths < 3) {
       this.relaunching = this.relaunch(why);
       return this.relaunching;
