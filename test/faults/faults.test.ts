@@ -261,7 +261,7 @@ describe('the unit and the parent', () => {
     const pool = new UnitPool({ maxWorkers: 1 });
     await pool.ready();
     const task = pool.submit(() => new Promise((r) => setTimeout(() => r('done'), 300)));
-    (pool as unknown as { bus: SystemdBus }).bus.close();
+    (pool as unknown as { host: { bus: SystemdBus } }).host.bus.close();
     expect(await task).toBe('done');
     const name = pool.unit!.name;
     await pool.shutdown();

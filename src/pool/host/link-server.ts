@@ -9,8 +9,8 @@
 import { chmodSync, rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import { HELLO_SIZE, newLinkKey, parseLinkHello, sameKey } from '../wire/direct.js';
-import { listenUnix, privateSocketDir } from '../unit/sockets.js';
+import { HELLO_SIZE, newLinkKey, parseLinkHello, sameKey } from '../../wire/direct.js';
+import { listenUnix, privateSocketDir } from '../../unit/sockets.js';
 
 /** How long a connection may take to say hello. */
 const HELLO_TIMEOUT_MS = 5_000;

@@ -16,13 +16,13 @@
 
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
-import { UnitStartError } from '../errors.js';
-import type { SystemdBus } from '../unit/bus.js';
-import { entryPath } from '../unit/launch.js';
-import { memoryLimitHits, oomKillCount } from '../unit/cgroup.js';
-import { stdioSockets } from '../unit/sockets.js';
-import { type DBusProperty, TransientUnit } from '../unit/transient.js';
-import { forwardLines } from '../wire/lines.js';
+import { UnitStartError } from '../../errors.js';
+import type { SystemdBus } from '../../unit/bus.js';
+import { entryPath } from './launch.js';
+import { memoryLimitHits, oomKillCount } from '../../unit/cgroup.js';
+import { stdioSockets } from '../../unit/sockets.js';
+import { type DBusProperty, TransientUnit } from '../../unit/transient.js';
+import { forwardLines } from '../../wire/lines.js';
 
 /** D-Bus properties that belong to the pool's slice (its shared budget), not to each worker. */
 const SLICE_PROPERTIES = new Set([

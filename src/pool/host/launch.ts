@@ -13,12 +13,12 @@ import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UnitStartError } from '../errors.js';
-import { LINK_PATH } from '../wire/direct.js';
-import type { SupervisorConfig } from '../wire/messages.js';
-import type { SystemdBus } from './bus.js';
-import { stdioSockets } from './sockets.js';
-import { type DBusProperty, TransientUnit } from './transient.js';
+import { UnitStartError } from '../../errors.js';
+import { LINK_PATH } from '../../wire/direct.js';
+import type { SupervisorConfig } from '../../wire/messages.js';
+import type { SystemdBus } from '../../unit/bus.js';
+import { stdioSockets } from '../../unit/sockets.js';
+import { type DBusProperty, TransientUnit } from '../../unit/transient.js';
 
 export interface LaunchOptions {
   bus: SystemdBus;
@@ -80,8 +80,8 @@ function ownProperties(name: string, ctl: string, log: string, config: Superviso
 export function entryPath(file: 'supervisor.js' | 'worker.js'): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [
-    join(here, '..', '..', 'worker-entry', file), // dist/src/unit -> dist/worker-entry
-    join(here, '..', '..', 'dist', 'worker-entry', file), // src/unit (tests run from source) -> dist
+    join(here, '..', '..', '..', 'worker-entry', file), // dist/src/pool/host -> dist/worker-entry
+    join(here, '..', '..', '..', 'dist', 'worker-entry', file), // src/pool/host (tests run from source) -> dist
   ];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`unitpool's worker entry is not built (looked for ${candidates.join(', ')}): run \`npm run build\``);

@@ -1,0 +1,113 @@
+// isolation 'worker': the pool is a transient slice, unitpool-<id>.slice, carrying its budget, and every worker
+// is a service of its own inside it (worker-units.ts starts them). There is no supervisor and no control socket:
+// systemd starts each worker and connects its link, and tells how it ended.
+//
+// Owns: the D-Bus connection and the slice (through WorkerUnits). It knows nothing of tasks: it reports to
+// HostEvents.
+
+import { randomBytes } from 'node:crypto';
+import { debuglog } from 'node:util';
+import type { ExitReason } from '../../errors.js';
+import type { CompiledUnitOptions, UnitOptions } from '../../properties/index.js';
+import type { BusChoice, SystemdBus } from '../../unit/bus.js';
+import type { TransientUnit } from '../../unit/transient.js';
+import { DirectChannel } from '../channel/direct.js';
+import type { HostEvents, PoolUsage, WorkerHost } from './host.js';
+import { connectManager, OomKills, stopUnit, unitUsage } from './systemd.js';
+import { WorkerUnits } from './worker-units.js';
+
+const debug = debuglog('unitpool');
+
+export interface SliceHostOptions {
+  bus: BusChoice;
+  unitOptions: UnitOptions;
+  compiled: CompiledUnitOptions;
+  maxFrame: number;
+  startTimeout: number | undefined;
+}
+
+export class SliceHost implements WorkerHost {
+  private bus: SystemdBus | undefined;
+  private units: WorkerUnits | undefined;
+  private oomKills: OomKills | undefined;
+
+  constructor(
+    private readonly options: SliceHostOptions,
+    private readonly events: HostEvents,
+  ) {}
+
+  get unit(): TransientUnit | undefined {
+    return this.units?.slice;
+  }
+
+  get unitName(): string | undefined {
+    return this.units?.slice.name;
+  }
+
+  get canSpawn(): boolean {
+    return this.units !== undefined;
+  }
+
+  /** The slice now; each worker's unit as it is wanted (no worker is started here). */
+  async open(): Promise<void> {
+    const manager = await connectManager(this.options.bus, this.options.unitOptions, this.options.compiled);
+    this.bus = manager.bus;
+    const name = `unitpool-${randomBytes(5).toString('hex')}`;
+    try {
+      this.units = await WorkerUnits.start(manager.bus, name, manager.properties, this.options.startTimeout);
+    } catch (err) {
+      manager.bus.close();
+      throw err;
+    }
+    this.oomKills = new OomKills(this.units.slice.controlGroup);
+    debug('slice started: %s', name);
+  }
+
+  spawn(id: number): void {
+    this.units!.start(id, {
+      onStarted: (pid) => this.events.started(id, pid),
+      onChannel: (socket) => {
+        const channel = new DirectChannel(socket, Buffer.alloc(0), id, this.options.maxFrame, {
+          onFrame: (payload) => this.events.frame(id, payload),
+          onFault: (err) => this.events.fault(id, `a bad frame (${err.message})`),
+          onClose: () => this.events.linkClosed(id),
+        });
+        if (!this.events.linked(id, channel)) socket.destroy();
+      },
+      onOutput: (fd, bytes, from) => this.events.output(fd, bytes, from),
+      onExit: (code, signal, error, oomKilled) => this.events.exited(id, code, signal, error, oomKilled),
+    });
+  }
+
+  signal(id: number, signal: string): void {
+    this.units?.kill(id, signal);
+  }
+
+  forget(): void {}
+
+  /** worker-units.ts reads each worker's own OOM kills; the slice's count (hierarchical on cgroup v2) too. */
+  exitReason(signal: string | null, oomKilled?: boolean): ExitReason {
+    if (oomKilled) return 'oom-kill';
+    return this.oomKills?.reason(signal) ?? (signal ? 'signal' : 'exit');
+  }
+
+  usage(): Promise<PoolUsage> {
+    return unitUsage(this.units!.slice);
+  }
+
+  /** A slice has no supervisor to lose. */
+  relaunch(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async killAll(): Promise<void> {
+    await this.units?.slice?.kill(9).catch(() => {});
+  }
+
+  endControl(): void {}
+
+  async close(): Promise<void> {
+    if (!this.units || !this.bus) return this.bus?.close();
+    await stopUnit(this.bus, this.options.bus, this.units.slice);
+  }
+}
