@@ -32,15 +32,7 @@
 
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
-import {
-  attachUnit,
-  BrokenPoolError,
-  PoolClosedError,
-  QueueFullError,
-  SerializationError,
-  TaskTimeoutError,
-  UnitPoolError,
-} from '../errors.js';
+import { BrokenPoolError, PoolClosedError, QueueFullError, SerializationError, UnitPoolError } from '../errors.js';
 import { compileUnitOptions, type CompiledUnitOptions } from '../properties/index.js';
 import type { BusChoice } from '../unit/bus.js';
 import { type Capabilities, hostCapabilities } from '../unit/capabilities.js';
@@ -64,7 +56,8 @@ import {
   type UnitPoolOptions,
 } from './options.js';
 import { Scheduler } from './scheduler.js';
-import { newTask, type Task, withCallSite } from './task.js';
+import { type Task, withCallSite } from './task.js';
+import { TaskBook } from './task-book.js';
 import type { WorkerState } from './worker.js';
 import { WorkerSet } from './worker-set.js';
 
@@ -100,6 +93,7 @@ export class UnitPool implements AsyncDisposable {
   private readonly host: WorkerHost;
   private readonly workers: WorkerSet;
   private readonly scheduler: Scheduler;
+  private readonly tasks: TaskBook;
   private readonly started: Promise<void>;
   /** The pool's life: takes tasks, or not any more (closing), or cannot (broken). */
   private broken: Error | undefined;
@@ -111,10 +105,6 @@ export class UnitPool implements AsyncDisposable {
   private relaunching: Promise<void> | undefined;
   /** Units whose supervisor died, in a row, with no task finished in between. */
   private unitDeaths = 0;
-  private counts = { done: 0, failed: 0 };
-  /** Tasks submitted and not settled yet (queued or on a worker); shutdown waits for this to reach 0. */
-  private unsettled = 0;
-  private onAllSettled: (() => void) | undefined;
   /** Called once the first worker can take tasks (ready() waits for it). */
   private onFirstWorker: (() => void) | undefined;
 
@@ -155,6 +145,7 @@ export class UnitPool implements AsyncDisposable {
       closed: () => this.closing || this.broken !== undefined,
     });
     this.scheduler = new Scheduler(this.workers, options.maxQueue, (task, err) => this.fail(task, err));
+    this.tasks = new TaskBook(this.scheduler, () => this.host.unitName, options.callSites === true);
     this.started = this.start();
     this.started.catch(noop);
   }
@@ -258,7 +249,7 @@ export class UnitPool implements AsyncDisposable {
       for (const t of w.inflight) if (t.state !== 'settled') running++;
       workers.push({ id: w.id, pid: w.pid, state: w.state, tasks: w.done, channel: w.channelKind });
     }
-    return { queued: this.scheduler.queued.size, running, done: this.counts.done, failed: this.counts.failed, workers };
+    return { queued: this.scheduler.queued.size, running, done: this.tasks.counts.done, failed: this.tasks.counts.failed, workers };
   }
 
   // ── start ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -309,7 +300,7 @@ export class UnitPool implements AsyncDisposable {
    * then the pool breaks.
    */
   private onUnitGone(why: string, onPurpose: boolean): void {
-    if (this.broken || (this.closing && this.unsettled === 0)) return;
+    if (this.broken || (this.closing && this.tasks.pending === 0)) return;
     const name = this.host.unitName;
     if (this.options.onWorkerExit === 'break' || onPurpose || ++this.unitDeaths >= 3) {
       return this.break(new BrokenPoolError(`the pool's unit ${name} stopped (${why})`));
@@ -318,7 +309,7 @@ export class UnitPool implements AsyncDisposable {
     this.workers.abandonAll(why);
     this.relaunching = this.host
       .relaunch(
-        () => !(this.closing && this.unsettled === 0),
+        () => !(this.closing && this.tasks.pending === 0),
         () => this.workers.addInitial(),
       )
       .then(
@@ -349,69 +340,26 @@ export class UnitPool implements AsyncDisposable {
   }
 
   private enqueue(id: number, fn: FnEntry, payload: Buffer, options: SubmitOptions): [Task, Promise<unknown>] {
-    const [task, result] = newTask(id, fn, payload, this.options.callSites === true);
+    const [task, result] = this.tasks.open(id, fn, payload, options);
     this.workers.noteFunction(fn);
-    this.unsettled++;
-    if (options.signal || options.timeout !== undefined) this.arm(task, options);
     this.scheduler.add(task);
     if (this.options.idleTimeout !== undefined) this.workers.ensure();
     return [task, result];
   }
 
-  /** A timeout or an AbortSignal: a queued task is dropped; a running one's worker is killed (it cannot be interrupted). */
-  private arm(task: Task, options: SubmitOptions): void {
-    const cancel = (err: unknown) => {
-      if (task.state === 'settled') return;
-      const worker = task.state === 'sent' ? task.worker : undefined;
-      this.fail(task, err);
-      if (worker && worker.inflight.includes(task)) worker.kill();
-    };
-    const ms = options.timeout;
-    const timer = ms !== undefined ? setTimeout(() => cancel(new TaskTimeoutError(ms)), ms) : undefined;
-    const signal = options.signal;
-    const onAbort = () => cancel(signal!.reason);
-    if (signal?.aborted) queueMicrotask(onAbort);
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    task.disarm = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-  }
-
   private onReply(task: Task, ok: boolean, value: unknown, tookMs: number): void {
     this.unitDeaths = 0;
     this.scheduler.learn(tookMs);
-    if (ok) this.succeed(task, value);
-    else this.fail(task, withCallSite(value, task.callSite));
+    if (ok) this.tasks.succeed(task, value);
+    else this.tasks.fail(task, withCallSite(value, task.callSite));
   }
 
-  private succeed(task: Task, value: unknown): void {
-    if (task.state === 'settled') return;
-    this.settle(task);
-    this.counts.done++;
-    task.resolve(value);
-  }
-
-  /** The one place a task's error leaves the pool: it names the unit here. */
   private fail(task: Task, err: unknown): void {
-    if (task.state === 'settled') return;
-    this.settle(task);
-    this.counts.failed++;
-    task.reject(this.withUnit(err));
-  }
-
-  private settle(task: Task): void {
-    task.state = 'settled';
-    this.scheduler.remove(task);
-    task.disarm?.();
-    if (--this.unsettled === 0) {
-      this.onAllSettled?.();
-      this.onAllSettled = undefined;
-    }
+    this.tasks.fail(task, err);
   }
 
   private withUnit<E>(err: E): E {
-    return attachUnit(err, this.host.unitName);
+    return this.tasks.withUnit(err);
   }
 
   private failQueued(err: Error): void {
@@ -441,7 +389,7 @@ export class UnitPool implements AsyncDisposable {
   private async finish(): Promise<void> {
     await this.started.catch(noop);
     // Wait for every task to settle (breaking the pool settles them all).
-    if (this.unsettled > 0) await new Promise<void>((resolve) => (this.onAllSettled = resolve));
+    await this.tasks.allSettled();
     await this.relaunching;
     this.scheduler.clear();
     this.workers.stopTimers();
