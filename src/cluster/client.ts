@@ -126,14 +126,14 @@ export class ClusterPool implements PoolCalls {
     return this.enqueue(fn, 'call', args, options).result;
   }
 
-  /** fn over every item, in order, chunksize items per job, a bounded number of jobs in flight (maxInFlight). */
+  /** fn over every item, in order (or as jobs complete with ordered: false), chunksize items per job, a bounded number of jobs in flight (maxInFlight). */
   map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
     const chunksize = options.chunksize ?? 1;
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
     this.checkOpen('map');
     this.functions.of(fn as TaskFunction);
     const submitChunk = (chunk: T[]) => this.enqueue(fn as TaskFunction, 'chunk', chunk, options);
-    return new MapIterator<T, Awaited<R>>(items, chunksize, () => this.maxInFlight, submitChunk, options.onProgress);
+    return new MapIterator<T, Awaited<R>>(items, { chunksize, maxInFlight: () => this.maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
   }
 
   /** No new tasks; waits for this client's jobs (unless wait: false), cancelling the waiting ones with cancelPending. */

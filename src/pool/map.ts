@@ -1,5 +1,6 @@
-// pool.map(): an AsyncIterableIterator over fn(item) for every item, in order. Input is pulled lazily, in chunks,
-// with a bounded number of chunks in flight; leaving the loop early cancels the chunks that have not started.
+// pool.map(): an AsyncIterableIterator over fn(item) for every item, in order (or, with `ordered: false`, chunk by
+// chunk as they complete, like Python's as_completed and imap_unordered). Input is pulled lazily, in chunks, with a
+// bounded number of chunks in flight; leaving the loop early cancels the chunks that have not started.
 //
 // A hand-written iterator rather than an async generator: a generator costs a promise chain per item (`yield*` of
 // every result), which made map() slower than the IPC under it; here a result already received is handed out with
@@ -19,6 +20,19 @@ export interface MapProgress {
   rate: number;
 }
 
+export interface MapIteratorOptions<T> {
+  chunksize: number;
+  /** Chunks in flight at most (asked again before each chunk: it follows the pool's pipeline depth). */
+  maxInFlight: () => number;
+  submitChunk: (chunk: T[]) => ChunkHandle;
+  onProgress?: ((p: MapProgress) => void) | undefined;
+  /** false: chunks are handed out as they complete, not in input order. */
+  ordered: boolean;
+}
+
+/** A chunk that completed (unordered mode), with its outcome. */
+type Arrival = { handle: ChunkHandle; ok: true; value: unknown } | { handle: ChunkHandle; ok: false; error: unknown };
+
 export class MapIterator<T, R> implements AsyncIterableIterator<R> {
   private readonly syncInput: Iterator<T> | undefined;
   private readonly asyncInput: AsyncIterator<T> | undefined;
@@ -30,14 +44,17 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
   private done = 0;
   private readonly started = performance.now();
   private readonly total: number | undefined;
+  private readonly chunksize: number;
+  private readonly maxInFlight: () => number;
+  private readonly submitChunk: (chunk: T[]) => ChunkHandle;
+  private readonly onProgress: ((p: MapProgress) => void) | undefined;
+  /** Unordered: chunks that completed and were not handed out yet, in completion order. */
+  private readonly arrivals: Arrival[] | undefined;
+  private wake: (() => void) | undefined;
 
-  constructor(
-    items: Iterable<T> | AsyncIterable<T>,
-    private readonly chunksize: number,
-    private readonly maxInFlight: () => number,
-    private readonly submitChunk: (chunk: T[]) => ChunkHandle,
-    private readonly onProgress?: (p: MapProgress) => void,
-  ) {
+  constructor(items: Iterable<T> | AsyncIterable<T>, options: MapIteratorOptions<T>) {
+    ({ chunksize: this.chunksize, maxInFlight: this.maxInFlight, submitChunk: this.submitChunk, onProgress: this.onProgress } = options);
+    if (!options.ordered) this.arrivals = [];
     if (typeof (items as Iterable<T>)[Symbol.iterator] === 'function') this.syncInput = (items as Iterable<T>)[Symbol.iterator]();
     else if (typeof (items as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') this.asyncInput = (items as AsyncIterable<T>)[Symbol.asyncIterator]();
     else throw new TypeError('map(fn, items): items must be iterable or async iterable');
@@ -71,6 +88,7 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
     this.finished = true;
     this.results = [];
     this.next_ = 0;
+    this.arrivals?.splice(0);
     for (const chunk of this.window.splice(0)) {
       chunk.cancel();
       chunk.result.catch(() => {});
@@ -82,12 +100,12 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
       for (;;) {
         if (this.finished) return { value: undefined, done: true };
         await this.fill();
-        const oldest = this.window.shift();
-        if (!oldest) {
+        const next = this.arrivals ? await this.nextArrival() : this.window.shift()?.result;
+        if (!next) {
           this.finished = true;
           return { value: undefined, done: true };
         }
-        this.results = (await oldest.result) as R[];
+        this.results = (await next) as R[];
         this.next_ = 0;
         this.done += this.results.length;
         this.onProgress?.({ done: this.done, total: this.total, rate: this.done / Math.max((performance.now() - this.started) / 1000, 1e-3) });
@@ -116,7 +134,31 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
         const handle = this.submitChunk(chunk);
         handle.result.catch(() => {});
         this.window.push(handle);
+        if (this.arrivals) this.watch(handle, this.arrivals);
       }
     }
+  }
+
+  /** Unordered: note the chunk when it completes, and wake the consumer if it waits. */
+  private watch(handle: ChunkHandle, arrivals: Arrival[]): void {
+    const arrive = (arrival: Arrival) => {
+      arrivals.push(arrival);
+      this.wake?.();
+      this.wake = undefined;
+    };
+    handle.result.then(
+      (value) => arrive({ handle, ok: true, value }),
+      (error: unknown) => arrive({ handle, ok: false, error }),
+    );
+  }
+
+  /** Unordered: the first chunk to complete (waiting for one if none has), out of the window; undefined when none is left. */
+  private async nextArrival(): Promise<Promise<unknown> | undefined> {
+    const arrivals = this.arrivals!;
+    if (arrivals.length === 0 && this.window.length === 0) return undefined;
+    while (arrivals.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    const arrival = arrivals.shift()!;
+    this.window.splice(this.window.indexOf(arrival.handle), 1);
+    return arrival.ok ? Promise.resolve(arrival.value) : Promise.reject(arrival.error);
   }
 }

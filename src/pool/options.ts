@@ -68,6 +68,11 @@ export interface MapOptions extends SubmitOptions {
   chunksize?: number;
   /** Called as results arrive: items done, the total when `items` has a length or size, and items per second. */
   onProgress?: (progress: MapProgress) => void;
+  /**
+   * false: results come as their chunks complete (Python's as_completed / imap_unordered), not in input order; a
+   * chunk's items stay together and in order. Default true.
+   */
+  ordered?: boolean;
 }
 
 export interface ShutdownOptions {

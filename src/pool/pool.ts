@@ -183,8 +183,9 @@ export class UnitPool implements AsyncDisposable {
   }
 
   /**
-   * Applies fn to every item, in order: an AsyncIterable of the results. Items are pulled lazily, `chunksize` per task,
-   * with a bounded number of chunks in flight; leaving the loop early cancels the chunks that have not started.
+   * Applies fn to every item: an AsyncIterable of the results, in input order (or as they complete, with
+   * `ordered: false`). Items are pulled lazily, `chunksize` per task, with a bounded number of chunks in flight;
+   * leaving the loop early cancels the chunks that have not started.
    */
   map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
     const chunksize = options.chunksize ?? 1;
@@ -200,7 +201,7 @@ export class UnitPool implements AsyncDisposable {
       const [task, result] = this.enqueue(id, entry, payload, options);
       return { result, cancel: () => task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')) };
     };
-    return new MapIterator<T, Awaited<R>>(items, chunksize, maxInFlight, submitChunk, options.onProgress);
+    return new MapIterator<T, Awaited<R>>(items, { chunksize, maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
   }
 
   /** Stops the pool: no new tasks; waits for the queued ones (unless cancelPending) and stops the unit. */
