@@ -132,7 +132,7 @@ export class ClusterPool implements PoolCalls {
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
     this.checkOpen('map');
     this.functions.of(fn as TaskFunction);
-    const submitChunk = (chunk: T[]) => this.enqueue(fn as TaskFunction, 'chunk', chunk, options);
+    const submitChunk = (chunk: T[]) => this.enqueue(fn as TaskFunction, 'chunk', chunk, { timeout: options.timeout, signal: options.signal });
     return new MapIterator<T, Awaited<R>>(items, { chunksize, maxInFlight: () => this.maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
   }
 

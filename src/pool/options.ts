@@ -56,14 +56,28 @@ export interface UnitPoolOptions extends UnitOptions {
   startTimeout?: number;
 }
 
-export interface SubmitOptions {
+/** What every task takes: submit()'s, map()'s (per chunk) and stream()'s options. */
+export interface TaskOptions {
   /** Reject with TaskTimeoutError after this many ms (counted from submit); a running task's worker is killed. */
   timeout?: number | undefined;
   /** Abort: a queued task is removed, a running task's worker is killed; rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
 }
 
-export interface MapOptions extends SubmitOptions {
+export interface SubmitOptions extends TaskOptions {
+  /**
+   * Receives every value the task reports with `progress(value)` (from 'unitpool/worker'), in order, before the
+   * result. If it throws, the task rejects with that error.
+   */
+  onProgress?: ((value: unknown) => void) | undefined;
+}
+
+export interface StreamOptions extends SubmitOptions {
+  /** Values the worker may send ahead of the loop that consumes them (default 16). */
+  window?: number | undefined;
+}
+
+export interface MapOptions extends TaskOptions {
   /** Items per task (default 1). Larger chunks amortize the per-task cost for small items. */
   chunksize?: number;
   /** Called as results arrive: items done, the total when `items` has a length or size, and items per second. */

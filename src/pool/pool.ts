@@ -37,7 +37,7 @@ import { compileUnitOptions, type CompiledUnitOptions } from '../properties/inde
 import type { BusChoice } from '../unit/bus.js';
 import { type Capabilities, hostCapabilities } from '../unit/capabilities.js';
 import type { UnitInfo } from '../unit/transient.js';
-import { encodeWithPath } from '../wire/codec.js';
+import { encode, encodeWithPath } from '../wire/codec.js';
 import { DEFAULT_MAX_FRAME } from '../wire/frame.js';
 import { ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
@@ -52,16 +52,19 @@ import {
   resolveIsolation,
   resolveMaxWorkers,
   type ShutdownOptions,
+  type StreamOptions,
   type SubmitOptions,
+  type TaskOptions,
   type UnitPoolOptions,
 } from './options.js';
 import { Scheduler } from './scheduler.js';
+import { TaskStream } from './stream.js';
 import { type Task, withCallSite } from './task.js';
 import { TaskBook } from './task-book.js';
 import type { WorkerState } from './worker.js';
 import { WorkerSet } from './worker-set.js';
 
-export type { MapOptions, MapProgress, PoolUsage, ShutdownOptions, SubmitOptions, UnitPoolOptions };
+export type { MapOptions, MapProgress, PoolUsage, ShutdownOptions, StreamOptions, SubmitOptions, TaskOptions, UnitPoolOptions };
 
 export interface PoolStats {
   queued: number;
@@ -183,6 +186,34 @@ export class UnitPool implements AsyncDisposable {
   }
 
   /**
+   * Runs fn(...args), where fn is an async generator function (or returns any iterable): an AsyncIterable of what it
+   * yields, with backpressure across the process boundary (the worker runs at most `window` values ahead of the
+   * loop). Leaving the loop early stops the generator in the worker (its `finally` runs); an error it throws comes
+   * out of the loop after the values before it.
+   */
+  stream<A extends unknown[], T>(fn: ((...args: A) => AsyncIterable<T> | Iterable<T>) | TaskFunction, args?: A, options?: StreamOptions): AsyncIterableIterator<T>;
+  stream(fn: TaskFunction, args: unknown[] = [], options: StreamOptions = {}): AsyncIterableIterator<unknown> {
+    this.checkOpen('stream');
+    if (!Array.isArray(args)) throw new SerializationError('args', `stream(fn, args) takes an array of arguments, got ${typeof args}`);
+    const window = options.window ?? 16;
+    const entry = this.registry.resolve(fn);
+    const id = ++taskIds;
+    const payload = encodeWithPath([ToWorker.CallStream, id, entry.key, args, window], 'args', 3);
+    const [task, result] = this.enqueue(id, entry, payload, options);
+    const stream = new TaskStream({
+      window,
+      result,
+      grant: (n) => task.worker?.tell(task, encode([ToWorker.Credit, id, n])),
+      cancel: () => {
+        if (task.state === 'queued') this.fail(task, new PoolClosedError('stream() was left before its task ran'));
+        else task.worker?.tell(task, encode([ToWorker.Cancel, id]));
+      },
+    });
+    task.listener = { item: (value) => stream.push(value), progress: options.onProgress };
+    return stream;
+  }
+
+  /**
    * Applies fn to every item: an AsyncIterable of the results, in input order (or as they complete, with
    * `ordered: false`). Items are pulled lazily, `chunksize` per task, with a bounded number of chunks in flight;
    * leaving the loop early cancels the chunks that have not started.
@@ -194,11 +225,13 @@ export class UnitPool implements AsyncDisposable {
     const entry = this.registry.resolve(fn);
     // Enough chunks in flight to keep every worker's pipeline full, and never fewer than two per worker.
     const maxInFlight = () => Math.min(256, this.maxWorkers * Math.max(2, this.scheduler.tasksPerWorker));
+    // Each chunk takes the timeout and signal; onProgress is map's own (items done), not the chunk's progress().
+    const chunkOptions: TaskOptions = { timeout: options.timeout, signal: options.signal };
     const submitChunk = (chunk: T[]) => {
       this.checkOpen('map');
       const id = ++taskIds;
       const payload = encodeWithPath([ToWorker.CallChunk, id, entry.key, chunk], 'items', 3);
-      const [task, result] = this.enqueue(id, entry, payload, options);
+      const [task, result] = this.enqueue(id, entry, payload, chunkOptions);
       return { result, cancel: () => task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')) };
     };
     return new MapIterator<T, Awaited<R>>(items, { chunksize, maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
@@ -340,8 +373,9 @@ export class UnitPool implements AsyncDisposable {
     if (this.broken) throw this.broken;
   }
 
-  private enqueue(id: number, fn: FnEntry, payload: Buffer, options: SubmitOptions): [Task, Promise<unknown>] {
+  private enqueue(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions & { onProgress?: unknown }): [Task, Promise<unknown>] {
     const [task, result] = this.tasks.open(id, fn, payload, options);
+    if (typeof options.onProgress === 'function') task.listener = { progress: options.onProgress as (value: unknown) => void };
     this.workers.noteFunction(fn);
     this.scheduler.add(task);
     if (this.options.idleTimeout !== undefined) this.workers.ensure();

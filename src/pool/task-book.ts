@@ -8,7 +8,7 @@
 
 import { attachUnit, TaskTimeoutError } from '../errors.js';
 import type { FnEntry } from './functions.js';
-import type { SubmitOptions } from './options.js';
+import type { TaskOptions } from './options.js';
 import type { Scheduler } from './scheduler.js';
 import { newTask, type Task } from './task.js';
 
@@ -29,7 +29,7 @@ export class TaskBook {
   }
 
   /** A new task, counted until it settles; its timeout and AbortSignal are armed. */
-  open(id: number, fn: FnEntry, payload: Buffer, options: SubmitOptions): [Task, Promise<unknown>] {
+  open(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions): [Task, Promise<unknown>] {
     const made = newTask(id, fn, payload, this.callSites);
     this.unsettled++;
     if (options.signal || options.timeout !== undefined) this.arm(made[0], options);
@@ -62,7 +62,7 @@ export class TaskBook {
   }
 
   /** A timeout or an AbortSignal: a queued task is dropped; a running one's worker is killed (it cannot be interrupted). */
-  private arm(task: Task, options: SubmitOptions): void {
+  private arm(task: Task, options: TaskOptions): void {
     const cancel = (err: unknown) => {
       if (task.state === 'settled') return;
       const worker = task.state === 'sent' ? task.worker : undefined;

@@ -23,6 +23,13 @@ export interface Task {
   disarm: (() => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** What the running task reports before its result: progress(value), and the values a stream task yields. */
+  listener: TaskListener | undefined;
+}
+
+export interface TaskListener {
+  progress?: ((value: unknown) => void) | undefined;
+  item?: ((value: unknown) => void) | undefined;
 }
 
 export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: boolean): [Task, Promise<unknown>] {
@@ -43,6 +50,7 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: 
     disarm: undefined,
     resolve,
     reject,
+    listener: undefined,
   };
   return [task, result];
 }

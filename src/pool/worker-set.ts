@@ -31,7 +31,7 @@ export interface WorkerStarter {
 export interface WorkerSetEvents {
   onReply(task: Task, ok: boolean, value: unknown, tookMs: number): void;
   /** A task cannot finish: its worker died running it, or broke the protocol. */
-  onTaskFailed(task: Task, err: Error): void;
+  onTaskFailed(task: Task, err: unknown): void;
   /** A task its worker never started goes back to the queue. */
   onRequeue(task: Task): void;
   /** The pool cannot go on (workers die as they start, an initializer threw, onWorkerExit: 'break'). */
@@ -79,6 +79,7 @@ export class WorkerSet {
       onInitError: (_worker, error) => events.onBreak(new BrokenPoolError('the initializer threw in a new worker', { cause: error })),
       onOutput: (fd, bytes, from) => events.onOutput(fd, bytes, from),
       onFault: (worker, what) => this.fault(worker, what),
+      onListenerError: (task, err) => events.onTaskFailed(task, err),
       onCapacity: (worker) => {
         if (worker.takesTasks) events.onUsable();
         events.onCapacity();

@@ -30,6 +30,8 @@ export interface WorkerEvents {
   onOutput(fd: 1 | 2, bytes: Uint8Array, from: Socket | undefined): boolean;
   /** It broke the protocol: it is being killed. */
   onFault(worker: Worker, what: string): void;
+  /** The caller's onProgress callback threw for `task`. */
+  onListenerError(task: Task, err: unknown): void;
   /** It started or stopped taking tasks (the pool's capacity changed). */
   onCapacity(worker: Worker): void;
   /** It was killed: it takes no more tasks, and a fresh one should take its place. */
@@ -54,7 +56,8 @@ export interface WorkerContext {
 
 /** The tasks a message from the worker may name: a reply is for its first in-flight task, or it is a fault. */
 type Reply = { kind: 'reply'; ok: boolean; taskId: unknown; value: unknown };
-type Message = Reply | { kind: 'ready' } | { kind: 'output'; bytes: unknown } | { kind: 'init-error'; error: unknown };
+type Report = { kind: 'progress' | 'item'; taskId: unknown; value: unknown };
+type Message = Reply | Report | { kind: 'ready' } | { kind: 'output'; bytes: unknown } | { kind: 'init-error'; error: unknown };
 
 export class Worker {
   state: WorkerState = 'starting';
@@ -164,6 +167,29 @@ export class Worker {
         return this.ctx.events.onInitError(this, msg.error);
       case 'reply':
         return this.onReply(msg);
+      case 'progress':
+      case 'item':
+        return this.onReport(msg);
+    }
+  }
+
+  /** Sends a message about the task it is running (a stream's Credit or Cancel). */
+  tell(task: Task, payload: Buffer): void {
+    if (this.inflight.includes(task) && this.state !== 'dead') this.channel?.send(payload);
+  }
+
+  /** progress(value) or a stream's Item, from the running task: for its listener, before its result. */
+  private onReport(msg: Report): void {
+    const task = this.inflight[0];
+    if (!task || task.id !== msg.taskId) return this.ctx.events.onFault(this, `a ${msg.kind} report for task ${String(msg.taskId)}, which is not the task it is running`);
+    if (task.state === 'settled') return;
+    const listen = msg.kind === 'progress' ? task.listener?.progress : task.listener?.item;
+    if (!listen) return msg.kind === 'item' ? this.ctx.events.onFault(this, 'a stream item for a task that is not a stream') : undefined;
+    try {
+      listen(msg.value);
+    } catch (err) {
+      // The caller's own callback threw: that task fails with it (the worker did nothing wrong).
+      this.ctx.events.onListenerError(task, err);
     }
   }
 
@@ -294,6 +320,10 @@ function parseMessage(payload: Buffer): Message | string | undefined {
       return { kind: 'output', bytes: msg[1] };
     case FromWorker.InitError:
       return { kind: 'init-error', error: msg[1] };
+    case FromWorker.Progress:
+      return { kind: 'progress', taskId: msg[1], value: msg[2] };
+    case FromWorker.Item:
+      return { kind: 'item', taskId: msg[1], value: msg[2] };
     case FromWorker.Result:
     case FromWorker.Error:
       return { kind: 'reply', ok: msg[0] === FromWorker.Result, taskId: msg[1], value: msg[2] };

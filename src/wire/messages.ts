@@ -14,6 +14,12 @@ export const ToWorker = {
   Init: 4,
   /** [op]: finish the current task, then exit(0). */
   Exit: 5,
+  /** [op, taskId, fnKey, args, window]: iterate fn(...args), sending each value as an Item; `window` Items before a Credit. */
+  CallStream: 6,
+  /** [op, taskId, n]: the stream task may send n more Items. */
+  Credit: 7,
+  /** [op, taskId]: the consumer left the stream: return() the iterator (its finally runs), then reply. */
+  Cancel: 8,
 } as const;
 
 /** Worker -> pool. */
@@ -28,6 +34,10 @@ export const FromWorker = {
   Ready: 4,
   /** [op, bytes]: what it wrote to process.stdout, when it has no stdout of its own (isolation: 'worker'). */
   Output: 5,
+  /** [op, taskId, value]: progress(value) from inside the running task. */
+  Progress: 6,
+  /** [op, taskId, value]: a value the running stream task yielded. */
+  Item: 7,
 } as const;
 
 /** Pool -> supervisor (channel 0). */
