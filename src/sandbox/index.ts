@@ -14,4 +14,4 @@ export {
 } from './launcher.js';
 export { runSandboxCommand, parseSandboxArgs, SANDBOX_USAGE, type SandboxCommandOptions } from './command.js';
 export { SandboxError, type SandboxFailure } from './errors.js';
-export { readCgroupLayout, type CgroupLayout, type Hierarchy } from './cgroups.js';
+export { readCgroupMounts, type CgroupMounts, type Hierarchy } from './cgroups.js';

@@ -19,7 +19,7 @@ import dbus from 'dbus-next';
 import {
   createSandboxCgroups,
   parseMountInfo,
-  readCgroupLayout,
+  readCgroupMounts,
   removeCgroupTrees,
   sweepStaleSandboxCgroups,
   type SandboxCgroups,
@@ -309,14 +309,14 @@ export function stillRunning(st: ProcStat): boolean {
 }
 
 function envBlock(layoutDirs: SandboxCgroups, keep: string[], options: SandboxOptions, verbose: boolean): NodeJS.ProcessEnv {
-  const { layout } = layoutDirs;
+  const { mounts } = layoutDirs;
   return {
     PATH: TOOL_PATH,
     LANG: 'C.UTF-8',
     SHELL: '/bin/sh',
     UNITPOOL_SB_CGROUPS: layoutDirs.dirs.join('\n'),
-    UNITPOOL_SB_CGMOUNTS: layout.hierarchies.map((h) => `${h.name} ${h.version === 2 ? 'cgroup2' : 'cgroup'} ${h.mountOptions}`).join('\n'),
-    UNITPOOL_SB_CGLINKS: layout.links.map(([n, t]) => `${n} ${t}`).join('\n'),
+    UNITPOOL_SB_CGMOUNTS: mounts.hierarchies.map((h) => `${h.name} ${h.version === 2 ? 'cgroup2' : 'cgroup'} ${h.mountOptions}`).join('\n'),
+    UNITPOOL_SB_CGLINKS: mounts.links.map(([n, t]) => `${n} ${t}`).join('\n'),
     UNITPOOL_SB_KEEP: keep.join('\n'),
     UNITPOOL_SB_HOSTNAME: options.hostname ?? 'unitpool-sandbox',
     UNITPOOL_SB_VERBOSE: verbose ? '1' : '0',
@@ -346,9 +346,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const print = typeof verbose === 'function' ? verbose : verbose ? (s: string) => process.stderr.write(s) : undefined;
   const keep = keepPaths(options.keep ?? [], process.cwd());
 
-  const layout = readCgroupLayout();
-  await sweepStaleSandboxCgroups(layout);
-  const cg = createSandboxCgroups(layout);
+  const mounts = readCgroupMounts();
+  await sweepStaleSandboxCgroups(mounts);
+  const cg = createSandboxCgroups(mounts);
 
   // The watchdog: in our own cgroups, in a session of its own, blocked on a pipe only we write to.
   const watchdog = spawn('/bin/sh', [WATCHDOG_SCRIPT, ...cg.dirs], {
