@@ -4,7 +4,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAgentArgs, poolOptions } from '../../src/cli/agent.js';
-import { UsageError } from '../../src/cli/run-args.js';
+import { UsageError } from '../../src/errors.js';
 import { MalformedJobError, ModuleRefusedError, PayloadTooLargeError, reviveRemoteError } from '../../src/cluster/errors.js';
 import { redisOptions } from '../../src/cluster/connection.js';
 import { JobFunctions } from '../../src/cluster/functions.js';
