@@ -5,7 +5,9 @@ import { constants as osc } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors.js';
 import { SandboxError } from './errors.js';
-import { startSandbox, stillRunning, systemdIsPid1, waitForChild, type Sandbox } from './launcher.js';
+import { startSandbox, type Sandbox } from './launcher.js';
+import { systemdIsPid1 } from './preflight.js';
+import { stillRunning, waitForChild } from './proc.js';
 
 export const SANDBOX_USAGE = `Usage: unitpool sandbox [options] [--] command [args...]
 
