@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { startSandbox, systemdIsPid1 } = await import(join(root, 'dist/src/sandbox/launcher.js'));
+const { startSandbox, systemdIsPid1 } = await import(join(root, 'dist/src/sandbox/index.js'));
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--cycles');

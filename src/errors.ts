@@ -1,14 +1,32 @@
-// Every error unitpool raises is a class with fields a program can act on, and a `cause` chain.
-// `code` is stable and greppable; `unit` names the pool's transient unit where there is one.
+// Every error unitpool raises is a class under UnitPoolError, with fields a program can act on and a `cause`
+// chain. `code` is stable and greppable: 'ERR_UNITPOOL_' + the class's subject in capitals (docs/errors.md lists
+// them all); `unit` names the pool's transient unit where there is one. `name` is set on each class's prototype
+// by named(), from a string literal, so that it survives minifiers that rename classes (constructor.name would not).
+// This module owns the classes of the core (pool, unit, wire, CLI); src/cluster/errors.ts and src/sandbox/errors.ts
+// add their own, under the same base.
 
 export interface UnitPoolErrorOptions {
   cause?: unknown;
   unit?: string | undefined;
 }
 
-/** Base class of every error raised by unitpool itself (not of errors thrown by your tasks). */
+/**
+ * Sets `name` on an error class's prototype (not enumerable, like Error.prototype.name). Called from each class's
+ * static block with the class's name as a literal, so it is right even when a minifier renamed the class.
+ */
+export function named(Class: { prototype: Error }, name: string): void {
+  Object.defineProperty(Class.prototype, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+}
+
+/**
+ * Base class of every error raised by unitpool itself (not of errors thrown by your tasks).
+ * `code` is `ERR_UNITPOOL` for a failure of the host no subclass describes (e.g. a user database that cannot be read).
+ */
 export class UnitPoolError extends Error {
-  /** A stable machine-readable code, e.g. `ERR_UNITPOOL_OPTION`. */
+  static {
+    named(this, 'UnitPoolError');
+  }
+  /** A stable machine-readable code, e.g. `ERR_UNITPOOL_OPTION`: compare it rather than the message. */
   readonly code: string = 'ERR_UNITPOOL';
   /** The pool's transient unit, e.g. `unitpool-1a2b3c.service`, when one exists. */
   readonly unit: string | undefined;
@@ -17,14 +35,21 @@ export class UnitPoolError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.unit = options.unit;
   }
-
-  override get name(): string {
-    return this.constructor.name;
-  }
 }
 
-/** A pool option or a systemd property is wrong: unknown name, wrong type, malformed value. */
+export interface OptionErrorOptions extends UnitPoolErrorOptions {
+  /** The whole message, when the default `option: problem (got value); expected ...` reads worse. */
+  message?: string;
+}
+
+/**
+ * A pool option, an argument of a call or a systemd property is wrong: unknown name, wrong type, malformed value.
+ * Code `ERR_UNITPOOL_OPTION`. Not a TypeError: test `instanceof OptionError` or `code`.
+ */
 export class OptionError extends UnitPoolError {
+  static {
+    named(this, 'OptionError');
+  }
   override readonly code = 'ERR_UNITPOOL_OPTION';
   /** The option's path as the user wrote it, e.g. `properties.MemoryMax`. */
   readonly option: string;
@@ -33,16 +58,19 @@ export class OptionError extends UnitPoolError {
   /** What would be accepted, e.g. `'512M', '1.5G', 536870912 or 'infinity'`. */
   readonly expected: string;
 
-  constructor(option: string, value: unknown, problem: string, expected: string, options: UnitPoolErrorOptions = {}) {
-    super(`${option}: ${problem} (got ${describe(value)}); expected ${expected}`, options);
+  constructor(option: string, value: unknown, problem: string, expected: string, options: OptionErrorOptions = {}) {
+    super(options.message ?? `${option}: ${problem} (got ${describe(value)}); expected ${expected}`, options);
     this.option = option;
     this.value = value;
     this.expected = expected;
   }
 }
 
-/** The host cannot enforce a requested property (and it was not marked best-effort). */
+/** The host cannot enforce a requested property (and it was not marked best-effort). Code `ERR_UNITPOOL_CAPABILITY`. */
 export class CapabilityError extends UnitPoolError {
+  static {
+    named(this, 'CapabilityError');
+  }
   override readonly code = 'ERR_UNITPOOL_CAPABILITY';
   readonly property: string;
   readonly reason: string;
@@ -58,8 +86,11 @@ export class CapabilityError extends UnitPoolError {
   }
 }
 
-/** No systemd could be reached over D-Bus (or it refused us). */
+/** No systemd could be reached over D-Bus (or it refused us). Code `ERR_UNITPOOL_NO_SYSTEMD`. */
 export class SystemdUnavailableError extends UnitPoolError {
+  static {
+    named(this, 'SystemdUnavailableError');
+  }
   override readonly code = 'ERR_UNITPOOL_NO_SYSTEMD';
   /** The bus address that was tried. */
   readonly address: string;
@@ -76,8 +107,11 @@ export class SystemdUnavailableError extends UnitPoolError {
   }
 }
 
-/** systemd refused to create the pool's unit, or the unit failed while starting. */
+/** systemd refused to create the pool's unit, or the unit failed while starting. Code `ERR_UNITPOOL_UNIT_START`. */
 export class UnitStartError extends UnitPoolError {
+  static {
+    named(this, 'UnitStartError');
+  }
   override readonly code = 'ERR_UNITPOOL_UNIT_START';
   /** The job result (`failed`, `dependency`, ...) or the D-Bus error name. */
   readonly result: string;
@@ -92,10 +126,21 @@ export class UnitStartError extends UnitPoolError {
 }
 
 /** Why a worker went away. */
-export type ExitReason = 'exit' | 'signal' | 'oom-kill' | 'timeout' | 'unit-stopped' | 'protocol' | 'supervisor-exit';
+export type ExitReason =
+  /** It exited by itself (exitCode is set). */
+  | 'exit'
+  /** A signal killed it (signal is set), other than an OOM kill. */
+  | 'signal'
+  /** The kernel's OOM killer killed it: the unit's memory limit was reached. */
+  | 'oom-kill'
+  /** The unit's supervisor (the worker's parent) died, and its workers with it. */
+  | 'supervisor-exit';
 
-/** The worker running a task died before the task finished. */
+/** The worker running a task died before the task finished. Code `ERR_UNITPOOL_WORKER_EXITED`. */
 export class WorkerExitedError extends UnitPoolError {
+  static {
+    named(this, 'WorkerExitedError');
+  }
   override readonly code = 'ERR_UNITPOOL_WORKER_EXITED';
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -123,18 +168,30 @@ export class WorkerExitedError extends UnitPoolError {
   }
 }
 
-/** The pool can no longer run tasks: a worker died under onWorkerExit: 'break', the unit died, or an initializer threw. */
+/**
+ * The pool can no longer run tasks: a worker died under onWorkerExit: 'break', the unit died, or an initializer threw.
+ * Code `ERR_UNITPOOL_BROKEN`.
+ */
 export class BrokenPoolError extends UnitPoolError {
+  static {
+    named(this, 'BrokenPoolError');
+  }
   override readonly code = 'ERR_UNITPOOL_BROKEN';
 }
 
-/** submit() after shutdown() began. */
+/** submit() after shutdown() began. Code `ERR_UNITPOOL_CLOSED`. */
 export class PoolClosedError extends UnitPoolError {
+  static {
+    named(this, 'PoolClosedError');
+  }
   override readonly code = 'ERR_UNITPOOL_CLOSED';
 }
 
-/** A task ran longer than its `timeout`. */
+/** A task ran longer than its `timeout`. Code `ERR_UNITPOOL_TIMEOUT`. */
 export class TaskTimeoutError extends UnitPoolError {
+  static {
+    named(this, 'TaskTimeoutError');
+  }
   override readonly code = 'ERR_UNITPOOL_TIMEOUT';
   readonly timeout: number;
 
@@ -144,8 +201,11 @@ export class TaskTimeoutError extends UnitPoolError {
   }
 }
 
-/** The pool's queue is full (maxQueue) and queueMode is 'reject'. */
+/** The pool's queue is full (maxQueue) and queueMode is 'reject'. Code `ERR_UNITPOOL_QUEUE_FULL`. */
 export class QueueFullError extends UnitPoolError {
+  static {
+    named(this, 'QueueFullError');
+  }
   override readonly code = 'ERR_UNITPOOL_QUEUE_FULL';
   readonly maxQueue: number;
 
@@ -155,24 +215,61 @@ export class QueueFullError extends UnitPoolError {
   }
 }
 
-/** The unit sent bytes that break the protocol; the offending worker was killed. */
+/** The unit sent bytes that break the protocol; the offending worker was killed. Code `ERR_UNITPOOL_PROTOCOL`. */
 export class ProtocolError extends UnitPoolError {
+  static {
+    named(this, 'ProtocolError');
+  }
   override readonly code = 'ERR_UNITPOOL_PROTOCOL';
 }
 
-/** A value cannot be sent to a worker (a function, a symbol, a class instance...). */
-export class SerializationError extends TypeError {
-  readonly code = 'ERR_UNITPOOL_SERIALIZE';
+/**
+ * A value cannot be sent to a worker (a function, a symbol, a class instance...). Code `ERR_UNITPOOL_SERIALIZE`.
+ * It used to extend TypeError; like every error of unitpool it is a UnitPoolError now (test its class or `code`).
+ */
+export class SerializationError extends UnitPoolError {
+  static {
+    named(this, 'SerializationError');
+  }
+  override readonly code = 'ERR_UNITPOOL_SERIALIZE';
   /** Where in the value the problem is, e.g. `args[1].handler`. */
   readonly path: string;
 
-  constructor(path: string, problem: string, options: { cause?: unknown } = {}) {
+  constructor(path: string, problem: string, options: UnitPoolErrorOptions = {}) {
     super(`${path} cannot be sent to a worker: ${problem}`, options);
     this.path = path;
   }
+}
 
-  override get name(): string {
-    return 'SerializationError';
+/**
+ * A command line is wrong: an unknown flag, a missing value, no command. Code `ERR_UNITPOOL_USAGE`. The message
+ * names the problem and the fix; the CLI prints it with the command's usage and exits with status 2.
+ */
+export class UsageError extends UnitPoolError {
+  static {
+    named(this, 'UsageError');
+  }
+  override readonly code = 'ERR_UNITPOOL_USAGE';
+}
+
+/**
+ * systemd (or the bus daemon) answered a D-Bus call with an error, did not answer in time, or the connection
+ * closed. Code `ERR_UNITPOOL_DBUS`. `dbusName` is the D-Bus error name, e.g. `org.freedesktop.systemd1.NoSuchUnit`,
+ * `org.freedesktop.DBus.Error.Timeout`, or `org.freedesktop.DBus.Error.Disconnected` for a closed connection.
+ */
+export class DBusCallError extends UnitPoolError {
+  static {
+    named(this, 'DBusCallError');
+  }
+  override readonly code = 'ERR_UNITPOOL_DBUS';
+  /** The method (or signal) that was waited for, e.g. `StartTransientUnit`. */
+  readonly member: string;
+  readonly dbusName: string;
+
+  constructor(member: string, dbusName: string, detail: string, options: UnitPoolErrorOptions = {}) {
+    super(`${member}: ${dbusName}: ${detail}`, options);
+    this.member = member;
+    this.dbusName = dbusName;
   }
 }
 

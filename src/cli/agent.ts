@@ -5,10 +5,10 @@
 // at once (BullMQ's stall detection gives them to another agent).
 
 import { type Agent, startAgent } from '../cluster/agent.js';
-import { OptionError, UnitPoolError } from '../errors.js';
+import { OptionError, UnitPoolError, UsageError } from '../errors.js';
 import type { UnitPoolOptions } from '../pool/pool.js';
 import type { UnitProperties } from '../properties/index.js';
-import { buildProperties, originOf, parseRunArgs, UsageError } from './run-args.js';
+import { buildProperties, originOf, parseRunArgs } from './run-args.js';
 
 export const AGENT_USAGE = `Usage: unitpool agent --redis URL --queue NAME [agent options] [pool options]
 

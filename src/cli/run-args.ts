@@ -6,10 +6,9 @@
 // is the compiler's job (src/properties/compile.ts).
 
 import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { DEFAULT_ENV_NAMES, mergeProperties, presetProperties, type PropertyOverrides, suggest, type UnitOptions } from '../properties/index.js';
 import { fromUnitFile, isListProperty, splitAssignment } from './unit-syntax.js';
-
-export class UsageError extends Error {}
 
 /** One flag that sets a property, in command-line order. */
 export interface Setting {

@@ -12,7 +12,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { UnitPoolError } from '../errors.js';
+import { named, UnitPoolError } from '../errors.js';
 import { join } from 'node:path';
 import type { DBusProperty } from '../unit/transient.js';
 import { privateSocketDir } from '../unit/sockets.js';
@@ -35,8 +35,11 @@ export interface Pty {
   finish(): Promise<void>;
 }
 
-/** script(1) gave no terminal: the command then runs without one. */
+/** script(1) gave no terminal: the command then runs without one. Code `ERR_UNITPOOL_RUN_PTY`. */
 export class PtyError extends UnitPoolError {
+  static {
+    named(this, 'PtyError');
+  }
   override readonly code = 'ERR_UNITPOOL_RUN_PTY';
 }
 

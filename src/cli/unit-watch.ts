@@ -8,7 +8,8 @@
 //   inactive / failed   the end; the unit's properties (Result, ExecMainCode/Status) stay readable while our
 //               reference holds it.
 
-import { type DBusMessage, DBusCallError, SYSTEMD, type SystemdBus, UNIT_IFACE } from '../unit/bus.js';
+import { DBusCallError } from '../errors.js';
+import { type DBusMessage, SYSTEMD, type SystemdBus, UNIT_IFACE } from '../unit/bus.js';
 
 /** systemd's object path for a unit name (bus_label_escape: all but [A-Za-z0-9] as _xx; a leading digit too). */
 export function unitObjectPath(name: string): string {

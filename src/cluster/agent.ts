@@ -13,10 +13,12 @@
 
 import { hostname } from 'node:os';
 import { type Job, WaitingError, Worker } from 'bullmq';
-import { BrokenPoolError, OptionError, UnitStartError, WorkerExitedError } from '../errors.js';
+import { BrokenPoolError, UnitStartError, WorkerExitedError } from '../errors.js';
+import { boolean, checkOptions, func, milliseconds, nested, nonEmptyString, positiveInteger, refusalOf, required, type SchemaOf, wholeNumber } from '../options/check.js';
+import { UNIT_POOL_OPTIONS_SCHEMA } from '../options/pool.js';
 import { SourceText, type TaskFunction } from '../pool/functions.js';
 import { UnitPool, type UnitPoolOptions } from '../pool/pool.js';
-import { checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
+import { CONNECTION_FORM, checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
 import { SourceRefusedError } from './errors.js';
 import { decodeJob, DEFAULT_MAX_PAYLOAD, encodeOutcome, type JobFunction, type JobSpec, type Outcome } from './job.js';
 import { ModuleDirectory } from './modules.js';
@@ -59,10 +61,24 @@ export interface AgentStats {
 
 const RETRYABLE = [WorkerExitedError, BrokenPoolError, UnitStartError];
 
-function positiveInteger(option: string, value: number | undefined): number | undefined {
-  if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new OptionError(option, value, 'not a positive integer', 'e.g. 4');
-  return value;
-}
+/** The form of every key of AgentOptions (checkOptions, src/options/check.ts); `pool` is checked as UnitPool's options. */
+export const AGENT_OPTIONS_SCHEMA = {
+  connection: required(CONNECTION_FORM),
+  queue: required(nonEmptyString),
+  pool: nested(UNIT_POOL_OPTIONS_SCHEMA, "UnitPool's options, e.g. { preset: 'untrusted', maxWorkers: 4 }"),
+  modules: nonEmptyString,
+  concurrency: positiveInteger,
+  allowSource: boolean,
+  host: nonEmptyString,
+  maxPayload: positiveInteger,
+  lockDuration: positiveInteger,
+  stalledInterval: positiveInteger,
+  maxStalledCount: wholeNumber,
+  prefix: nonEmptyString,
+  log: func,
+} satisfies SchemaOf<AgentOptions>;
+
+const CLOSE_OPTIONS_SCHEMA = { timeout: milliseconds } satisfies SchemaOf<{ timeout?: number }>;
 
 export class Agent {
   readonly host: string;
@@ -82,13 +98,14 @@ export class Agent {
 
   /** Use startAgent(), which also waits for the unit to start. */
   constructor(private readonly options: AgentOptions) {
+    checkOptions('new Agent()', options === undefined ? {} : options, AGENT_OPTIONS_SCHEMA);
     const queue = checkQueueName(options.queue);
     this.host = options.host ?? hostname();
-    this.maxPayload = positiveInteger('maxPayload', options.maxPayload) ?? DEFAULT_MAX_PAYLOAD;
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.modules = new ModuleDirectory(options.modules);
     this.pool = new UnitPool(options.pool ?? {});
-    const concurrency = positiveInteger('concurrency', options.concurrency) ?? this.pool.maxWorkers;
-    const lockDuration = positiveInteger('lockDuration', options.lockDuration) ?? 30_000;
+    const concurrency = options.concurrency ?? this.pool.maxWorkers;
+    const lockDuration = options.lockDuration ?? 30_000;
     this.worker = new Worker(queue, (job: Job, token?: string) => this.process(job, token), {
       connection: redisOptions(options.connection),
       prefix: options.prefix,
@@ -96,7 +113,7 @@ export class Agent {
       autorun: false,
       concurrency,
       lockDuration,
-      stalledInterval: positiveInteger('stalledInterval', options.stalledInterval) ?? lockDuration,
+      stalledInterval: options.stalledInterval ?? lockDuration,
       maxStalledCount: options.maxStalledCount ?? 1,
     });
     this.worker.on('error', (err) => this.log(`queue: ${err.message}`));
@@ -126,6 +143,8 @@ export class Agent {
    * hands back at once.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
+    const refused = refusalOf('close()', options, CLOSE_OPTIONS_SCHEMA);
+    if (refused) return Promise.reject(refused);
     if (this.closing && options.timeout === 0) this.hurry?.();
     this.closing ??= this.stop(options.timeout ?? 30_000).finally(() => this.markStopped());
     return this.closing;

@@ -9,10 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { OptionError, PoolClosedError, TaskTimeoutError } from '../errors.js';
+import { checkOptions, either, nested, nonEmptyString, positiveInteger, refusalOf, required, type SchemaOf, url, wholeNumber } from '../options/check.js';
+import { MAP_OPTIONS_SCHEMA, SHUTDOWN_OPTIONS_SCHEMA, SUBMIT_OPTIONS_SCHEMA } from '../options/pool.js';
 import type { TaskFunction } from '../pool/functions.js';
 import { MapIterator } from '../pool/map.js';
 import type { MapOptions, ShutdownOptions, SubmitOptions, UnitPool } from '../pool/pool.js';
-import { checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
+import { CONNECTION_FORM, checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
 import { JobFunctions } from './functions.js';
 import { type CallKind, DEFAULT_MAX_PAYLOAD, encodeJob } from './job.js';
 import { type Pending, ResultListener } from './results.js';
@@ -63,10 +65,21 @@ export interface ClusterStats {
 /** After a task's timeout, how long the client still waits for the agent's own TaskTimeoutError, in ms. */
 const TIMEOUT_GRACE = 5000;
 
-function check(option: string, value: number | undefined, min: number): number | undefined {
-  if (value !== undefined && (!Number.isInteger(value) || value < min)) throw new OptionError(option, value, `not an integer >= ${min}`, `e.g. ${Math.max(min, 1) * 4}`);
-  return value;
-}
+/** The form of every key of ClusterPoolOptions (checkOptions, src/options/check.ts). */
+export const CLUSTER_POOL_OPTIONS_SCHEMA = {
+  connection: required(CONNECTION_FORM),
+  queue: required(nonEmptyString),
+  modules: either([nonEmptyString, url], 'an absolute path or a file: URL'),
+  maxPayload: positiveInteger,
+  attempts: positiveInteger,
+  backoff: wholeNumber,
+  retention: nested({ age: positiveInteger, count: wholeNumber }),
+  concurrency: positiveInteger,
+  rateLimit: nested({ max: required(positiveInteger), duration: required(positiveInteger) }),
+  maxInFlight: positiveInteger,
+  eventsMaxLen: positiveInteger,
+  prefix: nonEmptyString,
+} satisfies SchemaOf<ClusterPoolOptions>;
 
 /** What code written for a UnitPool calls: ClusterPool has it with the same types (checked by the compiler). */
 export type PoolCalls = Pick<UnitPool, 'submit' | 'map' | 'shutdown' | 'ready' | typeof Symbol.asyncDispose>;
@@ -85,21 +98,21 @@ export class ClusterPool implements PoolCalls {
   private readonly maxInFlight: number;
 
   constructor(private readonly options: ClusterPoolOptions) {
+    checkOptions('new ClusterPool()', options === undefined ? {} : options, CLUSTER_POOL_OPTIONS_SCHEMA);
     const name = checkQueueName(options.queue);
-    this.maxPayload = check('maxPayload', options.maxPayload, 1) ?? DEFAULT_MAX_PAYLOAD;
-    this.maxInFlight = check('maxInFlight', options.maxInFlight, 1) ?? 64;
-    check('concurrency', options.concurrency, 1);
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxInFlight = options.maxInFlight ?? 64;
     const retention = options.retention ?? {};
-    const keep = { age: check('retention.age', retention.age, 1) ?? 3600, count: check('retention.count', retention.count, 0) ?? 1000 };
+    const keep = { age: retention.age ?? 3600, count: retention.count ?? 1000 };
     this.jobOptions = {
-      attempts: check('attempts', options.attempts, 1) ?? 1,
-      ...(options.backoff ? { backoff: { type: 'fixed', delay: check('backoff', options.backoff, 0) } } : {}),
+      attempts: options.attempts ?? 1,
+      ...(options.backoff ? { backoff: { type: 'fixed', delay: options.backoff } } : {}),
       removeOnComplete: keep,
       removeOnFail: keep,
     };
     this.functions = new JobFunctions(options.modules);
     const connection = redisOptions(options.connection);
-    const maxLen = check('eventsMaxLen', options.eventsMaxLen, 1) ?? 10_000;
+    const maxLen = options.eventsMaxLen ?? 10_000;
     this.queue = new Queue(name, { connection, prefix: options.prefix, streams: { events: { maxLen } } });
     this.queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
     this.results = new ResultListener(this.queue, connection, this.maxPayload);
@@ -112,7 +125,7 @@ export class ClusterPool implements PoolCalls {
     await this.results.start();
     if (this.options.concurrency !== undefined) await this.queue.setGlobalConcurrency(this.options.concurrency);
     const rate = this.options.rateLimit;
-    if (rate !== undefined) await this.queue.setGlobalRateLimit(check('rateLimit.max', rate.max, 1)!, check('rateLimit.duration', rate.duration, 1)!);
+    if (rate !== undefined) await this.queue.setGlobalRateLimit(rate.max, rate.duration);
   }
 
   /** Resolves when the client is connected and listens for results. */
@@ -128,8 +141,8 @@ export class ClusterPool implements PoolCalls {
 
   /** fn over every item, in order (or as jobs complete with ordered: false), chunksize items per job, a bounded number of jobs in flight (maxInFlight). */
   map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
+    checkOptions('map()', options, MAP_OPTIONS_SCHEMA);
     const chunksize = options.chunksize ?? 1;
-    if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
     this.checkOpen('map');
     this.functions.of(fn as TaskFunction);
     const submitChunk = (chunk: T[]) => this.enqueue(fn as TaskFunction, 'chunk', chunk, { timeout: options.timeout, signal: options.signal });
@@ -138,6 +151,8 @@ export class ClusterPool implements PoolCalls {
 
   /** No new tasks; waits for this client's jobs (unless wait: false), cancelling the waiting ones with cancelPending. */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const refused = refusalOf('shutdown()', options, SHUTDOWN_OPTIONS_SCHEMA);
+    if (refused) return Promise.reject(refused);
     const { wait = true, cancelPending = false } = options;
     this.closing = true;
     if (cancelPending) {
@@ -181,8 +196,12 @@ export class ClusterPool implements PoolCalls {
   /** One job; what cannot be submitted is a rejected result. */
   private enqueue(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
     try {
+      if (call === 'call') checkOptions('submit()', options, SUBMIT_OPTIONS_SCHEMA);
       this.checkOpen(call === 'call' ? 'submit' : 'map');
-      if (!Array.isArray(values)) throw new TypeError(`submit(fn, args): args must be an array of arguments, got ${typeof values}`);
+      if (!Array.isArray(values)) {
+        const message = `submit(fn, args): args must be an array of arguments, got ${typeof values}`;
+        throw new OptionError('args', values, message, 'an array, e.g. submit(fn, [1, 2])', { message });
+      }
       return this.add(fn, call, values, options);
     } catch (err) {
       return { result: Promise.reject(err), cancel: () => {} };
@@ -191,7 +210,6 @@ export class ClusterPool implements PoolCalls {
 
   private add(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
     const timeout = options.timeout;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw new TypeError(`timeout must be a positive number of ms, got ${String(timeout)}`);
     const data = encodeJob({ fn: this.functions.of(fn), call, values, timeout: timeout ?? null }, this.maxPayload);
     options.signal?.throwIfAborted();
     const id = `${this.id}-${++this.seq}`;

@@ -5,8 +5,12 @@
 
 import type { RedisOptions } from 'ioredis';
 import { OptionError } from '../errors.js';
+import { either, nonEmptyString, object } from '../options/check.js';
 
 export type ConnectionOption = string | RedisOptions;
+
+/** The shape of a ConnectionOption, for checkOptions(); redisOptions() judges the URL. */
+export const CONNECTION_FORM = either([nonEmptyString, object], "a Redis URL ('redis://127.0.0.1:6380'), a unix socket path or ioredis options");
 
 /** Reconnects every 100 ms at first, then every second, for ever. */
 function retryStrategy(times: number): number {

@@ -3,11 +3,14 @@
 // An agent encodes a task's failure with the project's codec, which keeps name, message, stack, `cause` and own
 // fields, but revives only JavaScript's built-in classes. reviveRemoteError() gives unitpool's own classes
 // (WorkerExitedError, TaskTimeoutError, ...) and this module's back their prototype, so `instanceof` works on
-// the caller's side as on one machine, and adds `host`: the agent that ran the task.
+// the caller's side as on one machine, and adds `host`: the agent that ran the task. Classes are found by the
+// `name` on their prototype (set by named()), which a minifier leaves alone.
 
 import {
   BrokenPoolError,
   CapabilityError,
+  DBusCallError,
+  named,
   OptionError,
   PoolClosedError,
   ProtocolError,
@@ -18,11 +21,18 @@ import {
   UnitPoolError,
   type UnitPoolErrorOptions,
   UnitStartError,
+  UsageError,
   WorkerExitedError,
 } from '../errors.js';
 
-/** A job's encoded payload (arguments, or a result) is larger than the queue's limit. */
+/**
+ * A job's encoded payload (arguments, or a result) is larger than the queue's limit.
+ * Code `ERR_UNITPOOL_PAYLOAD_TOO_LARGE`.
+ */
 export class PayloadTooLargeError extends UnitPoolError {
+  static {
+    named(this, 'PayloadTooLargeError');
+  }
   override readonly code = 'ERR_UNITPOOL_PAYLOAD_TOO_LARGE';
   /** Which payload: `args`, `items`, `result`. */
   readonly what: string;
@@ -41,8 +51,14 @@ export class PayloadTooLargeError extends UnitPoolError {
   }
 }
 
-/** The agent refuses a function sent as source text: it was not started with --allow-source (allowSource). */
+/**
+ * The agent refuses a function sent as source text: it was not started with --allow-source (allowSource).
+ * Code `ERR_UNITPOOL_SOURCE_REFUSED`.
+ */
 export class SourceRefusedError extends UnitPoolError {
+  static {
+    named(this, 'SourceRefusedError');
+  }
   override readonly code = 'ERR_UNITPOOL_SOURCE_REFUSED';
   /** The agent that refused it. */
   readonly host: string;
@@ -57,8 +73,14 @@ export class SourceRefusedError extends UnitPoolError {
   }
 }
 
-/** A module reference names nothing the agent may run: outside its --modules directory, missing, or none given. */
+/**
+ * A module reference names nothing the agent may run: outside its --modules directory, missing, or none given.
+ * Code `ERR_UNITPOOL_MODULE_REFUSED`.
+ */
 export class ModuleRefusedError extends UnitPoolError {
+  static {
+    named(this, 'ModuleRefusedError');
+  }
   override readonly code = 'ERR_UNITPOOL_MODULE_REFUSED';
   /** The module as the job named it. */
   readonly module: string;
@@ -71,8 +93,14 @@ export class ModuleRefusedError extends UnitPoolError {
   }
 }
 
-/** A job (or a job's outcome) read from the queue is not what a unitpool client or agent writes. */
+/**
+ * A job (or a job's outcome) read from the queue is not what a unitpool client or agent writes.
+ * Code `ERR_UNITPOOL_MALFORMED_JOB`.
+ */
 export class MalformedJobError extends UnitPoolError {
+  static {
+    named(this, 'MalformedJobError');
+  }
   override readonly code = 'ERR_UNITPOOL_MALFORMED_JOB';
   /** The BullMQ job id. */
   readonly jobId: string | undefined;
@@ -86,8 +114,12 @@ export class MalformedJobError extends UnitPoolError {
 /**
  * BullMQ failed the job without an outcome from an agent: it stalled more often than maxStalledCount (its agents
  * died or lost Redis while running it), ran out of attempts, or was removed from the queue.
+ * Code `ERR_UNITPOOL_JOB_FAILED`.
  */
 export class JobFailedError extends UnitPoolError {
+  static {
+    named(this, 'JobFailedError');
+  }
   override readonly code = 'ERR_UNITPOOL_JOB_FAILED';
   readonly jobId: string;
   /** BullMQ's failedReason. */
@@ -121,12 +153,14 @@ const CLASSES = new Map<string, { prototype: any }>(
     QueueFullError,
     ProtocolError,
     SerializationError,
+    UsageError,
+    DBusCallError,
     PayloadTooLargeError,
     SourceRefusedError,
     ModuleRefusedError,
     MalformedJobError,
     JobFailedError,
-  ].map((c) => [c.name, c]),
+  ].map((c) => [c.prototype.name, c]),
 );
 
 /** The error as the caller sees it: unitpool's classes by name, and `host` set. Non-errors are wrapped. */

@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OptionError } from '../errors.js';
-import { type CompileOptions, compileWithFacts, type DBusProperty, formatExample, type RawProperty, suggest } from './compile.js';
+import { suggest } from '../options/suggest.js';
+import { type CompileOptions, compileWithFacts, type DBusProperty, formatExample, type RawProperty } from './compile.js';
 import type { EnvOption } from './env.js';
 import { mergeProperties, type PresetContext, type PresetName, presetProperties } from './presets.js';
 import type { ReadablePath } from './readable.js';
@@ -58,7 +59,8 @@ export type {
   EnvironmentInput,
   SyscallArchitecture,
 } from './table.js';
-export { compileProperties, compileWithFacts, checkRaw, formatExample, suggest, NODE_SYSCALLS } from './compile.js';
+export { compileProperties, compileWithFacts, checkRaw, formatExample, NODE_SYSCALLS } from './compile.js';
+export { suggest } from '../options/suggest.js';
 export type { CompileOptions, CompiledFacts, DBusProperty, RawProperty } from './compile.js';
 export { preset, mergeProperties, presetProperties, presetPropertyNames, PRESET_NAMES, PRESET_DOCS } from './presets.js';
 export type { PresetName, PresetContext, PresetDoc, PropertyOverrides } from './presets.js';

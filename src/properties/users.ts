@@ -3,6 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { UnitPoolError } from '../errors.js';
 
 export interface UserEntry {
   name: string;
@@ -50,7 +51,10 @@ function getent(db: Db, key: string): string[] | undefined {
     const e = err as NodeJS.ErrnoException & { status?: number | null };
     if (e.status === 2) return undefined; // key not found
     if (e.code === 'ENOENT') return fromFile(db, key); // no getent on this system
-    throw new Error(`could not look up ${db === 'passwd' ? 'user' : 'group'} ${JSON.stringify(key)} with getent: ${e.message}`, { cause: err });
+    throw new UnitPoolError(
+      `could not look up ${db === 'passwd' ? 'user' : 'group'} ${JSON.stringify(key)} with getent: ${e.message}; check the host's name service (nsswitch.conf)`,
+      { cause: err },
+    );
   }
 }
 

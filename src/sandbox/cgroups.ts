@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CgroupLayout } from '../unit/cgroup.js';
 import { SandboxError } from './errors.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -86,9 +87,10 @@ export interface Hierarchy {
   ownDir: string;
 }
 
-export interface CgroupLayout {
-  /** 'hybrid' (v1 controllers + cgroup2 on unified), 'legacy' (v1 only), 'unified' (pure cgroup2). */
-  mode: 'hybrid' | 'legacy' | 'unified';
+/** The cgroup hierarchies this process is in, where the host mounts them, and the links between them. */
+export interface CgroupMounts {
+  /** In unitpool's one vocabulary (src/unit/cgroup.ts): 'v2' (pure cgroup2), 'hybrid' (v1 controllers + cgroup2 on unified), 'v1' (v1 only). */
+  layout: Exclude<CgroupLayout, 'none'>;
   hierarchies: Hierarchy[];
   /** Symbolic links directly in /sys/fs/cgroup, e.g. cpu -> cpu,cpuacct: [name, target]. */
   links: Array<[string, string]>;
@@ -113,11 +115,11 @@ function layoutError(detail: string): SandboxError {
  * Finds every cgroup hierarchy this process is in and where the host mounts it.
  * Throws SandboxError('cgroup-layout') for layouts it cannot mirror inside the sandbox.
  */
-export function readCgroupLayout(
+export function readCgroupMounts(
   procCgroupText = readFileSync('/proc/self/cgroup', 'utf8'),
   mountInfoText = readFileSync('/proc/self/mountinfo', 'utf8'),
   readLinks: () => Array<[string, string]> = readCgroupRootLinks,
-): CgroupLayout {
+): CgroupMounts {
   const mounts = parseMountInfo(mountInfoText);
   const visible = visibleMounts(mounts);
   const under = (m: MountInfo) => m.mountPoint === CGROUP_ROOT || m.mountPoint.startsWith(CGROUP_ROOT + '/');
@@ -127,10 +129,10 @@ export function readCgroupLayout(
 
   const procs = parseProcCgroup(procCgroupText);
   const hierarchies: Hierarchy[] = [];
-  let mode: CgroupLayout['mode'];
+  let layout: CgroupMounts['layout'];
 
   if (rootMount.fsType === 'cgroup2') {
-    mode = 'unified';
+    layout = 'v2';
     const own = procs.find((p) => p.hierarchyId === 0);
     if (!own) throw layoutError('cgroup2 is mounted but /proc/self/cgroup has no 0:: line');
     hierarchies.push({
@@ -158,12 +160,12 @@ export function readCgroupLayout(
     const hasV2 = hierarchies.some((h) => h.version === 2);
     if (!hasNamed && !hasV2) throw layoutError(`${CGROUP_ROOT} has neither name=systemd nor cgroup2 mounted`);
     if (!hasNamed) throw layoutError(`cgroup v1 controllers without a name=systemd hierarchy`);
-    mode = hasV2 ? 'hybrid' : 'legacy';
+    layout = hasV2 ? 'hybrid' : 'v1';
   } else {
     throw layoutError(`${CGROUP_ROOT} is a ${rootMount.fsType} file system`);
   }
 
-  return { mode, hierarchies, links: mode === 'unified' ? [] : readLinks() };
+  return { layout, hierarchies, links: layout === 'v2' ? [] : readLinks() };
 }
 
 /** Only the topmost (last listed) mount on each mount point counts. */
@@ -211,8 +213,8 @@ function readCgroupRootLinks(): Array<[string, string]> {
 /** The sandbox's cgroup directories, one per hierarchy. */
 export interface SandboxCgroups {
   name: string;
-  layout: CgroupLayout;
-  /** Host paths of the sandbox cgroups, in the order of layout.hierarchies. */
+  mounts: CgroupMounts;
+  /** Host paths of the sandbox cgroups, in the order of mounts.hierarchies. */
   dirs: string[];
 }
 
@@ -221,10 +223,10 @@ export function newSandboxCgroupName(pid = process.pid): string {
 }
 
 /** Creates the sandbox cgroups. On failure removes what it made and throws. */
-export function createSandboxCgroups(layout: CgroupLayout, name = newSandboxCgroupName()): SandboxCgroups {
+export function createSandboxCgroups(mounts: CgroupMounts, name = newSandboxCgroupName()): SandboxCgroups {
   const made: string[] = [];
   try {
-    for (const h of layout.hierarchies) {
+    for (const h of mounts.hierarchies) {
       const dir = join(h.ownDir, name);
       mkdirCgroup(dir);
       made.push(dir);
@@ -248,7 +250,7 @@ export function createSandboxCgroups(layout: CgroupLayout, name = newSandboxCgro
     if (e instanceof SandboxError) throw e;
     throw new SandboxError('cgroup-layout', `cannot create the sandbox cgroups: ${(e as Error).message}`, '', { cause: e });
   }
-  return { name, layout, dirs: made };
+  return { name, mounts, dirs: made };
 }
 
 function mkdirCgroup(dir: string): void {
@@ -342,9 +344,9 @@ async function removeOne(dir: string, deadline: number): Promise<boolean> {
  * `<pid>` is dead and which hold no process any more (left by a launcher that was killed before its
  * watchdog could clean up). Returns what it removed.
  */
-export async function sweepStaleSandboxCgroups(layout: CgroupLayout): Promise<string[]> {
+export async function sweepStaleSandboxCgroups(mounts: CgroupMounts): Promise<string[]> {
   const removed: string[] = [];
-  for (const h of layout.hierarchies) {
+  for (const h of mounts.hierarchies) {
     let names: string[];
     try {
       names = readdirSync(h.ownDir);

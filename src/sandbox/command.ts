@@ -3,8 +3,11 @@
 import { spawn } from 'node:child_process';
 import { constants as osc } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UsageError } from '../errors.js';
 import { SandboxError } from './errors.js';
-import { startSandbox, stillRunning, systemdIsPid1, waitForChild, type Sandbox } from './launcher.js';
+import { startSandbox, type Sandbox } from './launcher.js';
+import { systemdIsPid1 } from './preflight.js';
+import { stillRunning, waitForChild } from './proc.js';
 
 export const SANDBOX_USAGE = `Usage: unitpool sandbox [options] [--] command [args...]
 
@@ -36,8 +39,6 @@ export interface SandboxCommandOptions {
   command: string[];
 }
 
-export class UsageError extends Error {}
-
 export function parseSandboxArgs(argv: readonly string[]): SandboxCommandOptions {
   const o: SandboxCommandOptions = { ifNeeded: false, force: false, keep: [], verbose: false, timeoutMs: 10_000, help: false, command: [] };
   let i = 0;
@@ -64,7 +65,7 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxCommandOptions
       const n = Number(v);
       if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout: not a positive number of seconds: ${v}`);
       o.timeoutMs = n * 1000;
-    } else throw new UsageError(`unknown option ${a}`);
+    } else throw new UsageError(`unknown option ${a}; see the options below`);
   }
   o.command = argv.slice(i);
   if (!o.help && o.command.length === 0) throw new UsageError('no command given');

@@ -1,4 +1,4 @@
-import { UnitPoolError, type UnitPoolErrorOptions } from '../errors.js';
+import { named, UnitPoolError, type UnitPoolErrorOptions } from '../errors.js';
 
 /** Why a sandbox could not be started (or stopped cleanly). Stable, for programs to act on. */
 export type SandboxFailure =
@@ -23,8 +23,14 @@ export type SandboxFailure =
   /** Something was left behind at stop (a cgroup that would not go away). */
   | 'cleanup';
 
-/** The sandbox could not be built, booted or cleaned up. `reason` says which; the message says what to do. */
+/**
+ * The sandbox could not be built, booted or cleaned up. `reason` says which; the message says what to do.
+ * Code `ERR_UNITPOOL_SANDBOX`.
+ */
 export class SandboxError extends UnitPoolError {
+  static {
+    named(this, 'SandboxError');
+  }
   override readonly code = 'ERR_UNITPOOL_SANDBOX';
   readonly reason: SandboxFailure;
   /** What systemd and the boot script printed, when there is any (the tail of it). */

@@ -2,6 +2,10 @@
 // ipc and cgroup namespaces, with dbus-daemon serving the system bus inside, runs commands in it and
 // tears it all down. See docs/sandbox.md for what it does to keep the host safe.
 //
+// This module owns a sandbox's life: boot (cgroups, watchdog, setpriv/unshare/boot.sh), waiting for the bus,
+// and stop (kill PID 1, remove the cgroups). It leans on preflight.ts (host checks, keep paths), cgroups.ts,
+// proc.ts (finding PID 1), manager-bus.ts (asking systemd) and enter.ts (running commands inside).
+//
 // Process chain (host pids):
 //   launcher (node) ─ setpriv --pdeathsig KILL ─exec→ unshare ... --fork --kill-child=SIGKILL
 //                       └─ boot.sh stage1 = PID 1 ─exec→ unshare --cgroup ─exec→ boot.sh stage2 ─exec→ systemd
@@ -10,75 +14,18 @@
 // A SIGKILL of the launcher kills unshare (pdeathsig), which kills PID 1 (pdeathsig from an ancestor
 // pid namespace is honoured even by an init), which makes the kernel kill everything in the sandbox.
 
-import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { accessSync, constants as fsc, existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import dbus from 'dbus-next';
-import {
-  createSandboxCgroups,
-  parseMountInfo,
-  readCgroupLayout,
-  removeCgroupTrees,
-  sweepStaleSandboxCgroups,
-  type SandboxCgroups,
-} from './cgroups.js';
+import { boolean, refusalOf, type SchemaOf } from '../options/check.js';
+import { createSandboxCgroups, readCgroupMounts, removeCgroupTrees, sweepStaleSandboxCgroups, type SandboxCgroups } from './cgroups.js';
+import { execInside, type ExecOptions, type ExecResult, type SandboxSpawnOptions, spawnInside } from './enter.js';
 import { SandboxError } from './errors.js';
+import { callManager, getManagerProperty, INNER_BUS_ADDRESS } from './manager-bus.js';
+import { BOOT_SCRIPT, keepPaths, preflight, type SandboxOptions, TOOL_PATH, WATCHDOG_SCRIPT } from './preflight.js';
+import { describeExit, isSystemd, stillRunning, waitForChild } from './proc.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The boot script; found next to this file (copied into dist/ by scripts/copy-assets.mjs). */
-export const BOOT_SCRIPT = join(HERE, 'boot.sh');
-export const WATCHDOG_SCRIPT = join(HERE, 'watchdog.sh');
-
-/** The system bus inside the sandbox, as processes in it see it. */
-export const INNER_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
-const DEFAULT_SYSTEMD = '/lib/systemd/systemd';
-const DBUS_DAEMON = '/usr/bin/dbus-daemon';
-const TOOL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** Directories that get a private file system inside; keep paths below them are bound back. */
-const MASKED = ['/run', '/tmp', '/var', '/var/tmp', '/etc', '/dev'];
 const OUTPUT_LIMIT = 256 * 1024;
-
-export interface SandboxOptions {
-  /**
-   * Paths that must stay visible (and shared with the host) inside the sandbox although they lie
-   * below a directory the sandbox makes private (/tmp, /run, /var, /etc, /dev). The current working
-   * directory is always kept. Directories not below those are visible anyway.
-   */
-  keep?: string[];
-  /** Boot even if systemd already is PID 1 here. Default false: throws SandboxError('not-needed'). */
-  force?: boolean;
-  /** Print systemd's console output as it comes (true: to stderr), or hand it to a function. Also turns on debug logging. */
-  verbose?: boolean | ((text: string) => void);
-  /** Give up when the bus has not answered after this long. Default 10 000 ms. */
-  timeoutMs?: number;
-  /** Hostname inside (own uts namespace). Default 'unitpool-sandbox'. */
-  hostname?: string;
-  /** systemd binary. Default /lib/systemd/systemd. */
-  systemd?: string;
-}
-
-export interface SandboxSpawnOptions {
-  /** Working directory inside the sandbox (same path as on the host). Default process.cwd(). */
-  cwd?: string;
-  /** Environment. Default process.env; DBUS_SYSTEM_BUS_ADDRESS and UNITPOOL_SANDBOX=1 are always added. */
-  env?: NodeJS.ProcessEnv;
-  stdio?: StdioOptions;
-  /**
-   * Run the command in a transient scope unit of the sandbox's systemd (`systemd-run --scope`,
-   * Delegate=yes), so that it lives in the sandbox's cgroup tree like any other unit and can start
-   * a nested sandbox. Default false (it is then in the sandbox's root cgroup).
-   */
-  scope?: boolean;
-}
-
-export interface ExecResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
 export interface StopOptions {
   /**
@@ -107,7 +54,7 @@ export interface Sandbox {
   /** Spawns a command inside, as root, like child_process.spawn. */
   spawn(command: string, args?: readonly string[], options?: SandboxSpawnOptions): ChildProcess;
   /** Runs a command inside and collects its output. */
-  exec(command: string, args?: readonly string[], options?: Omit<SandboxSpawnOptions, 'stdio'> & { input?: string }): Promise<ExecResult>;
+  exec(command: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Stops systemd and everything in the sandbox, and removes the sandbox's cgroups. Idempotent. */
   stop(options?: StopOptions): Promise<StopTimes>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -120,134 +67,7 @@ export interface StopTimes {
   totalMs: number;
 }
 
-/** True when systemd is PID 1 of this pid namespace (on the host, or inside a sandbox). */
-export function systemdIsPid1(): boolean {
-  try {
-    return readFileSync('/proc/1/comm', 'utf8').trim() === 'systemd' && existsSync('/run/systemd/system');
-  } catch {
-    return false;
-  }
-}
-
-/** True in the initial user namespace, where uid 0 is the real root. */
-export function inInitialUserNamespace(): boolean {
-  try {
-    const map = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
-    return map.length === 3 && map[0] === '0' && map[1] === '0' && map[2] === '4294967295';
-  } catch {
-    return true; // no user namespaces in this kernel
-  }
-}
-
-/** Where a program is on PATH (plus the sbin directories), or undefined. */
-export function which(name: string, pathVar = `${process.env.PATH ?? ''}:${TOOL_PATH}`): string | undefined {
-  if (name.includes('/')) return isExecutable(name) ? name : undefined;
-  for (const dir of pathVar.split(':')) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    if (isExecutable(p)) return p;
-  }
-  return undefined;
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    accessSync(p, fsc.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Checks everything that can be checked before booting; throws SandboxError with what to do. */
-export function preflight(options: SandboxOptions = {}): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new SandboxError(
-      'not-root',
-      `the sandbox must be started as root (uid 0), not uid ${process.getuid()}: it creates namespaces, mounts and cgroups. ` +
-        `Run it with sudo, or as root in a container started with --privileged.`,
-    );
-  }
-  if (!inInitialUserNamespace()) {
-    throw new SandboxError(
-      'namespaces',
-      'this process runs in a user namespace (a rootless or unprivileged container?): its root cannot mount the ' +
-        "file systems or move into the cgroups the sandbox needs. Run it as the host's real root, or in a container " +
-        'started with --privileged.',
-    );
-  }
-  if (!options.force && systemdIsPid1()) {
-    throw new SandboxError(
-      'not-needed',
-      'systemd already is PID 1 here: use it directly (the sandbox is not needed), or pass force to boot a private one anyway.',
-    );
-  }
-  const systemd = options.systemd ?? DEFAULT_SYSTEMD;
-  if (!isExecutable(systemd) || !which('systemd-run') || !which('systemctl')) {
-    throw new SandboxError(
-      'no-systemd',
-      `no systemd here (${systemd}, systemd-run and systemctl are needed). Install it: apt-get install systemd dbus`,
-    );
-  }
-  if (!isExecutable(DBUS_DAEMON)) {
-    throw new SandboxError('no-dbus', `no ${DBUS_DAEMON}: the sandbox's system bus needs it. Install it: apt-get install dbus`);
-  }
-  const missing = ['setpriv', 'unshare', 'nsenter', 'mount', 'umount', 'perl', 'bash', 'find', 'sleep'].filter((t) => !which(t));
-  if (!existsSync('/bin/bash')) missing.push('/bin/bash');
-  if (missing.length) {
-    throw new SandboxError(
-      'no-tools',
-      `missing ${missing.join(', ')}: the sandbox needs util-linux (unshare, setpriv, nsenter), mount, perl-base (perl), ` +
-        `bash, findutils and coreutils. Install them: apt-get install util-linux mount perl-base bash findutils coreutils`,
-    );
-  }
-  for (const f of [BOOT_SCRIPT, WATCHDOG_SCRIPT]) {
-    if (!existsSync(f)) {
-      throw new SandboxError('no-tools', `${f} is missing: build the package (npm run build copies src/sandbox/*.sh into dist/)`);
-    }
-  }
-}
-
-/**
- * The paths to bind back inside: the requested ones (resolved), plus the host's own mounts below
- * /etc and /var (Docker's /etc/resolv.conf, /etc/hosts...), which an overlay would hide.
- */
-export function keepPaths(requested: readonly string[], implicitCwd?: string): string[] {
-  const out = new Set<string>();
-  const check = (p: string, explicit: boolean) => {
-    let real: string;
-    try {
-      real = realpathSync(p);
-    } catch (e) {
-      throw new SandboxError('keep', `cannot keep ${p} visible in the sandbox: ${(e as Error).message}`);
-    }
-    if (real === '/proc' || real.startsWith('/proc/') || real === '/sys' || real.startsWith('/sys/')) {
-      throw new SandboxError('keep', `cannot keep ${p} visible in the sandbox: /proc and /sys are the sandbox's own`);
-    }
-    if (MASKED.includes(real)) {
-      if (explicit) {
-        throw new SandboxError(
-          'keep',
-          `cannot keep ${real} itself visible in the sandbox: it is private there so that systemd cannot touch the host's. ` +
-            `Keep a directory below it instead.`,
-        );
-      }
-      return; // cwd = /tmp: the command starts in the sandbox's own /tmp.
-    }
-    out.add(real);
-  };
-  for (const p of requested) check(p, true);
-  if (implicitCwd !== undefined) check(implicitCwd, false);
-  try {
-    for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-      const p = m.mountPoint;
-      if ((p.startsWith('/etc/') || p.startsWith('/var/')) && !p.startsWith('/var/tmp/') && p !== '/var/tmp') out.add(p);
-    }
-  } catch {
-    /* no mountinfo: nothing to add */
-  }
-  return [...out].sort((a, b) => a.length - b.length || a.localeCompare(b));
-}
+const STOP_OPTIONS_SCHEMA = { graceful: boolean } satisfies SchemaOf<StopOptions>;
 
 /** Ring buffer of text. */
 class Tail {
@@ -265,58 +85,15 @@ class Tail {
   }
 }
 
-interface ProcStat {
-  pid: number;
-  ppid: number;
-  startTime: string;
-}
-
-function readStat(pid: number): ProcStat | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(rest[1]), startTime: rest[19]! };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Children of `ppid` (this kernel has no /proc/<pid>/task/<tid>/children, so scan /proc). */
-export function childrenOf(ppid: number): ProcStat[] {
-  const out: ProcStat[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = readStat(Number(name));
-    if (st && st.ppid === ppid) out.push(st);
-  }
-  return out;
-}
-
-/** Waits for the first child of `ppid` to appear (null if `done` resolves or the timeout passes first). */
-export async function waitForChild(ppid: number, timeoutMs: number, done?: () => boolean): Promise<ProcStat | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; ; i++) {
-    const c = childrenOf(ppid)[0];
-    if (c) return c;
-    if ((done && done()) || Date.now() > deadline) return null;
-    await sleep(i < 20 ? 2 : 10);
-  }
-}
-
-export function stillRunning(st: ProcStat): boolean {
-  const now = readStat(st.pid);
-  return now !== undefined && now.startTime === st.startTime;
-}
-
 function envBlock(layoutDirs: SandboxCgroups, keep: string[], options: SandboxOptions, verbose: boolean): NodeJS.ProcessEnv {
-  const { layout } = layoutDirs;
+  const { mounts } = layoutDirs;
   return {
     PATH: TOOL_PATH,
     LANG: 'C.UTF-8',
     SHELL: '/bin/sh',
     UNITPOOL_SB_CGROUPS: layoutDirs.dirs.join('\n'),
-    UNITPOOL_SB_CGMOUNTS: layout.hierarchies.map((h) => `${h.name} ${h.version === 2 ? 'cgroup2' : 'cgroup'} ${h.mountOptions}`).join('\n'),
-    UNITPOOL_SB_CGLINKS: layout.links.map(([n, t]) => `${n} ${t}`).join('\n'),
+    UNITPOOL_SB_CGMOUNTS: mounts.hierarchies.map((h) => `${h.name} ${h.version === 2 ? 'cgroup2' : 'cgroup'} ${h.mountOptions}`).join('\n'),
+    UNITPOOL_SB_CGLINKS: mounts.links.map(([n, t]) => `${n} ${t}`).join('\n'),
     UNITPOOL_SB_KEEP: keep.join('\n'),
     UNITPOOL_SB_HOSTNAME: options.hostname ?? 'unitpool-sandbox',
     UNITPOOL_SB_VERBOSE: verbose ? '1' : '0',
@@ -346,9 +123,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const print = typeof verbose === 'function' ? verbose : verbose ? (s: string) => process.stderr.write(s) : undefined;
   const keep = keepPaths(options.keep ?? [], process.cwd());
 
-  const layout = readCgroupLayout();
-  await sweepStaleSandboxCgroups(layout);
-  const cg = createSandboxCgroups(layout);
+  const mounts = readCgroupMounts();
+  await sweepStaleSandboxCgroups(mounts);
+  const cg = createSandboxCgroups(mounts);
 
   // The watchdog: in our own cgroups, in a session of its own, blocked on a pipe only we write to.
   const watchdog = spawn('/bin/sh', [WATCHDOG_SCRIPT, ...cg.dirs], {
@@ -455,6 +232,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   let stopping: Promise<StopTimes> | undefined;
   const stop = (stopOptions: StopOptions = {}): Promise<StopTimes> => {
+    const refused = refusalOf('sandbox.stop()', stopOptions, STOP_OPTIONS_SCHEMA);
+    if (refused) return Promise.reject(refused);
     stopping ??= (async () => {
       const s0 = performance.now();
       if (stopOptions.graceful && !exitInfo) {
@@ -486,13 +265,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return stopping;
   };
 
-  const spawnInside = (command: string, args: readonly string[] = [], o: SandboxSpawnOptions = {}): ChildProcess => {
+  const target = { pid: pid1.pid, cgroups: cg.dirs };
+  const running = (): void => {
     if (exitInfo || stopping) throw new SandboxError('boot', 'the sandbox is not running');
-    const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env), DBUS_SYSTEM_BUS_ADDRESS: INNER_BUS_ADDRESS, UNITPOOL_SANDBOX: '1' };
-    return spawn('/bin/sh', ['-c', ENTER_SCRIPT, 'unitpool-sandbox-enter', String(pid1.pid), o.cwd ?? process.cwd(), o.scope ? '1' : '0', command, ...args], {
-      stdio: o.stdio ?? 'pipe',
-      env: { ...env, UNITPOOL_SB_JOIN: cg.dirs.join('\n'), INSIDE: INSIDE_SCRIPT, PATH: `${env.PATH ?? ''}:${TOOL_PATH}` },
-    } satisfies SpawnOptions);
+  };
+  const spawnIn = (command: string, args: readonly string[] = [], o: SandboxSpawnOptions = {}): ChildProcess => {
+    running();
+    return spawnInside(target, command, args, o);
   };
 
   const sandbox: Sandbox = {
@@ -503,115 +282,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     bootMs,
     exited,
     output: () => tail.text(),
-    spawn: spawnInside,
-    exec: (command, args = [], o = {}) =>
-      new Promise<ExecResult>((resolve, reject) => {
-        const p = spawnInside(command, args, { ...o, stdio: ['pipe', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        p.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-        p.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-        p.once('error', reject);
-        p.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-        p.stdin!.on('error', () => {}); // EPIPE: the command did not read its input
-        p.stdin!.end(o.input ?? '');
-      }),
+    spawn: spawnIn,
+    exec: (command, args = [], o = {}) => {
+      try {
+        running();
+        return execInside((spawnOptions) => spawnInside(target, command, args, spawnOptions), o);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
     stop,
     [Symbol.asyncDispose]: async () => {
       await stop();
     },
   };
   return sandbox;
-}
-
-/**
- * Run on the host by spawnInside: moves itself into the sandbox's cgroups (so the command is
- * accounted and killed with the sandbox), then enters its namespaces. nsenter forks for the pid
- * namespace; the child cds to the same path inside and runs the command (in a scope if asked).
- * Not --net: the sandbox shares the host's network (units make their own with PrivateNetwork=).
- */
-const ENTER_SCRIPT = `
-pid=$1 cwd=$2 scope=$3
-shift 3
-IFS='
-'
-for cg in $UNITPOOL_SB_JOIN; do
-  echo 0 > "$cg/cgroup.procs" 2>/dev/null || :
-done
-unset UNITPOOL_SB_JOIN IFS
-exec nsenter --target "$pid" --mount --uts --ipc --pid --cgroup -- /bin/sh -c "$INSIDE" "$cwd" "$scope" "$@"
-`;
-
-/** Run inside the sandbox by ENTER_SCRIPT (passed in $INSIDE). */
-const INSIDE_SCRIPT = `
-cd "$0" || { echo "unitpool sandbox: cannot enter $0 inside the sandbox" >&2; exit 125; }
-scope=$1
-shift
-unset INSIDE
-command -v "$1" >/dev/null 2>&1 || { echo "unitpool sandbox: $1: command not found" >&2; exit 127; }
-if [ "$scope" = 1 ]; then
-  exec systemd-run --scope --quiet --collect --property=Delegate=yes --description="unitpool sandbox command" -- "$@"
-fi
-exec "$@"
-`;
-
-function isSystemd(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd' && existsSync(`/proc/${pid}/root/run/unitpool-sandbox/units`);
-  } catch {
-    return false;
-  }
-}
-
-function describeExit(e: { code: number | null; signal: NodeJS.Signals | null }): string {
-  return e.signal ? `signal ${e.signal}` : `status ${e.code}`;
-}
-
-/** Reads a property of org.freedesktop.systemd1.Manager over the bus at `address`. */
-export async function getManagerProperty(address: string, name: string, timeoutMs = 2000): Promise<unknown> {
-  const reply = await busCall(
-    address,
-    {
-      destination: 'org.freedesktop.systemd1',
-      path: '/org/freedesktop/systemd1',
-      interface: 'org.freedesktop.DBus.Properties',
-      member: 'Get',
-      signature: 'ss',
-      body: ['org.freedesktop.systemd1.Manager', name],
-    },
-    timeoutMs,
-  );
-  const v = reply?.body?.[0] as { value?: unknown } | undefined;
-  return v?.value;
-}
-
-async function callManager(address: string, member: string, timeoutMs: number): Promise<void> {
-  await busCall(
-    address,
-    { destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager', member },
-    timeoutMs,
-  );
-}
-
-async function busCall(address: string, msg: dbus.MessageLike, timeoutMs: number): Promise<dbus.Message | null> {
-  const bus = dbus.sessionBus({ busAddress: address });
-  let timer: NodeJS.Timeout | undefined;
-  const call = bus.call(new dbus.Message(msg));
-  call.catch(() => {}); // a late failure after the race is settled must not be an unhandled rejection
-  try {
-    return await Promise.race([
-      call,
-      new Promise<never>((_, reject) => {
-        bus.on('error', (e: Error) => reject(e));
-        timer = setTimeout(() => reject(new Error(`no answer on ${address} within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } finally {
-    if (timer) clearTimeout(timer);
-    try {
-      bus.disconnect();
-    } catch {
-      /* already closed */
-    }
-  }
 }

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type * as DBus from 'dbus-next';
-import { SystemdUnavailableError } from '../errors.js';
+import { DBusCallError, SystemdUnavailableError } from '../errors.js';
 
 // dbus-next's index also loads its service and introspection parts (xml2js, xmlbuilder): half of its load
 // time, which `unitpool run` pays on every start. The connection, the messages and the variants are all
@@ -44,20 +44,6 @@ export function resolveBusAddress(choice: BusChoice = 'system'): string {
 
 function userRuntimeDir(): string {
   return process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`;
-}
-
-/** The error systemd (or the bus) answered a call with. */
-export class DBusCallError extends Error {
-  constructor(
-    readonly member: string,
-    readonly dbusName: string,
-    detail: string,
-  ) {
-    super(`${member}: ${dbusName}: ${detail}`);
-  }
-  override get name(): string {
-    return 'DBusCallError';
-  }
 }
 
 /** dbus-next's connection: the authenticated stream, sending and receiving whole messages. */
@@ -141,7 +127,7 @@ export class SystemdBus {
       for (const handler of this.signalHandlers) handler(msg);
     });
     const stream = bus._connection.stream;
-    const onGone = (err?: Error) => this.markClosed(err ?? new Error('the D-Bus connection closed'));
+    const onGone = (err?: Error) => this.markClosed(disconnected(err ? `the D-Bus connection failed: ${err.message}` : 'the D-Bus connection closed', err));
     bus.on('error', onGone);
     stream.on('close', () => onGone());
     stream.on('end', () => onGone());
@@ -184,7 +170,7 @@ export class SystemdBus {
     body: unknown[] = [],
     timeoutMs = 25_000,
   ): Promise<unknown[]> {
-    if (this.closed) throw this.closeError ?? new Error('the D-Bus connection is closed');
+    if (this.closed) throw this.closeError ?? disconnected('the D-Bus connection is closed');
     const msg = new Message({ destination: SYSTEMD, path, interface: iface, member, signature, body });
     return new Promise<unknown[]>((resolve, reject) => {
       const entry: Pending = {
@@ -213,7 +199,7 @@ export class SystemdBus {
 
   /** Adds a match rule on the bus daemon so that the signals it names reach us. */
   async addMatch(rule: string): Promise<void> {
-    if (this.closed) throw this.closeError ?? new Error('the D-Bus connection is closed');
+    if (this.closed) throw this.closeError ?? disconnected('the D-Bus connection is closed');
     const msg = new Message({
       destination: 'org.freedesktop.DBus',
       path: '/org/freedesktop/DBus',
@@ -275,7 +261,7 @@ export class SystemdBus {
 
   close(): void {
     if (this.closed) return;
-    this.markClosed(new Error('the D-Bus connection was closed by unitpool'));
+    this.markClosed(disconnected('the D-Bus connection was closed by unitpool'));
     try {
       this.bus.disconnect();
     } catch {
@@ -290,6 +276,11 @@ export class SystemdBus {
     for (const p of [...this.pending]) p.reject(err);
     for (const handler of this.closeHandlers) handler(err);
   }
+}
+
+/** The error calls get once the connection is gone. */
+function disconnected(detail: string, cause?: Error): DBusCallError {
+  return new DBusCallError('connection', 'org.freedesktop.DBus.Error.Disconnected', detail, { cause });
 }
 
 /** What to do when the calling user's own manager cannot be reached (bus: 'user'). */

@@ -9,6 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 
 const ROOT = '/sys/fs/cgroup';
 
+/**
+ * How the host mounts cgroups, in the one vocabulary unitpool uses everywhere (capabilities, the sandbox):
+ * 'v2' cgroup2 on /sys/fs/cgroup; 'hybrid' v1 controllers with cgroup2 on /sys/fs/cgroup/unified; 'v1' v1 only
+ * (the legacy layout); 'none' no cgroups found.
+ */
 export type CgroupLayout = 'v2' | 'hybrid' | 'v1' | 'none';
 
 let layoutCache: CgroupLayout | undefined;

@@ -2,9 +2,8 @@
 // (as systemd-run does: match JobRemoved before the call, then filter on the returned job path), read it back,
 // stop it, kill it.
 
-import { UnitStartError } from '../errors.js';
+import { DBusCallError, UnitStartError } from '../errors.js';
 import {
-  DBusCallError,
   MANAGER_IFACE,
   MANAGER_PATH,
   SERVICE_IFACE,
@@ -56,7 +55,7 @@ export async function runJob(bus: SystemdBus, start: () => Promise<string>, time
     if (early) return early;
     wanted = job;
     return await new Promise<JobResult>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`systemd job ${job} did not finish within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new DBusCallError('JobRemoved', 'org.freedesktop.DBus.Error.Timeout', `systemd job ${job} did not finish within ${timeoutMs} ms`)), timeoutMs);
       const offClose = bus.onClose((err) => {
         clearTimeout(timer);
         reject(err);

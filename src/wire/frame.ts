@@ -54,7 +54,7 @@
 // At the end of the stream call end(): it throws a ProtocolError if a frame was cut short.
 
 import type { Writable } from 'node:stream';
-import { ProtocolError, type UnitPoolErrorOptions } from '../errors.js';
+import { named, ProtocolError, type UnitPoolErrorOptions } from '../errors.js';
 
 /** Bytes in a frame header: u32 BE payload length, u32 BE channel. */
 export const HEADER_SIZE = 8;
@@ -67,8 +67,11 @@ export const MAX_CHANNEL = 0xffffffff;
 /** Payloads this large or larger are written by reference, not copied, by FrameWriter. */
 export const DEFAULT_LARGE_PAYLOAD = 64 * 1024;
 
-/** A frame header declared a payload longer than the receiver accepts. */
+/** A frame header declared a payload longer than the receiver accepts. Code `ERR_UNITPOOL_PROTOCOL`. */
 export class FrameTooLargeError extends ProtocolError {
+  static {
+    named(this, 'FrameTooLargeError');
+  }
   /** The payload length the header declared. */
   readonly length: number;
   /** The limit in force (`maxFrame`). */

@@ -2,10 +2,10 @@
 // library's own compiler (same values, same OptionError messages).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildProperties, originOf, parsePoolFlags, parseRunArgs, SAFE_DEFAULTS, UsageError, unitOptionsFromFlags } from '../../src/cli/run-args.js';
+import { buildProperties, originOf, parsePoolFlags, parseRunArgs, SAFE_DEFAULTS, unitOptionsFromFlags } from '../../src/cli/run-args.js';
 import { runsNode } from '../../src/cli/run-exe.js';
 import { fromUnitFile, splitWords } from '../../src/cli/unit-syntax.js';
-import { OptionError } from '../../src/errors.js';
+import { OptionError, UsageError } from '../../src/errors.js';
 import { compileUnitOptions, PROPERTY_NAMES } from '../../src/properties/index.js';
 import { join } from 'node:path';
 import { CLI, noSystemd, ROOT, run } from './helpers.js';

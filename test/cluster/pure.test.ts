@@ -4,13 +4,12 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAgentArgs, poolOptions } from '../../src/cli/agent.js';
-import { UsageError } from '../../src/cli/run-args.js';
 import { MalformedJobError, ModuleRefusedError, PayloadTooLargeError, reviveRemoteError } from '../../src/cluster/errors.js';
 import { redisOptions } from '../../src/cluster/connection.js';
 import { JobFunctions } from '../../src/cluster/functions.js';
 import { decodeJob, decodeOutcome, encodeJob, encodeOutcome } from '../../src/cluster/job.js';
 import { ModuleDirectory } from '../../src/cluster/modules.js';
-import { OptionError, TaskTimeoutError, UnitPoolError, WorkerExitedError } from '../../src/errors.js';
+import { OptionError, TaskTimeoutError, UnitPoolError, UsageError, WorkerExitedError } from '../../src/errors.js';
 import { decode, encode } from '../../src/wire/codec.js';
 import { removeScratch, scratch } from './helpers.js';
 
@@ -137,5 +136,32 @@ describe('unitpool agent arguments', () => {
     const { ClusterPool } = await import('../../src/cluster/client.js');
     expect(() => new ClusterPool({ connection: 'http://x', queue: 'q' })).toThrow(OptionError);
     expect(() => new ClusterPool({ connection: 'redis://127.0.0.1:1', queue: 'a:b' })).toThrow(OptionError);
+  });
+
+  it('refuses misspelt and mistyped options of clients and agents before connecting', async () => {
+    const { ClusterPool } = await import('../../src/cluster/client.js');
+    const { Agent } = await import('../../src/cluster/agent.js');
+    const connection = 'redis://127.0.0.1:1';
+    const refused = (make: () => unknown) => {
+      try {
+        make();
+      } catch (err) {
+        expect(err).toBeInstanceOf(OptionError);
+        return (err as OptionError).message;
+      }
+      throw new Error('not refused');
+    };
+    expect(refused(() => new ClusterPool({ connection, queue: 'q', maxInflight: 4 } as never))).toBe(
+      `new ClusterPool(): unknown option 'maxInflight'; did you mean 'maxInFlight'?`,
+    );
+    expect(refused(() => new ClusterPool({ connection, queue: 'q', attempts: '3' } as never))).toBe(
+      `new ClusterPool(): attempts must be a positive integer (a number, not a string), got '3'`,
+    );
+    expect(refused(() => new ClusterPool({ connection, queue: 'q', retention: { age: 0 } }))).toBe('new ClusterPool(): retention.age must be a positive integer, got 0');
+    expect(refused(() => new ClusterPool({ queue: 'q' } as never))).toMatch(/^new ClusterPool\(\): connection is required/);
+    expect(refused(() => new Agent({ connection, queue: 'q', pool: { maxWorker: 2 } } as never))).toBe(
+      `new Agent(): unknown option 'pool.maxWorker'; did you mean 'pool.maxWorkers'?`,
+    );
+    expect(refused(() => new Agent({ connection, queue: 'q', alowSource: true } as never))).toBe(`new Agent(): unknown option 'alowSource'; did you mean 'allowSource'?`);
   });
 });

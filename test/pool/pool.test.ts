@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PoolClosedError, SerializationError, UnitPool } from '../../src/index.js';
+import { PoolClosedError, SerializationError, UnitPool, UnitPoolError } from '../../src/index.js';
 import { privateTmpEntries, unitExists } from '../support/systemd.js';
 
 const fixture = new URL('../fixtures/math.mjs', import.meta.url);
@@ -161,7 +161,7 @@ describe('a confined pool', () => {
     const bad = pool.submit((f: unknown) => f, [() => 1]);
     const good = pool.submit((x: number) => x + 1, [1]);
     await expect(bad).rejects.toBeInstanceOf(SerializationError);
-    await expect(bad).rejects.toBeInstanceOf(TypeError);
+    await expect(bad).rejects.toBeInstanceOf(UnitPoolError);
     await expect(bad).rejects.toThrow(/args\[0\]/);
     expect(await good).toBe(2);
   });

@@ -1,7 +1,7 @@
 // Parsing of /proc/self/cgroup and /proc/self/mountinfo into the hierarchies the sandbox mirrors.
 // Plain data in, plain data out: these run anywhere, as any user.
 import { describe, expect, it } from 'vitest';
-import { parseMountInfo, parseProcCgroup, readCgroupLayout } from '../../src/sandbox/cgroups.js';
+import { parseMountInfo, parseProcCgroup, readCgroupMounts } from '../../src/sandbox/cgroups.js';
 import { SandboxError } from '../../src/sandbox/errors.js';
 
 // Taken from the machines this project runs on (hybrid: v1 controllers, cpu and cpuacct apart,
@@ -45,8 +45,8 @@ describe('cgroup layout', () => {
   });
 
   it('mirrors this hybrid host: every hierarchy, the sandbox under our own cgroup', () => {
-    const layout = readCgroupLayout(HYBRID_CGROUP, HYBRID_MOUNTS, () => []);
-    expect(layout.mode).toBe('hybrid');
+    const layout = readCgroupMounts(HYBRID_CGROUP, HYBRID_MOUNTS, () => []);
+    expect(layout.layout).toBe('hybrid');
     const byName = Object.fromEntries(layout.hierarchies.map((h) => [h.name, h]));
     expect(Object.keys(byName).sort()).toEqual(['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd', 'unified']);
     expect(byName.memory!.ownDir).toBe('/sys/fs/cgroup/memory/process_api/0f15dde0bec1ce8cc6ae7e1ce7f6062a');
@@ -63,8 +63,8 @@ describe('cgroup layout', () => {
 33 31 0:30 /docker/abc /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
 34 31 0:31 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 `;
-    const layout = readCgroupLayout(cg, mounts, () => [['cpu', 'cpu,cpuacct'], ['cpuacct', 'cpu,cpuacct']]);
-    expect(layout.mode).toBe('legacy');
+    const layout = readCgroupMounts(cg, mounts, () => [['cpu', 'cpu,cpuacct'], ['cpuacct', 'cpu,cpuacct']]);
+    expect(layout.layout).toBe('v1');
     const cpu = layout.hierarchies.find((h) => h.name === 'cpu,cpuacct')!;
     // The mount's root is our own cgroup (a container's cgroup namespace): ownDir is the mount point.
     expect(cpu.ownDir).toBe('/sys/fs/cgroup/cpu,cpuacct');
@@ -74,13 +74,13 @@ describe('cgroup layout', () => {
   });
 
   it('handles pure cgroup v2', () => {
-    const layout = readCgroupLayout(
+    const layout = readCgroupMounts(
       '0::/user.slice/x.scope\n',
       '40 23 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n',
       () => [],
     );
     expect(layout).toEqual({
-      mode: 'unified',
+      layout: 'v2',
       links: [],
       hierarchies: [
         { version: 2, controllers: [], mountPoint: '/sys/fs/cgroup', name: '.', mountOptions: 'nsdelegate,memory_recursiveprot', ownDir: '/sys/fs/cgroup/user.slice/x.scope' },
@@ -93,11 +93,11 @@ describe('cgroup layout', () => {
     const mounts = `31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw
 34 31 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 `;
-    expect(() => readCgroupLayout(noName, mounts, () => [])).toThrow(SandboxError);
-    expect(() => readCgroupLayout(noName, mounts, () => [])).toThrow(/name=systemd/);
-    expect(() => readCgroupLayout('0::/\n', '23 1 0:22 / /sys rw - sysfs sysfs rw\n', () => [])).toThrow(/nothing is mounted on \/sys\/fs\/cgroup/);
+    expect(() => readCgroupMounts(noName, mounts, () => [])).toThrow(SandboxError);
+    expect(() => readCgroupMounts(noName, mounts, () => [])).toThrow(/name=systemd/);
+    expect(() => readCgroupMounts('0::/\n', '23 1 0:22 / /sys rw - sysfs sysfs rw\n', () => [])).toThrow(/nothing is mounted on \/sys\/fs\/cgroup/);
     try {
-      readCgroupLayout('0::/../../x\n', '40 23 0:38 /a /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n', () => []);
+      readCgroupMounts('0::/../../x\n', '40 23 0:38 /a /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n', () => []);
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(SandboxError);

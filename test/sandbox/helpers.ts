@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { systemdIsPid1 } from '../../src/sandbox/launcher.js';
+import { systemdIsPid1 } from '../../src/sandbox/preflight.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI. The tests run the real `unitpool sandbox` (npm test builds first). */

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCgroupLayout } from '../../src/sandbox/cgroups.js';
+import { readCgroupMounts } from '../../src/sandbox/cgroups.js';
 import { startSandbox } from '../../src/sandbox/launcher.js';
 import { CLI, canBoot, force, insideSandbox, runCli, sandboxArgs, skipReason } from './helpers.js';
 import { diffLists, diffRecords, inHostMountNamespace, readCgroupDirs, readProcesses, snapshot, type HostState, type ProcInfo } from './host-state.js';
@@ -153,8 +153,8 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
 
     // Cgroup directories: ours are the ones under our own cgroups (and at the roots of the
     // hierarchies); sandboxes of launchers that are not ours and other sessions' cgroups are not.
-    const ownDirs = readCgroupLayout().hierarchies.map((hh) => hh.ownDir);
-    const roots = readCgroupLayout().hierarchies.map((hh) => hh.mountPoint);
+    const ownDirs = readCgroupMounts().hierarchies.map((hh) => hh.ownDir);
+    const roots = readCgroupMounts().hierarchies.map((hh) => hh.mountPoint);
     const foreignSandbox = (d: string) => {
       const mm = SANDBOX_NAME_RE.exec(d);
       return mm !== null && !ours.has(Number(mm[1]));

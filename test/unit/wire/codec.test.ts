@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, SerializationError, TaskTimeoutError } from '../../../src/errors.js';
+import { ProtocolError, SerializationError, TaskTimeoutError, UnitPoolError } from '../../../src/errors.js';
 import { Codec, decode, encode, encodeWithPath, MAX_DEPTH, prepare } from '../../../src/wire/codec.js';
 
 const roundTrip = <T>(value: T): T => decode(encode(value)) as T;
@@ -292,7 +292,8 @@ describe('serialization errors', () => {
       encode(value, root);
     } catch (err) {
       expect(err).toBeInstanceOf(SerializationError);
-      expect(err).toBeInstanceOf(TypeError);
+      expect(err).toBeInstanceOf(UnitPoolError);
+      expect((err as SerializationError).code).toBe('ERR_UNITPOOL_SERIALIZE');
       return err as SerializationError;
     }
     throw new Error('expected encode() to throw');
