@@ -291,11 +291,6 @@ export function describe(value: unknown): string {
   return ctor ? `a ${ctor}` : 'an object';
 }
 
-/** A call that cannot be made in this state or this mode (usage() with isolation: 'none', ...). */
-export class UsageError extends UnitPoolError {
-  override readonly code = 'ERR_UNITPOOL_USAGE';
-}
-
 /**
  * Names the pool's unit on an error of ours that names none yet. The pool calls it where its errors leave it
  * (a task settles, the pool breaks), so nothing below it passes the unit's name by hand.

@@ -197,6 +197,10 @@ export class ClusterPool implements PoolCalls {
   private enqueue(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
     try {
       if (call === 'call') checkOptions('submit()', options, SUBMIT_OPTIONS_SCHEMA);
+      if (options.onProgress !== undefined) {
+        // Refused rather than dropped: progress reports do not travel through the queue (yet).
+        throw new OptionError('onProgress', options.onProgress, 'a ClusterPool does not carry progress reports from its agents', 'no onProgress with ClusterPool (a UnitPool on one machine has it)');
+      }
       this.checkOpen(call === 'call' ? 'submit' : 'map');
       if (!Array.isArray(values)) {
         const message = `submit(fn, args): args must be an array of arguments, got ${typeof values}`;

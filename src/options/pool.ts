@@ -1,5 +1,5 @@
-// The schemas of UnitPool's options objects (src/pool/pool.ts: UnitPoolOptions, SubmitOptions, MapOptions,
-// ShutdownOptions; UnitOptions from src/properties), for checkOptions(). Shapes only: the property compiler still
+// The schemas of UnitPool's options objects (src/pool/options.ts: UnitPoolOptions, SubmitOptions, StreamOptions,
+// MapOptions, ShutdownOptions; UnitOptions from src/properties), for checkOptions(). Shapes only: the property compiler still
 // judges properties, presets, env, raw and bestEffort, and the pool still judges options that go together
 // (fresh with maxTasksPerWorker, isolation: 'none' with confinement). `satisfies` keeps each schema's keys equal
 // to its interface's: a key added to an interface and not here fails the typecheck.
@@ -24,7 +24,7 @@ import {
   wholeNumber,
   writable,
 } from './check.js';
-import type { MapOptions, ShutdownOptions, SubmitOptions, UnitPoolOptions } from '../pool/pool.js';
+import type { MapOptions, ShutdownOptions, StreamOptions, SubmitOptions, TaskOptions, UnitPoolOptions } from '../pool/options.js';
 import type { UnitOptions } from '../properties/index.js';
 
 /** A task: a function, or a module reference { module, name }. */
@@ -63,15 +63,26 @@ export const UNIT_POOL_OPTIONS_SCHEMA = {
   startTimeout: milliseconds,
 } satisfies SchemaOf<UnitPoolOptions>;
 
-export const SUBMIT_OPTIONS_SCHEMA = {
+export const TASK_OPTIONS_SCHEMA = {
   timeout: positiveMilliseconds,
   signal: abortSignal,
+} satisfies SchemaOf<TaskOptions>;
+
+export const SUBMIT_OPTIONS_SCHEMA = {
+  ...TASK_OPTIONS_SCHEMA,
+  onProgress: func,
 } satisfies SchemaOf<SubmitOptions>;
 
-export const MAP_OPTIONS_SCHEMA = {
+export const STREAM_OPTIONS_SCHEMA = {
   ...SUBMIT_OPTIONS_SCHEMA,
+  window: positiveInteger,
+} satisfies SchemaOf<StreamOptions>;
+
+export const MAP_OPTIONS_SCHEMA = {
+  ...TASK_OPTIONS_SCHEMA,
   chunksize: positiveInteger,
   onProgress: func,
+  ordered: boolean,
 } satisfies SchemaOf<MapOptions>;
 
 export const SHUTDOWN_OPTIONS_SCHEMA = {

@@ -108,17 +108,13 @@ export function resolveIsolation(o: UnitPoolOptions): Isolation {
 }
 
 export function resolveMaxWorkers(requested: number | undefined, unitCpus: number | undefined): number {
-  if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 1) throw new OptionError('maxWorkers', requested, 'maxWorkers must be a positive integer', 'a whole number of workers, 1 or more');
-    return requested;
-  }
+  if (requested !== undefined) return requested;
   return Math.max(1, Math.min(availableParallelism(), unitCpus ?? Infinity));
 }
 
 /** isolation: 'none' confines nothing, so asking for confinement with it is an error, never silently dropped. */
 function checkIsolation(o: UnitPoolOptions): void {
-  if (o.isolation === undefined || o.isolation === 'systemd' || o.isolation === 'pool' || o.isolation === 'worker') return;
-  if (o.isolation !== 'none') throw new OptionError('isolation', o.isolation, 'unknown isolation', `'pool' (default; 'systemd' is the same), 'worker' (a unit per worker) or 'none'`);
+  if (o.isolation !== 'none') return;
   for (const key of ['properties', 'preset', 'raw', 'bestEffort', 'bus'] as const) {
     if (o[key] !== undefined) {
       throw new OptionError(
@@ -134,27 +130,9 @@ function checkIsolation(o: UnitPoolOptions): void {
   }
 }
 
+/** Options that go together (each one's own form is checked by the schema in src/options/pool.ts first). */
 export function checkPoolOptions(o: UnitPoolOptions): void {
-  const positiveInt = (name: 'maxTasksPerWorker' | 'maxFrame') => {
-    const v = o[name];
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new OptionError(name, v, `${name} must be a positive integer`, 'a whole number, 1 or more');
-  };
-  positiveInt('maxTasksPerWorker');
-  if (o.fresh !== undefined && typeof o.fresh !== 'boolean') throw new OptionError('fresh', o.fresh, 'fresh must be true or false', 'fresh: true');
   if (o.fresh && o.maxTasksPerWorker !== undefined && o.maxTasksPerWorker !== 1) {
     throw new OptionError('maxTasksPerWorker', o.maxTasksPerWorker, 'with fresh: true every worker runs exactly one task', 'no maxTasksPerWorker with fresh: true');
   }
-  positiveInt('maxFrame');
-  if (o.maxQueue !== undefined && (!Number.isInteger(o.maxQueue) || o.maxQueue < 0)) throw new OptionError('maxQueue', o.maxQueue, 'maxQueue must be a whole number', 'a whole number of tasks, 0 or more');
-  for (const name of ['idleTimeout', 'startTimeout'] as const) {
-    const v = o[name];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new OptionError(name, v, `${name} must be a number of milliseconds`, 'a finite number, 0 or more');
-  }
-  if (o.onWorkerExit !== undefined && o.onWorkerExit !== 'replace' && o.onWorkerExit !== 'break') {
-    throw new OptionError('onWorkerExit', o.onWorkerExit, 'unknown onWorkerExit', `'replace' (default) or 'break'`);
-  }
-  if (o.queueMode !== undefined && o.queueMode !== 'reject' && o.queueMode !== 'wait') {
-    throw new OptionError('queueMode', o.queueMode, 'unknown queueMode', `'reject' (default) or 'wait'`);
-  }
-  if (o.initArgs !== undefined && !Array.isArray(o.initArgs)) throw new OptionError('initArgs', o.initArgs, 'initArgs must be an array of arguments', 'initArgs: [a, b]');
 }

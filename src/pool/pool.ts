@@ -33,6 +33,8 @@
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { BrokenPoolError, PoolClosedError, QueueFullError, SerializationError, UnitPoolError } from '../errors.js';
+import { checkOptions, refusalOf } from '../options/check.js';
+import { MAP_OPTIONS_SCHEMA, SHUTDOWN_OPTIONS_SCHEMA, STREAM_OPTIONS_SCHEMA, SUBMIT_OPTIONS_SCHEMA, UNIT_POOL_OPTIONS_SCHEMA } from '../options/pool.js';
 import { compileUnitOptions, type CompiledUnitOptions } from '../properties/index.js';
 import type { BusChoice } from '../unit/bus.js';
 import { type Capabilities, hostCapabilities } from '../unit/capabilities.js';
@@ -85,6 +87,8 @@ export interface PoolStats {
 const debug = debuglog('unitpool');
 
 let taskIds = 0;
+/** submit() without options (not checked: the hot path of tiny tasks). */
+const NO_OPTIONS: SubmitOptions = Object.freeze({});
 const noop = () => {};
 
 export class UnitPool implements AsyncDisposable {
@@ -117,8 +121,9 @@ export class UnitPool implements AsyncDisposable {
   }
 
   constructor(options: UnitPoolOptions = {}) {
+    // Validate everything synchronously: a wrong option throws here, naming the option (a misspelt one too).
+    checkOptions('new UnitPool()', options, UNIT_POOL_OPTIONS_SCHEMA);
     this.options = options;
-    // Validate everything synchronously: a wrong option throws here, naming the option.
     this.isolation = resolveIsolation(options);
     const compiled = compileUnitOptions(options);
     this.maxWorkers = resolveMaxWorkers(options.maxWorkers, compiled.cpus);
@@ -165,8 +170,9 @@ export class UnitPool implements AsyncDisposable {
 
   /** Runs fn(...args) in a worker; resolves with its result or rejects with what it threw. */
   submit<A extends unknown[], R>(fn: ((...args: A) => R) | TaskFunction, args?: A, options?: SubmitOptions): Promise<Awaited<R>>;
-  submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = {}): Promise<unknown> {
+  submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = NO_OPTIONS): Promise<unknown> {
     try {
+      if (options !== NO_OPTIONS) checkOptions('submit()', options, SUBMIT_OPTIONS_SCHEMA);
       this.checkOpen('submit');
       if (!Array.isArray(args)) throw new SerializationError('args', `submit(fn, args) takes an array of arguments, got ${typeof args}`);
       const entry = this.registry.resolve(fn);
@@ -193,6 +199,7 @@ export class UnitPool implements AsyncDisposable {
    */
   stream<A extends unknown[], T>(fn: ((...args: A) => AsyncIterable<T> | Iterable<T>) | TaskFunction, args?: A, options?: StreamOptions): AsyncIterableIterator<T>;
   stream(fn: TaskFunction, args: unknown[] = [], options: StreamOptions = {}): AsyncIterableIterator<unknown> {
+    checkOptions('stream()', options, STREAM_OPTIONS_SCHEMA);
     this.checkOpen('stream');
     if (!Array.isArray(args)) throw new SerializationError('args', `stream(fn, args) takes an array of arguments, got ${typeof args}`);
     const window = options.window ?? 16;
@@ -219,8 +226,8 @@ export class UnitPool implements AsyncDisposable {
    * leaving the loop early cancels the chunks that have not started.
    */
   map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
+    checkOptions('map()', options, MAP_OPTIONS_SCHEMA);
     const chunksize = options.chunksize ?? 1;
-    if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`map(): chunksize must be a positive integer, got ${String(chunksize)}`);
     this.checkOpen('map');
     const entry = this.registry.resolve(fn);
     // Enough chunks in flight to keep every worker's pipeline full, and never fewer than two per worker.
@@ -239,6 +246,8 @@ export class UnitPool implements AsyncDisposable {
 
   /** Stops the pool: no new tasks; waits for the queued ones (unless cancelPending) and stops the unit. */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const refused = refusalOf('shutdown()', options, SHUTDOWN_OPTIONS_SCHEMA);
+    if (refused) return Promise.reject(refused);
     const { wait = true, cancelPending = false } = options;
     this.closing = true;
     this.scheduler.wakeWaiters(true);
