@@ -1,28 +1,13 @@
-// The package as a user gets it: `npm pack` of the built checkout, installed with npm into a fresh directory
-// outside the checkout, and the README's first example (read from README.md itself, so the two cannot drift)
-// run there with plain `node`, on Node 20 and on Node 22, against the real systemd of the sandbox.
+// The package as a user gets it (test/support/package.ts: the packed tarball installed with npm into a
+// fresh directory), and the README's first example, read from README.md itself, run there with plain `node`
+// on Node 20 and on Node 22, against the real systemd of the sandbox.
 // Also: every source map and declaration map in the installed package resolves to a file it ships, and a
 // stack trace under --enable-source-maps names the TypeScript source.
-import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noSystemd, ROOT } from '../cli/helpers.js';
-
-const run = promisify(execFile);
-
-/** The one ```js block between the README's first-example markers. */
-function readmeFirstExample(readme: string): string {
-  const start = readme.indexOf('<!-- readme:first-example:start');
-  const end = readme.indexOf('<!-- readme:first-example:end -->');
-  if (start < 0 || end < start) throw new Error('README.md has no <!-- readme:first-example:start ... end --> markers');
-  const blocks = [...readme.slice(start, end).matchAll(/^```js\n([\s\S]*?)^```$/gm)];
-  if (blocks.length !== 1)
-    throw new Error(`expected one js block between the first-example markers, found ${blocks.length}`);
-  return blocks[0]![1]!;
-}
+import { exampleOutputProblem, installPackedTarball, type InstalledPackage, run } from '../support/package.js';
 
 /** `node --version` of a binary, or undefined if it does not run. */
 async function versionOf(node: string): Promise<string | undefined> {
@@ -61,35 +46,18 @@ function filesBelow(dir: string): string[] {
 describe.skipIf(noSystemd !== undefined)(
   `the packed tarball, installed${noSystemd ? ` [skipped: ${noSystemd}]` : ''}`,
   () => {
-    let work: string;
+    let installed: InstalledPackage | undefined;
     let app: string;
     let pkg: string;
     let nodes: Record<'20' | '22', string>;
 
     beforeAll(async () => {
-      // Below os.tmpdir() (inside `unitpool sandbox`, its private /tmp), removed afterwards; 0755 because the
-      // example's workers run as nobody and must read the installed package.
-      work = mkdtempSync(join(tmpdir(), 'unitpool-install-test-'));
-      chmodSync(work, 0o755);
-      app = join(work, 'app');
-      // --ignore-scripts: npm test has built dist/ already, and prepack's rebuild would rewrite it under the
-      // test files running beside this one.
-      const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
-        cwd: ROOT,
-      });
-      const tarball = join(work, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
-      mkdirSync(app);
-      chmodSync(app, 0o755);
-      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'readme-example', private: true }));
-      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: app });
-      pkg = join(app, 'node_modules', 'unitpool');
-      writeFileSync(join(app, 'example.mjs'), readmeFirstExample(readFileSync(join(ROOT, 'README.md'), 'utf8')));
+      installed = await installPackedTarball();
+      ({ app, pkg } = installed);
       nodes = await nodeBinaries();
     }, 300_000);
 
-    afterAll(() => {
-      if (work) rmSync(work, { recursive: true, force: true });
-    });
+    afterAll(() => installed?.remove());
 
     it('installs with its bin, its built files and the sources its maps name, and none of the tests', () => {
       const files = filesBelow(pkg);
@@ -144,9 +112,7 @@ describe.skipIf(noSystemd !== undefined)(
         const node = nodes[major];
         expect(await versionOf(node)).toMatch(new RegExp(`^v${major}\\.`));
         const { stdout } = await run(node, ['example.mjs'], { cwd: app, timeout: 120_000 });
-        const lines = stdout.trim().split('\n');
-        expect(lines.slice(0, 4)).toEqual(['3', '1', '4', '9']);
-        expect(lines.slice(4).join('\n')).toMatch(/^unitpool-[0-9a-f]+\.service \{[\s\S]*cpuUsec/);
+        expect(exampleOutputProblem(stdout)).toBeUndefined();
       },
       150_000,
     );
