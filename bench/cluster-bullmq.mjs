@@ -14,4 +14,13 @@ const worker = new Worker(queue, processor, { connection: { host: hostname, port
 worker.on('error', (e) => process.stderr.write(`bullmq worker: ${e.message}\n`));
 await worker.waitUntilReady();
 process.stderr.write(`bullmq worker ready (${mode})\n`);
-process.on('SIGTERM', () => worker.close().then(() => process.exit(0)));
+// SIGTERM: close (the job in hand finishes first), then exit; a close that fails still exits, and says why.
+process.on('SIGTERM', () => {
+  worker.close().then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`bullmq worker: close failed: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
+});

@@ -16,7 +16,6 @@ export const SYSTEMS = [
   { id: 'unitpool-fresh', label: "unitpool (preset 'untrusted', fresh: true)", color: '#2f9e62' },
   { id: 'unitpool-cpuquota', label: 'unitpool (CPUQuota=50%)', color: '#a4e0bd' },
 ];
-const LABEL = Object.fromEntries(SYSTEMS.map((s) => [s.id, s.label]));
 
 /** The columns of the main table: workload, result field, unit, whether higher is better. */
 export const METRICS = [

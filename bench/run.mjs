@@ -122,7 +122,8 @@ function runTrial(system, workload, params, env) {
     const timer = setTimeout(() => {
       timedOut = true;
       try {
-        process.kill(-child.pid, 'SIGKILL'); // the trial's own process group: it, its workers, nothing else
+        // the trial's own process group: it, its workers, nothing else (no pid: it never started)
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {
         /* gone */
       }

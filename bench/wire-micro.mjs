@@ -156,7 +156,7 @@ async function writerPattern(mode, pattern) {
       // 50 concurrent async tasks completing in the same turn, each after a few awaits
       await Promise.all(
         Array.from({ length: 50 }, async (_, i) => {
-          for (let k = 0; k < i % 4; k++) await null;
+          for (let k = 0; k < i % 4; k++) await Promise.resolve(); // one microtask tick
           w.write(1, payload);
         }),
       );
@@ -234,7 +234,7 @@ async function produce(sock, w, async) {
     if (async) {
       await Promise.all(
         Array.from({ length: 100 }, async (_, j) => {
-          for (let k = 0; k < j % 4; k++) await null;
+          for (let k = 0; k < j % 4; k++) await Promise.resolve(); // one microtask tick
           w.write(1, payload100);
         }),
       );

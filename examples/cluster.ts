@@ -42,8 +42,12 @@ try {
   console.log('summary:', summary);
 
   // errors too, with the host that ran the task
-  const err = await pool.submit(() => JSON.parse('{ not json')).catch((e: unknown) => e as Error & { host: string });
-  console.log(`${err.name} on ${err.host}: ${err.message}`);
+  try {
+    await pool.submit(() => JSON.parse('{ not json') as unknown);
+  } catch (e) {
+    const err = e as Error & { host: string };
+    console.log(`${err.name} on ${err.host}: ${err.message}`);
+  }
 
   console.log('per host:', (await pool.stats()).hosts);
 } finally {

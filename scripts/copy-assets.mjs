@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 for (const dir of ['src/sandbox']) {
-  let names = [];
+  let names;
   try { names = readdirSync(join(root, dir)); } catch { continue; }
   for (const name of names.filter((n) => n.endsWith('.sh'))) {
     mkdirSync(join(root, 'dist', dir), { recursive: true });

@@ -19,7 +19,9 @@ const children = (pid) => {
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
       out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch {}
+    } catch {
+      /* the thread ended while we read */
+    }
   }
   return out;
 };

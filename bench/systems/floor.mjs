@@ -47,7 +47,7 @@ export async function create({ workers = 2 } = {}) {
     },
     async close() {
       for (const { child } of children) child.stdin.end();
-      await Promise.all(children.map(({ child }) => (child.exitCode === null ? once(child, 'exit') : null)));
+      await Promise.all(children.filter(({ child }) => child.exitCode === null).map(({ child }) => once(child, 'exit')));
     },
   };
 }
@@ -74,7 +74,7 @@ export async function coldStartFloor({ workers = 2 } = {}) {
   await first;
   const ms = performance.now() - t0;
   for (const child of children) child.kill();
-  await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null)));
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => once(c, 'exit')));
   return ms;
 }
 

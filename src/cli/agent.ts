@@ -116,7 +116,7 @@ function log(line: string): void {
 export async function runAgentCommand(argv: readonly string[]): Promise<number> {
   let args: AgentArgs;
   let pool: UnitPoolOptions;
-  let origin: (option: string) => string | undefined = () => undefined;
+  let origin: (option: string) => string | undefined;
   try {
     args = parseAgentArgs(argv);
     if (args.help) {

@@ -41,7 +41,7 @@ export function runsNode(exe: string): boolean {
     /* the compiler reports what cannot be read */
   }
   if (isNode(exe) || isNode(real) || real === process.execPath) return true;
-  let head = '';
+  let head: string;
   try {
     const fd = openSync(real, 'r');
     try {

@@ -67,7 +67,7 @@ export function summaryLines(o: Outcome): string[] {
     const who = code === 2 || code === 3 ? "the command was killed by the kernel's OOM killer" : `the kernel's OOM killer killed ${kills > 1 ? `${kills} processes` : 'a process'} of the unit`;
     lines.push(`unitpool run: ${who}: the unit ran out of memory${cap}`);
   }
-  lines.push(`Finished with result: ${oom ? 'oom-kill' : String(service.Result ?? 'unknown')}`);
+  lines.push(`Finished with result: ${oom ? 'oom-kill' : (typeof service.Result === 'string' ? service.Result : 'unknown')}`);
   lines.push(`Main processes terminated with: ${describeExit(code, status)}`);
   const started = setNumber(service.ExecMainStartTimestampMonotonic);
   const exited = setNumber(service.ExecMainExitTimestampMonotonic);

@@ -328,7 +328,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
 
     if (code === 1) return status;
     if (code === 2 || code === 3) return 128 + status;
-    log(`the command did not run (unit result ${String(service.Result ?? 'unknown')})`);
+    log(`the command did not run (unit result ${typeof service.Result === 'string' ? service.Result : 'unknown'})`);
     return 125;
   } finally {
     // An error on the way must not leave the terminal raw under script(1).

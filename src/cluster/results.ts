@@ -19,8 +19,8 @@ export interface Pending {
   readonly since: number;
   /** Called when the job settles (shutdown waits on these). */
   readonly done: (() => void)[];
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
 }
 
 export interface HostCounts {

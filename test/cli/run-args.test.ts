@@ -238,6 +238,6 @@ describe.skipIf(!built)('unitpool run: refusals, before any unit exists', () => 
     for (const p of ['untrusted', 'currentDirOnly', 'batch']) expect(r.stdout).toMatch(new RegExp(`^  ${p} `, 'm'));
     for (const name of PROPERTY_NAMES) expect(r.stdout).toMatch(new RegExp(`^  ${name}=`, 'm'));
     const top = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
-    expect(top.stdout).toMatch(/^  run +run one command/m);
+    expect(top.stdout).toMatch(/^ {2}run +run one command/m);
   });
 });

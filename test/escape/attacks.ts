@@ -10,7 +10,7 @@
 export async function plantListeners(log: string): Promise<string[]> {
   const fs = await import('node:fs');
   const { spawn } = await import('node:child_process');
-  const { join } = await import('node:path');
+  const nodePath = await import('node:path');
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {
     let entries: import('node:fs').Dirent[];
@@ -20,7 +20,7 @@ export async function plantListeners(log: string): Promise<string[]> {
       return;
     }
     for (const e of entries) {
-      const path = join(dir, e.name);
+      const path = nodePath.join(dir, e.name);
       if (e.isSocket()) found.push(path);
       else if (e.isDirectory() && depth > 0) walk(path, depth - 1);
     }

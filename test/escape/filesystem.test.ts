@@ -43,11 +43,11 @@ describe('the filesystem, attacked from an untrusted task', () => {
   it('nothing under /run takes a write: the pool gives its units no RuntimeDirectory of its own', async () => {
     const r = await pool.submit(async () => {
       const fs = await import('node:fs');
-      const { join } = await import('node:path');
+      const nodePath = await import('node:path');
       const dirs = ['/run'];
       for (const d of [...dirs]) {
         try {
-          for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) dirs.push(join(d, e.name));
+          for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) dirs.push(nodePath.join(d, e.name));
         } catch {
           /* hidden */
         }
@@ -55,8 +55,8 @@ describe('the filesystem, attacked from an untrusted task', () => {
       const written: string[] = [];
       for (const d of dirs) {
         try {
-          fs.writeFileSync(join(d, 'probe'), 'x');
-          fs.rmSync(join(d, 'probe'));
+          fs.writeFileSync(nodePath.join(d, 'probe'), 'x');
+          fs.rmSync(nodePath.join(d, 'probe'));
           written.push(d);
         } catch {
           /* refused */

@@ -38,7 +38,7 @@ export interface WritableDir {
  */
 export async function writableDirsProbe(): Promise<WritableDir[]> {
   const fs = await import('node:fs');
-  const { join } = await import('node:path');
+  const nodePath = await import('node:path');
   const found: WritableDir[] = [];
   const seen = new Set<string>();
   const walk = (dir: string, depth: number): void => {
@@ -56,7 +56,7 @@ export async function writableDirsProbe(): Promise<WritableDir[]> {
     if (/^\/proc\/(\d+|self|thread-self)\/.+/.test(dir)) return;
     try {
       fs.accessSync(dir, fs.constants.W_OK);
-      const probe = join(dir, `.unitpool-escape-${process.pid}`);
+      const probe = nodePath.join(dir, `.unitpool-escape-${process.pid}`);
       fs.writeFileSync(probe, '', { flag: 'wx' });
       fs.unlinkSync(probe);
       found.push({ path: dir, dev: st.dev });
@@ -69,7 +69,7 @@ export async function writableDirsProbe(): Promise<WritableDir[]> {
     } catch {
       return;
     }
-    for (const e of entries) walk(join(dir, e), depth + 1);
+    for (const e of entries) walk(nodePath.join(dir, e), depth + 1);
   };
   walk('/', 0);
   return found;
@@ -81,7 +81,7 @@ export async function writableDirsProbe(): Promise<WritableDir[]> {
  */
 export async function writableFilesProbe(): Promise<string[]> {
   const fs = await import('node:fs');
-  const { join } = await import('node:path');
+  const nodePath = await import('node:path');
   const found: string[] = [];
   const walk = (dir: string, depth: number): void => {
     if (depth > 10) return;
@@ -92,7 +92,7 @@ export async function writableFilesProbe(): Promise<string[]> {
       return;
     }
     for (const e of entries) {
-      const p = join(dir, e.name);
+      const p = nodePath.join(dir, e.name);
       if (/^\/proc\/(\d+|self|thread-self)$/.test(p)) continue;
       if (e.isDirectory()) walk(p, depth + 1);
       else if (!e.isSymbolicLink()) {
@@ -113,7 +113,7 @@ export async function writableFilesProbe(): Promise<string[]> {
 export async function plantProbe(dirs: string[], marker: string, target: string): Promise<Record<string, string[]>> {
   const fs = await import('node:fs');
   const { spawnSync } = await import('node:child_process');
-  const { join } = await import('node:path');
+  const nodePath = await import('node:path');
   const out: Record<string, string[]> = {};
   for (const dir of dirs) {
     const r: string[] = [];
@@ -125,12 +125,12 @@ export async function plantProbe(dirs: string[], marker: string, target: string)
         r.push(`${what}:${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
     };
-    attempt('file', () => fs.writeFileSync(join(dir, `${marker}-file`), 'left by a task', { flag: 'wx' }));
+    attempt('file', () => fs.writeFileSync(nodePath.join(dir, `${marker}-file`), 'left by a task', { flag: 'wx' }));
     // Judge0's CVE-2024-28185 in spirit: a link in a shared place, waiting for a privileged writer.
-    attempt('symlink', () => fs.symlinkSync(target, join(dir, `${marker}-symlink`)));
-    attempt('hardlink', () => fs.linkSync('/etc/passwd', join(dir, `${marker}-hardlink`)));
+    attempt('symlink', () => fs.symlinkSync(target, nodePath.join(dir, `${marker}-symlink`)));
+    attempt('hardlink', () => fs.linkSync('/etc/passwd', nodePath.join(dir, `${marker}-hardlink`)));
     attempt('fifo', () => {
-      const p = spawnSync('mkfifo', [join(dir, `${marker}-fifo`)], { encoding: 'utf8' });
+      const p = spawnSync('mkfifo', [nodePath.join(dir, `${marker}-fifo`)], { encoding: 'utf8' });
       if (p.status !== 0) throw Object.assign(new Error(p.stderr), { code: /denied/.test(p.stderr) ? 'EACCES' : /Read-only/.test(p.stderr) ? 'EROFS' : `mkfifo ${p.status}` });
     });
     out[dir] = r;

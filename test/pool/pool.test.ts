@@ -204,7 +204,7 @@ describe('pool lifecycle', () => {
   });
 
   it('is disposed by await using', async () => {
-    let name = '';
+    let name: string;
     {
       await using pool = new UnitPool({ maxWorkers: 1 });
       expect(await pool.submit(() => 2 * 21)).toBe(42);

@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { inspect } from 'node:util';
 import { CapabilityError, UnitPool, type UnitPoolOptions } from '../../src/index.js';
 import { CAPABILITIES, type PropertyName } from '../../src/properties/index.js';
 import { cgroupLayout } from '../../src/unit/cgroup.js';
@@ -81,7 +82,7 @@ export async function expectRefused(options: UnitPoolOptions, property: Property
       () => undefined,
       (e: unknown) => e,
     );
-    if (!(err instanceof CapabilityError)) throw new Error(`expected a CapabilityError for ${property}, got ${err === undefined ? 'a running pool' : String(err)}`);
+    if (!(err instanceof CapabilityError)) throw new Error(`expected a CapabilityError for ${property}, got ${err === undefined ? 'a running pool' : inspect(err)}`);
     if (err.property !== property) throw new Error(`expected the CapabilityError to name ${property}, it names ${err.property}: ${err.message}`);
     if (pool.unit !== undefined) throw new Error('a unit was started although the property was refused');
     return err;
@@ -93,6 +94,8 @@ export async function expectRefused(options: UnitPoolOptions, property: Property
 /** Captures process.emitWarning calls made while `fn` runs. */
 export async function captureWarnings<T>(fn: () => Promise<T>): Promise<{ result: T; warnings: { message: string; type?: string; code?: string }[] }> {
   const warnings: { message: string; type?: string; code?: string }[] = [];
+  // Kept to be put back as it was; never called detached from process.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const original = process.emitWarning;
   process.emitWarning = ((warning: string | Error, options?: { type?: string; code?: string } | string) => {
     const o = typeof options === 'object' ? options : { type: options };

@@ -70,7 +70,7 @@ describe('FrameWriter', () => {
     const writer = new FrameWriter(sink);
     await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
-        for (let j = 0; j < i; j++) await null;
+        for (let j = 0; j < i; j++) await Promise.resolve(); // one microtask tick
         writer.write(1, Buffer.from([i]));
       }),
     );
