@@ -1,9 +1,18 @@
 // unitpool: a process pool executor whose workers run inside one systemd transient unit.
 export { UnitPool } from './pool/pool.js';
-export type { UnitPoolOptions, SubmitOptions, MapOptions, MapProgress, ShutdownOptions, PoolUsage, PoolStats } from './pool/pool.js';
+export type {
+  UnitPoolOptions,
+  TaskOptions,
+  SubmitOptions,
+  StreamOptions,
+  MapOptions,
+  MapProgress,
+  ShutdownOptions,
+  PoolUsage,
+  PoolStats,
+} from './pool/pool.js';
 export type { ModuleRef, TaskFunction } from './pool/functions.js';
 export type { UnitInfo } from './unit/transient.js';
-export type { CgroupLayout } from './unit/cgroup.js';
 export type { BusChoice } from './unit/bus.js';
 export type { Capabilities, HostFacts, PropertyCapability, ManagerKind } from './unit/capabilities.js';
 export type { CgroupLayout } from './unit/cgroup.js';

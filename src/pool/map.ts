@@ -30,8 +30,8 @@ export interface MapIteratorOptions<T> {
   ordered: boolean;
 }
 
-/** A chunk that completed (unordered mode), with its outcome. */
-type Arrival = { handle: ChunkHandle; ok: true; value: unknown } | { handle: ChunkHandle; ok: false; error: unknown };
+/** A chunk that completed (unordered mode): its result promise is settled. */
+type Arrival = { handle: ChunkHandle };
 
 export class MapIterator<T, R> implements AsyncIterableIterator<R> {
   private readonly syncInput: Iterator<T> | undefined;
@@ -100,12 +100,12 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
       for (;;) {
         if (this.finished) return { value: undefined, done: true };
         await this.fill();
-        const next = this.arrivals ? await this.nextArrival() : this.window.shift()?.result;
+        const next = this.arrivals ? await this.nextArrival() : this.window.shift();
         if (!next) {
           this.finished = true;
           return { value: undefined, done: true };
         }
-        this.results = (await next) as R[];
+        this.results = (await next.result) as R[];
         this.next_ = 0;
         this.done += this.results.length;
         this.onProgress?.({ done: this.done, total: this.total, rate: this.done / Math.max((performance.now() - this.started) / 1000, 1e-3) });
@@ -147,18 +147,18 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
       this.wake = undefined;
     };
     handle.result.then(
-      (value) => arrive({ handle, ok: true, value }),
-      (error: unknown) => arrive({ handle, ok: false, error }),
+      () => arrive({ handle }),
+      () => arrive({ handle }),
     );
   }
 
   /** Unordered: the first chunk to complete (waiting for one if none has), out of the window; undefined when none is left. */
-  private async nextArrival(): Promise<Promise<unknown> | undefined> {
+  private async nextArrival(): Promise<ChunkHandle | undefined> {
     const arrivals = this.arrivals!;
     if (arrivals.length === 0 && this.window.length === 0) return undefined;
     while (arrivals.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
-    const arrival = arrivals.shift()!;
-    this.window.splice(this.window.indexOf(arrival.handle), 1);
-    return arrival.ok ? Promise.resolve(arrival.value) : Promise.reject(arrival.error);
+    const { handle } = arrivals.shift()!;
+    this.window.splice(this.window.indexOf(handle), 1);
+    return handle;
   }
 }
