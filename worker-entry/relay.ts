@@ -17,7 +17,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { decode, encode } from '../src/wire/codec.js';
-import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
+import { FrameDecoder } from '../src/wire/frame-decoder.js';
+import { FrameRouter } from '../src/wire/frame-router.js';
+import { FrameWriter } from '../src/wire/frame-writer.js';
 import { forwardLines } from '../src/wire/lines.js';
 import { FromSupervisor, ToSupervisor } from '../src/wire/messages.js';
 import { config, fork, type Forked, forkLinked, takeForks } from './fork.js';
@@ -27,7 +29,7 @@ console.log = console.info = console.debug = console.error;
 
 // The channel to the pool: stdin (a socket systemd connected), or fd 3 when the pool forked us itself (isolation: 'none').
 const pool = new Socket({ fd: config.channelFd ?? 0, readable: true, writable: true });
-const toPool = new FrameWriter(pool, { maxFrame: Number.MAX_SAFE_INTEGER });
+const toPool = new FrameWriter(pool);
 
 interface Worker {
   id: number;
@@ -103,7 +105,7 @@ function startWorker(id: number, forked: Forked): void {
 /** Relays a worker's channel (a pipe to us) both ways. */
 function relayFrom(worker: Worker, channel: Socket): void {
   const { id, child } = worker;
-  worker.out = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
+  worker.out = new FrameWriter(channel);
 
   // Worker -> pool: whole frames only, so frames of different workers never interleave on the pool socket.
   const frames = new FrameDecoder({

@@ -5,9 +5,11 @@
 // frame per task. Its stdout and stderr go to the pool (through the supervisor, or straight from systemd).
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { decode, encode, encodeWithPath } from '../src/wire/codec.js';
-import { encodeFrame, FrameDecoder, FrameWriter } from '../src/wire/frame.js';
+import { encodeFrame } from '../src/wire/frame.js';
+import { FrameDecoder } from '../src/wire/frame-decoder.js';
+import { FrameWriter } from '../src/wire/frame-writer.js';
 import { FromWorker, ToWorker } from '../src/wire/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -34,8 +36,6 @@ Object.assign(globalThis, {
   __name: <T>(fn: T) => fn,
 });
 
-const channel = new Socket({ fd: started.channelFd ?? 3, readable: true, writable: true });
-const writer = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
 const functions = new Map<number, Fn | Promise<Fn>>();
 const sourceFunctions = new Set<number>();
 const inbox: unknown[][] = [];
@@ -50,10 +50,18 @@ const decoder = new FrameDecoder({
     inbox.push(decode(payload) as unknown[]);
   },
 });
-channel.on('data', (chunk: Buffer) => {
-  decoder.push(chunk);
-  if (!busy) void drain();
-});
+// The socket reads into the decoder (a large argument straight into its own buffer), and work starts after each read.
+// (`onread` is an option of new Socket() since Node 12.10; @types/node 20 lists it for connect() only.)
+const channelOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
+  fd: started.channelFd ?? 3,
+  readable: true,
+  writable: true,
+  onread: decoder.socketReader(() => {
+    if (!busy) void drain();
+  }),
+};
+const channel = new Socket(channelOptions);
+const writer = new FrameWriter(channel);
 // The supervisor is gone: nothing more can be reported, so stop at once.
 channel.on('end', () => process.exit(0));
 channel.on('error', () => process.exit(0));

@@ -3,7 +3,8 @@
 // limit or broken framing are a fault of that worker.
 
 import type { Socket } from 'node:net';
-import { FrameDecoder, FrameWriter } from '../wire/frame.js';
+import { FrameDecoder } from '../wire/frame-decoder.js';
+import { FrameWriter } from '../wire/frame-writer.js';
 
 export interface LinkEvents {
   /** A whole frame from the worker. */
@@ -27,7 +28,7 @@ export class DirectLink {
     maxFrame: number,
     events: LinkEvents,
   ) {
-    this.writer = new FrameWriter(socket, { maxFrame: Number.MAX_SAFE_INTEGER });
+    this.writer = new FrameWriter(socket);
     const decoder = new FrameDecoder({ maxFrame, onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload) });
     const push = (chunk: Buffer) => {
       try {

@@ -59,7 +59,9 @@ import { launchLocal, launchSupervisor } from '../unit/launch.js';
 import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
 import { decode, encode, encodeWithPath } from '../wire/codec.js';
 import { encodeBoot } from '../wire/direct.js';
-import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from '../wire/frame.js';
+import { DEFAULT_MAX_FRAME } from '../wire/frame.js';
+import { FrameDecoder } from '../wire/frame-decoder.js';
+import { FrameWriter } from '../wire/frame-writer.js';
 import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
 import { DirectLink } from './link.js';
@@ -465,7 +467,7 @@ export class UnitPool implements AsyncDisposable {
     debug('unit started: %s, %d workers', this.transient?.name ?? '(isolation: none)', initial);
     this.control = control;
     // What we send is ours (no limit but the wire's 4 GiB); what we receive is checked against maxFrame.
-    this.writer = new FrameWriter(control, { maxFrame: Number.MAX_SAFE_INTEGER });
+    this.writer = new FrameWriter(control);
     this.attach(control);
     // Relayed, the initial workers were forked by the supervisor at once (ids first..first+initial-1).
     if (this.spawnMode === 'relay') for (const slot of this.workers.values()) this.useRelay(slot);

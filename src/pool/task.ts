@@ -1,7 +1,7 @@
 // A task's life in the pool: queued (in p-queue) -> sent (on a worker) -> settled. A task on a worker that dies
 // before running it goes back to queued; the one that was running settles with the worker's death.
 
-import type { FrameWriter } from '../wire/frame.js';
+import type { FrameWriter } from '../wire/frame-writer.js';
 import type { FnEntry } from './functions.js';
 import type { DirectLink } from './link.js';
 
