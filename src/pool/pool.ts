@@ -57,12 +57,13 @@ import { type Capabilities, enforceCapabilities, hostCapabilities } from '../uni
 import { cgroupUsage, type CgroupUsage, oomKillCount } from '../unit/cgroup.js';
 import { launchLocal, launchSupervisor } from '../unit/launch.js';
 import type { DBusProperty, TransientUnit, UnitInfo } from '../unit/transient.js';
-import { decode, encode, encodeWithPath } from '../wire/codec.js';
+import { encode, encodeWithPath } from '../wire/codec.js';
 import { encodeBoot } from '../wire/direct.js';
 import { DEFAULT_MAX_FRAME } from '../wire/frame.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { FrameWriter } from '../wire/frame-writer.js';
-import { FromSupervisor, FromWorker, ToSupervisor, ToWorker } from '../wire/messages.js';
+import { type MalformedMessageError, parseFromSupervisor, parseFromWorker } from '../wire/message-parser.js';
+import { FromSupervisor, type FromSupervisorMessage, FromWorker, type FromWorkerMessage, ToSupervisor, ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
 import { DirectLink } from './link.js';
 import { LinkServer } from './link-server.js';
@@ -579,31 +580,28 @@ export class UnitPool implements AsyncDisposable {
   // ── messages from the unit (untrusted bytes) ────────────────────────────────────────────────────────────
 
   private onSupervisorMessage(payload: Buffer): void {
-    let msg: unknown;
+    let msg: FromSupervisorMessage;
     try {
-      msg = decode(payload);
-    } catch {
-      /* below */
+      msg = parseFromSupervisor(payload);
+    } catch (err) {
+      return this.supervisorFault((err as MalformedMessageError).problem);
     }
-    if (!Array.isArray(msg)) return this.supervisorFault('a frame that is not a valid message');
     switch (msg[0]) {
       case FromSupervisor.Hello:
         return debug('supervisor %s is up; workers are %s', msg[1], this.spawnMode === 'direct' ? 'linked directly' : 'relayed');
       case FromSupervisor.Spawned:
-        return this.onWorkerStarted(this.workers.get(msg[1] as number), Number(msg[2]), msg[3] === 1);
+        return this.onWorkerStarted(this.workers.get(msg[1]), msg[2], msg[3] === 1);
       case FromSupervisor.Exited:
-        return this.onWorkerExit(msg[1] as number, typeof msg[2] === 'number' ? msg[2] : null, typeof msg[3] === 'string' ? msg[3] : null);
+        return this.onWorkerExit(msg[1], msg[2], msg[3]);
       case FromSupervisor.SpawnFailed:
-        return this.onWorkerExit(msg[1] as number, null, null, new Error(String(msg[2])));
+        return this.onWorkerExit(msg[1], null, null, new Error(msg[2]));
       case FromSupervisor.Output:
         this.onOutput(msg[2], msg[3]);
         return;
       case FromSupervisor.WorkerFault: {
-        const slot = this.workers.get(msg[1] as number);
-        return slot ? this.protocolFault(slot, `a bad frame (${String(msg[2])})`) : undefined;
+        const slot = this.workers.get(msg[1]);
+        return slot ? this.protocolFault(slot, `a bad frame (${msg[2]})`) : undefined;
       }
-      default:
-        return this.supervisorFault(`an unknown message ${String(msg[0])}`);
     }
   }
 
@@ -729,13 +727,12 @@ export class UnitPool implements AsyncDisposable {
   private onWorkerMessage(workerId: number, payload: Buffer): void {
     const slot = this.workers.get(workerId);
     if (!slot || slot.state === 'dead') return;
-    let msg: unknown;
+    let msg: FromWorkerMessage;
     try {
-      msg = decode(payload);
-    } catch {
-      /* below */
+      msg = parseFromWorker(payload);
+    } catch (err) {
+      return this.protocolFault(slot, (err as MalformedMessageError).problem);
     }
-    if (!Array.isArray(msg)) return this.protocolFault(slot, 'a frame that is not a valid message');
     if (msg[0] === FromWorker.Ready) {
       // A direct link takes tasks from now on (relayed workers took them from the start).
       if (slot.link && !slot.out) {
@@ -753,7 +750,6 @@ export class UnitPool implements AsyncDisposable {
     if (msg[0] === FromWorker.InitError) {
       return this.breakPool(new BrokenPoolError('the initializer threw in a new worker', { cause: msg[1], unit: this.transient?.name }));
     }
-    if (msg[0] !== FromWorker.Result && msg[0] !== FromWorker.Error) return this.protocolFault(slot, `an unknown message type ${String(msg[0])}`);
     const task = slot.inflight[0];
     if (!task || task.id !== msg[1]) return this.protocolFault(slot, `a reply for task ${String(msg[1])}, which is not the task it is running`);
     slot.inflight.shift();
