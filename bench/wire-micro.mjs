@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Packr } from 'msgpackr';
 import { Codec, decode, encode, encodeWithPath, prepare } from '../dist/src/wire/codec.js';
-import { encodeFrame, FrameDecoder, FrameRouter, FrameWriter } from '../dist/src/wire/frame.js';
+import { encodeFrame } from '../dist/src/wire/frame.js';
+import { FrameDecoder } from '../dist/src/wire/frame-decoder.js';
+import { FrameRouter } from '../dist/src/wire/frame-router.js';
+import { FrameWriter } from '../dist/src/wire/frame-writer.js';
 
 const QUICK = process.argv.includes('--quick');
 const TIME = QUICK ? 300 : 1000; // ms measured per case
@@ -99,7 +102,7 @@ function decoderThroughput(payloadSize, frames, chunkSize) {
   for (let off = 0; off < stream.length; off += chunkSize) chunksList.push(stream.subarray(off, off + chunkSize));
   let delivered = 0;
   const passes = measure(() => {
-    const d = new FrameDecoder(() => delivered++);
+    const d = new FrameDecoder({ onFrame: () => delivered++ });
     for (const c of chunksList) d.push(c);
   }, 1);
   return { bytesPerSec: passes * stream.length, framesPerSec: passes * frames };
@@ -120,7 +123,7 @@ for (const [payload, count, chunk] of [
   const list = [];
   for (let off = 0; off < stream.length; off += 65536) list.push(stream.subarray(off, off + 65536));
   const passes = measure(() => {
-    const r = new FrameRouter(() => {});
+    const r = new FrameRouter({ onPiece: () => {}, onControlFrame: () => {} });
     for (const c of list) r.push(c);
   }, 1);
   console.log(`  ${'FrameRouter cut-through, 16 MiB frame in 64 KiB chunks'.padEnd(58)} ${fmt(passes * list.length).padStart(10)}pieces/s (zero-copy)`);
@@ -143,9 +146,9 @@ class Counting extends Writable {
   }
 }
 const tick = () => new Promise((r) => setImmediate(r));
-async function writerPattern(mode, pattern) {
+async function writerPattern(pattern) {
   const s = new Counting({ highWaterMark: 1 << 20 });
-  const w = new FrameWriter(s, { flush: mode });
+  const w = new FrameWriter(s);
   const payload = Buffer.alloc(100);
   const rounds = 200;
   const t0 = performance.now();
@@ -179,11 +182,9 @@ async function bestOf(modes, run) {
   }
   return best;
 }
-for (const pattern of ['sync', 'async']) {
-  const best = await bestOf(['tick', 'microtask'], (mode) => writerPattern(mode, pattern));
-  for (const [mode, { writesPerRound, ms }] of best) {
-    console.log(`  ${`50 frames/turn, ${pattern} producers, flush '${mode}'`.padEnd(58)} ${writesPerRound.toFixed(1).padStart(6)} writes/turn  ${ms.toFixed(1)} ms / 200 turns`);
-  }
+const writerBest = await bestOf(['sync', 'async'], (pattern) => writerPattern(pattern));
+for (const [pattern, { writesPerRound, ms }] of writerBest) {
+  console.log(`  ${`50 frames/turn, ${pattern} producers`.padEnd(58)} ${writesPerRound.toFixed(1).padStart(6)} writes/turn  ${ms.toFixed(1)} ms / 200 turns`);
 }
 
 console.log('\nframes: FrameWriter over a real AF_UNIX socket (100 B payloads, 100k frames, best of runs)');
@@ -216,11 +217,9 @@ async function socketRun(send) {
 const payload100 = Buffer.alloc(100, 1);
 const socketModes = {
   /** 100 frames per turn from synchronous code */
-  'FrameWriter tick, sync batches': (sock) => produce(sock, new FrameWriter(sock, { flush: 'tick' }), false),
-  'FrameWriter microtask, sync batches': (sock) => produce(sock, new FrameWriter(sock, { flush: 'microtask' }), false),
+  'FrameWriter, sync batches': (sock) => produce(sock, new FrameWriter(sock), false),
   /** 100 frames per turn from async tasks that finish after 0..3 awaits */
-  'FrameWriter tick, async producers': (sock) => produce(sock, new FrameWriter(sock, { flush: 'tick' }), true),
-  'FrameWriter microtask, async producers': (sock) => produce(sock, new FrameWriter(sock, { flush: 'microtask' }), true),
+  'FrameWriter, async producers': (sock) => produce(sock, new FrameWriter(sock), true),
   'naive: socket.write(header+payload copy) per frame': async (sock) => {
     for (let i = 0; i < 1000; i++) {
       for (let j = 0; j < 100; j++) sock.write(encodeFrame(1, payload100));
@@ -241,7 +240,7 @@ async function produce(sock, w, async) {
     } else {
       for (let j = 0; j < 100; j++) w.write(1, payload100);
     }
-    if (w.needDrain) await w.drain();
+    if (sock.writableNeedDrain) await once(sock, 'drain');
     else await tick();
   }
 }

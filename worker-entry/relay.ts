@@ -16,10 +16,12 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
-import { decode, encode } from '../src/wire/codec.js';
-import { FrameDecoder, FrameRouter, FrameWriter } from '../src/wire/frame.js';
+import { encode } from '../src/wire/codec.js';
+import { FrameDecoder } from '../src/wire/frame-decoder.js';
+import { FrameRouter } from '../src/wire/frame-router.js';
+import { FrameWriter } from '../src/wire/frame-writer.js';
 import { forwardLines } from '../src/wire/lines.js';
-import { FromSupervisor, ToSupervisor } from '../src/wire/messages.js';
+import { decodeToSupervisor, FromSupervisor, type FromSupervisorMessage, ToSupervisor, type ToSupervisorMessage } from '../src/wire/messages.js';
 import { config, fork, type Forked, forkLinked, takeForks } from './fork.js';
 
 // Anything printed by mistake must not land in the control channel (fd 1 is the same socket as fd 0).
@@ -27,7 +29,7 @@ console.log = console.info = console.debug = console.error;
 
 // The channel to the pool: stdin (a socket systemd connected), or fd 3 when the pool forked us itself (isolation: 'none').
 const pool = new Socket({ fd: config.channelFd ?? 0, readable: true, writable: true });
-const toPool = new FrameWriter(pool, { maxFrame: Number.MAX_SAFE_INTEGER });
+const toPool = new FrameWriter(pool);
 
 interface Worker {
   id: number;
@@ -37,7 +39,7 @@ interface Worker {
 }
 const workers = new Map<number, Worker>();
 
-function control(message: unknown[]): void {
+function control(message: FromSupervisorMessage): void {
   toPool.write(0, encode(message));
 }
 
@@ -45,7 +47,7 @@ function control(message: unknown[]): void {
 // The pool is trusted (it started us): no size limit on what it sends, beyond the wire's.
 const fromPool = new FrameRouter({
   maxFrame: Number.MAX_SAFE_INTEGER,
-  onControlFrame: (payload: Buffer) => onControl(decode(payload) as unknown[]),
+  onControlFrame: (payload: Buffer) => onControl(decodeToSupervisor(payload)),
   onPiece: (channel: number, piece: Buffer) => {
     workers.get(channel)?.out?.writeRaw(piece);
   },
@@ -64,18 +66,20 @@ pool.on('drain', () => {
   paused.clear();
 });
 
-function onControl(msg: unknown[]): void {
+function onControl(msg: ToSupervisorMessage): void {
   switch (msg[0]) {
-    case ToSupervisor.Spawn:
-      if (workers.has(msg[1] as number)) break;
-      if (msg[2] instanceof Uint8Array) forkLinked(msg[1] as number, msg[2]);
-      else fork(msg[1] as number);
+    case ToSupervisor.Spawn: {
+      const [, id, linkKey] = msg;
+      if (workers.has(id)) break;
+      if (linkKey instanceof Uint8Array) forkLinked(id, linkKey);
+      else fork(id);
       break;
+    }
     case ToSupervisor.Kill:
-      workers.get(msg[1] as number)?.child.kill(msg[2] as NodeJS.Signals);
+      workers.get(msg[1])?.child.kill(msg[2]);
       break;
     default:
-      process.stderr.write(`unitpool supervisor: unknown control message ${String(msg[0])}\n`);
+      process.stderr.write(`unitpool supervisor: unknown control message ${String((msg as unknown[])[0])}\n`);
   }
 }
 
@@ -103,7 +107,7 @@ function startWorker(id: number, forked: Forked): void {
 /** Relays a worker's channel (a pipe to us) both ways. */
 function relayFrom(worker: Worker, channel: Socket): void {
   const { id, child } = worker;
-  worker.out = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
+  worker.out = new FrameWriter(channel);
 
   // Worker -> pool: whole frames only, so frames of different workers never interleave on the pool socket.
   const frames = new FrameDecoder({
@@ -128,7 +132,7 @@ function relayFrom(worker: Worker, channel: Socket): void {
 /** Forwards console output in whole lines, tagged with worker and fd. */
 function forwardOutput(id: number, fd: 1 | 2, stream: NodeJS.ReadableStream): void {
   forwardLines(stream, (bytes) => {
-    if (toPool.write(0, encode([FromSupervisor.Output, id, fd, bytes]))) return true;
+    if (toPool.write(0, encode([FromSupervisor.Output, id, fd, bytes] satisfies FromSupervisorMessage))) return true;
     paused.add(stream);
     return false;
   });

@@ -5,10 +5,21 @@
 // frame per task. Its stdout and stderr go to the pool (through the supervisor, or straight from systemd).
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { decode, encode, encodeWithPath } from '../src/wire/codec.js';
-import { encodeFrame, FrameDecoder, FrameWriter } from '../src/wire/frame.js';
-import { FromWorker, ToWorker } from '../src/wire/messages.js';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
+import { encode, encodeWithPath } from '../src/wire/codec.js';
+import { encodeFrame } from '../src/wire/frame.js';
+import { FrameDecoder } from '../src/wire/frame-decoder.js';
+import { FrameWriter } from '../src/wire/frame-writer.js';
+import {
+  type DefineMessage,
+  decodeToWorker,
+  type ErrorMessage,
+  FromWorker,
+  type FromWorkerMessage,
+  type ResultMessage,
+  ToWorker,
+  type ToWorkerMessage,
+} from '../src/wire/messages.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -34,11 +45,9 @@ Object.assign(globalThis, {
   __name: <T>(fn: T) => fn,
 });
 
-const channel = new Socket({ fd: started.channelFd ?? 3, readable: true, writable: true });
-const writer = new FrameWriter(channel, { maxFrame: Number.MAX_SAFE_INTEGER });
 const functions = new Map<number, Fn | Promise<Fn>>();
 const sourceFunctions = new Set<number>();
-const inbox: unknown[][] = [];
+const inbox: ToWorkerMessage[] = [];
 /** The task id and function key of the warm-up (the pool's start at 1). */
 const WARM_UP = 0;
 let busy = false;
@@ -47,18 +56,26 @@ let exitRequested = false;
 const decoder = new FrameDecoder({
   maxFrame: Number.MAX_SAFE_INTEGER,
   onFrame: (_channel: number, payload: Buffer) => {
-    inbox.push(decode(payload) as unknown[]);
+    inbox.push(decodeToWorker(payload));
   },
 });
-channel.on('data', (chunk: Buffer) => {
-  decoder.push(chunk);
-  if (!busy) void drain();
-});
+// The socket reads into the decoder (a large argument straight into its own buffer), and work starts after each read.
+// (`onread` is an option of new Socket() since Node 12.10; @types/node 20 lists it for connect() only.)
+const channelOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
+  fd: started.channelFd ?? 3,
+  readable: true,
+  writable: true,
+  onread: decoder.socketReader(() => {
+    if (!busy) void drain();
+  }),
+};
+const channel = new Socket(channelOptions);
+const writer = new FrameWriter(channel);
 // The supervisor is gone: nothing more can be reported, so stop at once.
 channel.on('end', () => process.exit(0));
 channel.on('error', () => process.exit(0));
 
-function send(message: unknown[]): void {
+function send(message: FromWorkerMessage): void {
   writer.write(workerId, encode(message));
 }
 
@@ -77,8 +94,8 @@ if (started.stdoutFrames) {
 // The warm-up: a no-op task of our own through the whole path a task takes (decoding, compiling, running, encoding
 // the result, writing a frame), so that the first real task does not pay for compiling all of it (a fresh spare
 // answers in a fraction of the time). Its reply is the Ready: the pool sends tasks on a direct link only after it.
-decoder.push(encodeFrame(workerId, encode([ToWorker.Define, WARM_UP, 'source', '(x) => x'])));
-decoder.push(encodeFrame(workerId, encode([ToWorker.Call, WARM_UP, WARM_UP, [[0, 'x', { a: [1.5] }, new Uint8Array(1)]]])));
+decoder.push(encodeFrame(workerId, encode([ToWorker.Define, WARM_UP, 'source', '(x) => x'] satisfies ToWorkerMessage)));
+decoder.push(encodeFrame(workerId, encode([ToWorker.Call, WARM_UP, WARM_UP, [[0, 'x', { a: [1.5] }, new Uint8Array(1)]]] satisfies ToWorkerMessage)));
 void drain();
 
 /** Runs queued messages in order. Synchronous tasks run back to back without yielding; async ones are awaited. */
@@ -96,38 +113,41 @@ async function drain(): Promise<void> {
   if (exitRequested) finish();
 }
 
-function handle(msg: unknown[]): Promise<void> | undefined {
+function handle(msg: ToWorkerMessage): Promise<void> | undefined {
   switch (msg[0]) {
     case ToWorker.Define:
       define(msg);
       return undefined;
-    case ToWorker.Call:
-      return run(msg[1] as number, msg[2] as number, (fn) => fn(...(msg[3] as unknown[])));
-    case ToWorker.CallChunk:
-      return run(msg[1] as number, msg[2] as number, (fn) => mapChunk(fn, msg[3] as unknown[]));
+    case ToWorker.Call: {
+      const [, taskId, key, args] = msg;
+      return run(taskId, key, (fn) => fn(...args));
+    }
+    case ToWorker.CallChunk: {
+      const [, taskId, key, items] = msg;
+      return run(taskId, key, (fn) => mapChunk(fn, items));
+    }
     case ToWorker.Init:
-      return initialize(msg[1] as number, msg[2] as unknown[]);
+      return initialize(msg[1], msg[2]);
     case ToWorker.Exit:
       exitRequested = true;
       return undefined;
     default:
-      throw new Error(`unitpool worker: unknown message ${String(msg[0])}`);
+      throw new Error(`unitpool worker: unknown message ${String((msg as unknown[])[0])}`);
   }
 }
 
-function define(msg: unknown[]): void {
-  const key = msg[1] as number;
+function define(msg: DefineMessage): void {
+  const key = msg[1];
   if (msg[2] === 'source') {
     sourceFunctions.add(key);
     try {
-      functions.set(key, compile(msg[3] as string));
+      functions.set(key, compile(msg[3]));
     } catch (err) {
       functions.set(key, Promise.reject(err));
       (functions.get(key) as Promise<Fn>).catch(() => {});
     }
   } else {
-    const url = msg[3] as string;
-    const name = msg[4] as string;
+    const [, , , url, name] = msg;
     const loaded = import(url).then((mod: Record<string, unknown>) => {
       const fn = mod[name];
       if (typeof fn !== 'function') {
@@ -206,13 +226,13 @@ function settle(taskId: number, key: number, call: () => unknown): Promise<void>
 function reply(taskId: number, value: unknown, error: unknown): void {
   // Task 0 is the warm-up (below): its reply is the Ready.
   if (taskId === WARM_UP) encodeResult(taskId, value);
-  writer.write(workerId, taskId === WARM_UP ? encode([FromWorker.Ready]) : error === undefined ? encodeResult(taskId, value) : encodeError(taskId, error));
+  writer.write(workerId, taskId === WARM_UP ? encode([FromWorker.Ready] satisfies FromWorkerMessage) : error === undefined ? encodeResult(taskId, value) : encodeError(taskId, error));
 }
 
 /** The result, or (when it cannot be sent) the SerializationError that says why. */
 function encodeResult(taskId: number, value: unknown): Buffer {
   try {
-    return encodeWithPath([FromWorker.Result, taskId, value], 'result', 2);
+    return encodeWithPath([FromWorker.Result, taskId, value] satisfies ResultMessage, 'result', 2);
   } catch (err) {
     return encodeError(taskId, err);
   }
@@ -221,13 +241,13 @@ function encodeResult(taskId: number, value: unknown): Buffer {
 /** The error; if even that cannot be encoded, a plain Error with its name, message and stack. */
 function encodeError(taskId: number, error: unknown): Buffer {
   try {
-    return encode([FromWorker.Error, taskId, error]);
+    return encode([FromWorker.Error, taskId, error] satisfies ErrorMessage);
   } catch {
     const e = error as { name?: unknown; message?: unknown; stack?: unknown };
     const plain = new Error(String(e?.message ?? error));
     plain.name = String(e?.name ?? 'Error');
     plain.stack = String(e?.stack ?? plain.stack);
-    return encode([FromWorker.Error, taskId, plain]);
+    return encode([FromWorker.Error, taskId, plain] satisfies ErrorMessage);
   }
 }
 

@@ -12,8 +12,9 @@
 
 import type { Socket } from 'node:net';
 import { SerializationError } from '../errors.js';
-import { decode, encode } from '../wire/codec.js';
-import { FromWorker, ToWorker } from '../wire/messages.js';
+import { encode } from '../wire/codec.js';
+import { type MalformedMessageError, parseFromWorker } from '../wire/message-parser.js';
+import { FromWorker, type FromWorkerMessage, ToWorker } from '../wire/messages.js';
 import type { WorkerChannel } from './channel/channel.js';
 import type { FnEntry } from './functions.js';
 import type { Task } from './task.js';
@@ -53,11 +54,6 @@ export interface WorkerContext {
   /** Functions a new worker defines before a task asks (fresh spares: the latest tasks' functions). */
   prelude(): readonly FnEntry[];
 }
-
-/** The tasks a message from the worker may name: a reply is for its first in-flight task, or it is a fault. */
-type Reply = { kind: 'reply'; ok: boolean; taskId: unknown; value: unknown };
-type Report = { kind: 'progress' | 'item'; taskId: unknown; value: unknown };
-type Message = Reply | Report | { kind: 'ready' } | { kind: 'output'; bytes: unknown } | { kind: 'init-error'; error: unknown };
 
 export class Worker {
   state: WorkerState = 'starting';
@@ -145,14 +141,17 @@ export class Worker {
     if (this.ctx.tasksPerWorker !== undefined && this.sent >= this.ctx.tasksPerWorker) this.retire();
   }
 
-  /** A frame from the worker. */
+  /** A frame from the worker (untrusted: parsed once, then typed). */
   receive(payload: Buffer): void {
     if (this.state === 'dead') return;
-    const msg = parseMessage(payload);
-    if (!msg) return this.ctx.events.onFault(this, 'a frame that is not a valid message');
-    if (typeof msg === 'string') return this.ctx.events.onFault(this, msg);
-    switch (msg.kind) {
-      case 'ready':
+    let msg: FromWorkerMessage;
+    try {
+      msg = parseFromWorker(payload);
+    } catch (err) {
+      return this.ctx.events.onFault(this, (err as MalformedMessageError).problem ?? 'a frame that is not a valid message');
+    }
+    switch (msg[0]) {
+      case FromWorker.Ready:
         // A direct link takes tasks from now on (relayed workers took them from the start).
         if (this.link && !this.channel) {
           this.channel = this.link;
@@ -160,16 +159,17 @@ export class Worker {
           this.ctx.events.onCapacity(this);
         }
         return;
-      case 'output':
-        if (msg.bytes instanceof Uint8Array) this.ctx.events.onOutput(1, msg.bytes, this.link?.source);
+      case FromWorker.Output:
+        this.ctx.events.onOutput(1, msg[1], this.link?.source);
         return;
-      case 'init-error':
-        return this.ctx.events.onInitError(this, msg.error);
-      case 'reply':
-        return this.onReply(msg);
-      case 'progress':
-      case 'item':
-        return this.onReport(msg);
+      case FromWorker.InitError:
+        return this.ctx.events.onInitError(this, msg[1]);
+      case FromWorker.Result:
+      case FromWorker.Error:
+        return this.onReply(msg[1], msg[0] === FromWorker.Result, msg[2]);
+      case FromWorker.Progress:
+      case FromWorker.Item:
+        return this.onReport(msg[1], msg[0] === FromWorker.Progress ? 'progress' : 'item', msg[2]);
     }
   }
 
@@ -179,23 +179,23 @@ export class Worker {
   }
 
   /** progress(value) or a stream's Item, from the running task: for its listener, before its result. */
-  private onReport(msg: Report): void {
+  private onReport(taskId: number, kind: 'progress' | 'item', value: unknown): void {
     const task = this.inflight[0];
-    if (!task || task.id !== msg.taskId) return this.ctx.events.onFault(this, `a ${msg.kind} report for task ${String(msg.taskId)}, which is not the task it is running`);
+    if (!task || task.id !== taskId) return this.ctx.events.onFault(this, `a ${kind} report for task ${taskId}, which is not the task it is running`);
     if (task.state === 'settled') return;
-    const listen = msg.kind === 'progress' ? task.listener?.progress : task.listener?.item;
-    if (!listen) return msg.kind === 'item' ? this.ctx.events.onFault(this, 'a stream item for a task that is not a stream') : undefined;
+    const listen = kind === 'progress' ? task.listener?.progress : task.listener?.item;
+    if (!listen) return kind === 'item' ? this.ctx.events.onFault(this, 'a stream item for a task that is not a stream') : undefined;
     try {
-      listen(msg.value);
+      listen(value);
     } catch (err) {
       // The caller's own callback threw: that task fails with it (the worker did nothing wrong).
       this.ctx.events.onListenerError(task, err);
     }
   }
 
-  private onReply(msg: Reply): void {
+  private onReply(taskId: number, ok: boolean, value: unknown): void {
     const task = this.inflight[0];
-    if (!task || task.id !== msg.taskId) return this.ctx.events.onFault(this, `a reply for task ${String(msg.taskId)}, which is not the task it is running`);
+    if (!task || task.id !== taskId) return this.ctx.events.onFault(this, `a reply for task ${taskId}, which is not the task it is running`);
     this.inflight.shift();
     this.holds.shift()!();
     this.done++;
@@ -203,7 +203,7 @@ export class Worker {
     const took = now - Math.max(task.sentAt, this.lastReplyAt);
     this.lastReplyAt = now;
     this.armIdleTimer();
-    this.ctx.events.onReply(this, task, msg.ok, msg.value, took);
+    this.ctx.events.onReply(this, task, ok, value, took);
   }
 
   /** Asks it to exit once its tasks are done (it takes no new ones). */
@@ -301,33 +301,5 @@ export class Worker {
       if (this.inflight.length === 0 && this.state === 'ready') this.retire();
     }, ms);
     this.idleTimer.unref();
-  }
-}
-
-/** Decodes a worker's frame: a message, a fault (string), or undefined when it is not a message at all. */
-function parseMessage(payload: Buffer): Message | string | undefined {
-  let msg: unknown;
-  try {
-    msg = decode(payload);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(msg)) return undefined;
-  switch (msg[0]) {
-    case FromWorker.Ready:
-      return { kind: 'ready' };
-    case FromWorker.Output:
-      return { kind: 'output', bytes: msg[1] };
-    case FromWorker.InitError:
-      return { kind: 'init-error', error: msg[1] };
-    case FromWorker.Progress:
-      return { kind: 'progress', taskId: msg[1], value: msg[2] };
-    case FromWorker.Item:
-      return { kind: 'item', taskId: msg[1], value: msg[2] };
-    case FromWorker.Result:
-    case FromWorker.Error:
-      return { kind: 'reply', ok: msg[0] === FromWorker.Result, taskId: msg[1], value: msg[2] };
-    default:
-      return `an unknown message type ${String(msg[0])}`;
   }
 }

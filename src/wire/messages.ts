@@ -1,6 +1,14 @@
-// The messages of the unitpool protocol. Every message is a msgpack array whose first element is its op code,
-// carried in one frame (see frame.ts). Channel 0 is the supervisor's control channel; channel k >= 1 is worker k,
-// relayed by the supervisor without decoding, or carried on worker k's own direct connection (see direct.ts).
+// The messages of the unitpool protocol, per direction. Every message is a msgpack array whose first element is its
+// op code, carried in one frame (see frame.ts). Channel 0 is the supervisor's control channel; channel k >= 1 is
+// worker k, relayed by the supervisor without decoding, or carried on worker k's own direct connection (direct.ts).
+//
+// This module owns the op codes and the shape of every message, as tuple types (what travels is the array itself,
+// so a message is built and read without conversion): `switch (msg[0])` narrows a direction's union to one message,
+// whose elements are then typed. The two directions the pool must not trust (from a worker, from the supervisor)
+// are checked by the parsers in message-parser.ts; the two directions from the pool are trusted by their receivers,
+// which only give the decoded array its type (decodeToWorker, decodeToSupervisor).
+
+import { decode } from './codec.js';
 
 /** Pool -> worker. */
 export const ToWorker = {
@@ -22,6 +30,26 @@ export const ToWorker = {
   Cancel: 8,
 } as const;
 
+export type DefineMessage =
+  | [op: typeof ToWorker.Define, fnKey: number, kind: 'source', source: string]
+  | [op: typeof ToWorker.Define, fnKey: number, kind: 'module', url: string, exportName: string];
+export type CallMessage = [op: typeof ToWorker.Call, taskId: number, fnKey: number, args: unknown[]];
+export type CallChunkMessage = [op: typeof ToWorker.CallChunk, taskId: number, fnKey: number, items: unknown[]];
+export type InitMessage = [op: typeof ToWorker.Init, fnKey: number, args: unknown[]];
+export type ExitMessage = [op: typeof ToWorker.Exit];
+export type CallStreamMessage = [op: typeof ToWorker.CallStream, taskId: number, fnKey: number, args: unknown[], window: number];
+export type CreditMessage = [op: typeof ToWorker.Credit, taskId: number, n: number];
+export type CancelMessage = [op: typeof ToWorker.Cancel, taskId: number];
+export type ToWorkerMessage =
+  | DefineMessage
+  | CallMessage
+  | CallChunkMessage
+  | InitMessage
+  | ExitMessage
+  | CallStreamMessage
+  | CreditMessage
+  | CancelMessage;
+
 /** Worker -> pool. */
 export const FromWorker = {
   /** [op, taskId, value] */
@@ -40,6 +68,15 @@ export const FromWorker = {
   Item: 7,
 } as const;
 
+export type ResultMessage = [op: typeof FromWorker.Result, taskId: number, value: unknown];
+export type ErrorMessage = [op: typeof FromWorker.Error, taskId: number, error: unknown];
+export type InitErrorMessage = [op: typeof FromWorker.InitError, error: unknown];
+export type ReadyMessage = [op: typeof FromWorker.Ready];
+export type WorkerOutputMessage = [op: typeof FromWorker.Output, bytes: Uint8Array];
+export type ProgressMessage = [op: typeof FromWorker.Progress, taskId: number, value: unknown];
+export type ItemMessage = [op: typeof FromWorker.Item, taskId: number, value: unknown];
+export type FromWorkerMessage = ResultMessage | ErrorMessage | InitErrorMessage | ReadyMessage | WorkerOutputMessage | ProgressMessage | ItemMessage;
+
 /** Pool -> supervisor (channel 0). */
 export const ToSupervisor = {
   /** [op, workerId, key?]: fork a worker; with a key, on a direct link it opens with that key (see direct.ts). */
@@ -47,6 +84,10 @@ export const ToSupervisor = {
   /** [op, workerId, signalName]: signal a worker. */
   Kill: 2,
 } as const;
+
+export type SpawnMessage = [op: typeof ToSupervisor.Spawn, workerId: number, linkKey?: Uint8Array];
+export type KillMessage = [op: typeof ToSupervisor.Kill, workerId: number, signal: NodeJS.Signals];
+export type ToSupervisorMessage = SpawnMessage | KillMessage;
 
 /** Supervisor -> pool (channel 0). */
 export const FromSupervisor = {
@@ -63,6 +104,30 @@ export const FromSupervisor = {
   /** [op, workerId, message]: the worker broke the framing (oversized or cut frame); it is being killed. */
   WorkerFault: 6,
 } as const;
+
+export type HelloMessage = [op: typeof FromSupervisor.Hello, pid: number];
+export type SpawnedMessage = [op: typeof FromSupervisor.Spawned, workerId: number, pid: number, relayed: 0 | 1];
+export type ExitedMessage = [op: typeof FromSupervisor.Exited, workerId: number, exitCode: number | null, signal: string | null];
+export type SupervisorOutputMessage = [op: typeof FromSupervisor.Output, workerId: number, fd: 1 | 2, bytes: Uint8Array];
+export type SpawnFailedMessage = [op: typeof FromSupervisor.SpawnFailed, workerId: number, message: string];
+export type WorkerFaultMessage = [op: typeof FromSupervisor.WorkerFault, workerId: number, message: string];
+export type FromSupervisorMessage =
+  | HelloMessage
+  | SpawnedMessage
+  | ExitedMessage
+  | SupervisorOutputMessage
+  | SpawnFailedMessage
+  | WorkerFaultMessage;
+
+/** A message from the pool, for a worker: the pool is trusted, so the decoded array is only given its type. */
+export function decodeToWorker(payload: Buffer): ToWorkerMessage {
+  return decode(payload) as ToWorkerMessage;
+}
+
+/** A control message from the pool, for the supervisor: trusted, like decodeToWorker. */
+export function decodeToSupervisor(payload: Buffer): ToSupervisorMessage {
+  return decode(payload) as ToSupervisorMessage;
+}
 
 /** The configuration the supervisor receives on its command line (JSON). */
 export interface SupervisorConfig {

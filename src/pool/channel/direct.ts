@@ -3,7 +3,8 @@
 // fault of that worker, reported to onFault (the connection is closed by then).
 
 import type { Socket } from 'node:net';
-import { FrameDecoder, FrameWriter } from '../../wire/frame.js';
+import { FrameDecoder } from '../../wire/frame-decoder.js';
+import { FrameWriter } from '../../wire/frame-writer.js';
 import type { WorkerChannel } from './channel.js';
 
 export interface DirectEvents {
@@ -28,7 +29,7 @@ export class DirectChannel implements WorkerChannel {
     maxFrame: number,
     events: DirectEvents,
   ) {
-    this.writer = new FrameWriter(source, { maxFrame: Number.MAX_SAFE_INTEGER });
+    this.writer = new FrameWriter(source);
     const decoder = new FrameDecoder({ maxFrame, onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload) });
     const push = (chunk: Buffer) => {
       try {

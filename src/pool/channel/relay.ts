@@ -3,7 +3,7 @@
 // when the exit arrives.
 
 import type { Socket } from 'node:net';
-import type { FrameWriter } from '../../wire/frame.js';
+import type { FrameWriter } from '../../wire/frame-writer.js';
 import type { WorkerChannel } from './channel.js';
 
 export class RelayChannel implements WorkerChannel {

@@ -17,10 +17,12 @@ import { type ExitReason, UsageError } from '../../errors.js';
 import type { CompiledUnitOptions, UnitOptions } from '../../properties/index.js';
 import type { BusChoice, SystemdBus } from '../../unit/bus.js';
 import type { DBusProperty, TransientUnit } from '../../unit/transient.js';
-import { decode, encode } from '../../wire/codec.js';
+import { encode } from '../../wire/codec.js';
 import { encodeBoot } from '../../wire/direct.js';
-import { FrameDecoder, FrameWriter } from '../../wire/frame.js';
-import { FromSupervisor, ToSupervisor } from '../../wire/messages.js';
+import { FrameDecoder } from '../../wire/frame-decoder.js';
+import { FrameWriter } from '../../wire/frame-writer.js';
+import { type MalformedMessageError, parseFromSupervisor } from '../../wire/message-parser.js';
+import { FromSupervisor, type FromSupervisorMessage, ToSupervisor } from '../../wire/messages.js';
 import { DirectChannel } from '../channel/direct.js';
 import { RelayChannel } from '../channel/relay.js';
 import type { HostEvents, PoolUsage, WorkerHost } from './host.js';
@@ -191,7 +193,7 @@ export class SupervisorHost implements WorkerHost {
     debug('unit started: %s, %d workers', this.transient?.name ?? '(isolation: none)', ids.length);
     this.control = control;
     // What we send is ours (no limit but the wire's 4 GiB); what we receive is checked against maxFrame.
-    this.writer = new FrameWriter(control, { maxFrame: Number.MAX_SAFE_INTEGER });
+    this.writer = new FrameWriter(control);
     this.attach(control);
     // Relayed, the first workers were forked by the supervisor at once.
     if (this.spawnMode === 'relay') for (const id of ids) this.events.relayed(id, this.relay(id));
@@ -237,32 +239,28 @@ export class SupervisorHost implements WorkerHost {
     if (!this.events.linked(id, channel)) socket.destroy();
   }
 
-  /** A message of the supervisor's own (channel 0). */
+  /** A message of the supervisor's own (channel 0): untrusted, parsed once, then typed. */
   private onMessage(payload: Buffer): void {
-    let msg: unknown;
+    let msg: FromSupervisorMessage;
     try {
-      msg = decode(payload);
-    } catch {
-      /* below */
+      msg = parseFromSupervisor(payload);
+    } catch (err) {
+      return this.cutOff((err as MalformedMessageError).problem ?? 'a frame that is not a valid message');
     }
-    if (!Array.isArray(msg)) return this.cutOff('a frame that is not a valid message');
-    const id = msg[1] as number;
     switch (msg[0]) {
       case FromSupervisor.Hello:
-        return debug('supervisor %s is up; workers are %s', msg[1], this.spawnMode === 'direct' ? 'linked directly' : 'relayed');
+        return debug('supervisor %d is up; workers are %s', msg[1], this.spawnMode === 'direct' ? 'linked directly' : 'relayed');
       case FromSupervisor.Spawned:
-        return this.onSpawned(id, Number(msg[2]), msg[3] === 1);
+        return this.onSpawned(msg[1], msg[2], msg[3] === 1);
       case FromSupervisor.Exited:
-        return this.events.exited(id, typeof msg[2] === 'number' ? msg[2] : null, typeof msg[3] === 'string' ? msg[3] : null);
+        return this.events.exited(msg[1], msg[2], msg[3]);
       case FromSupervisor.SpawnFailed:
-        return this.events.exited(id, null, null, new Error(String(msg[2])));
+        return this.events.exited(msg[1], null, null, new Error(msg[2]));
       case FromSupervisor.Output:
-        if (msg[3] instanceof Uint8Array) this.events.output(msg[2] === 1 ? 1 : 2, msg[3], this.control);
+        this.events.output(msg[2], msg[3], this.control);
         return;
       case FromSupervisor.WorkerFault:
-        return this.events.fault(id, `a bad frame (${String(msg[2])})`);
-      default:
-        return this.cutOff(`an unknown message ${String(msg[0])}`);
+        return this.events.fault(msg[1], `a bad frame (${msg[2]})`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBoot, encodeLinkHello, HELLO_SIZE, KEY_SIZE, parseBoot, parseLinkHello } from '../../../src/wire/direct.js';
-import { FrameDecoder } from '../../../src/wire/frame.js';
+import { FrameDecoder } from '../../../src/wire/frame-decoder.js';
 
 const key = Buffer.from(Array.from({ length: KEY_SIZE }, (_, i) => i * 7));
 

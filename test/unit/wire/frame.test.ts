@@ -1,25 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../../src/errors.js';
-import {
-  DEFAULT_MAX_FRAME,
-  encodeFrame,
-  encodeHeader,
-  FrameDecoder,
-  FrameMux,
-  FrameRouter,
-  type FrameRouterOptions,
-  FrameTooLargeError,
-  FrameWriter,
-  HEADER_SIZE,
-  rewriteChannel,
-} from '../../../src/wire/frame.js';
-import { Writable } from 'node:stream';
+import { createServer, connect, type Socket } from 'node:net';
+import { FrameDecoder } from '../../../src/wire/frame-decoder.js';
+import { DEFAULT_MAX_FRAME, encodeFrame, encodeHeader, FrameTooLargeError, HEADER_SIZE } from '../../../src/wire/frame.js';
 
 type Frame = [channel: number, payload: Buffer];
 
 function collect(options: { maxFrame?: number } = {}) {
   const frames: Frame[] = [];
-  const decoder = new FrameDecoder((channel, payload) => frames.push([channel, payload]), options);
+  const decoder = new FrameDecoder({ ...options, onFrame: (channel, payload) => frames.push([channel, payload]) });
   return { frames, decoder };
 }
 
@@ -64,13 +53,6 @@ describe('header', () => {
     expect(() => encodeHeader(1, 1.5)).toThrow(RangeError);
     expect(() => encodeHeader(1, 2 ** 32)).toThrow(RangeError);
   });
-
-  it('rewriteChannel patches the channel in place', () => {
-    const frame = encodeFrame(3, Buffer.from('x'));
-    rewriteChannel(frame, 9);
-    expect(frame.readUInt32BE(4)).toBe(9);
-    expect(frame.readUInt32BE(0)).toBe(1);
-  });
 });
 
 describe('FrameDecoder', () => {
@@ -78,8 +60,6 @@ describe('FrameDecoder', () => {
     const { frames, decoder } = collect();
     decoder.push(sampleStream);
     same(frames, sample);
-    expect(decoder.idle).toBe(true);
-    expect(() => decoder.end()).not.toThrow();
   });
 
   it('decodes a stream split at every byte boundary (two pieces)', () => {
@@ -88,7 +68,6 @@ describe('FrameDecoder', () => {
       decoder.push(sampleStream.subarray(0, cut));
       decoder.push(sampleStream.subarray(cut));
       same(frames, sample);
-      expect(decoder.idle).toBe(true);
     }
   });
 
@@ -114,7 +93,7 @@ describe('FrameDecoder', () => {
 
   it('hands out zero-copy slices of the chunk when a frame lies within it', () => {
     const payloads: Buffer[] = [];
-    const decoder = new FrameDecoder((_c, p) => payloads.push(p));
+    const decoder = new FrameDecoder({ onFrame: (_c, p) => payloads.push(p) });
     const chunk = Buffer.concat([encodeFrame(1, bytes(100)), encodeFrame(2, bytes(50))]);
     decoder.push(chunk);
     expect(payloads[0]!.buffer).toBe(chunk.buffer);
@@ -177,10 +156,8 @@ describe('FrameDecoder', () => {
     expect(error).toBeInstanceOf(ProtocolError);
     expect(error).toMatchObject({ length: 1001, max: 1000, channel: 3, code: 'ERR_UNITPOOL_PROTOCOL' });
     expect(frames).toHaveLength(1);
-    expect(decoder.bufferedBytes).toBe(0);
     // unusable afterwards
     expect(() => decoder.push(encodeFrame(1, bytes(1)))).toThrow(error as Error);
-    expect(decoder.error).toBe(error);
   });
 
   it('rejects an oversized header split across chunks too, and accepts exactly maxFrame', () => {
@@ -196,234 +173,79 @@ describe('FrameDecoder', () => {
   it('treats maxFrame above u32 (e.g. Number.MAX_SAFE_INTEGER) as no limit', () => {
     const decoder = new FrameDecoder({ maxFrame: Number.MAX_SAFE_INTEGER, onFrame: () => {} });
     expect(decoder.maxFrame).toBe(0xffffffff);
-    expect(() => new FrameDecoder(() => {}, { maxFrame: -1 })).toThrow(RangeError);
+    expect(() => new FrameDecoder({ maxFrame: -1, onFrame: () => {} })).toThrow(RangeError);
   });
 
-  it('accepts the options-object form', () => {
-    const frames: Frame[] = [];
-    const decoder = new FrameDecoder({ maxFrame: 500, onFrame: (c, p) => frames.push([c, p]) });
-    decoder.push(sampleStream);
-    same(frames, sample);
-  });
-
-  it('keeps the rest of the chunk when onFrame throws, and delivers it on the next push', () => {
+  it('fails for good when onFrame throws: later pushes throw the same error', () => {
     const seen: number[] = [];
-    let throwOn = 7;
-    const decoder = new FrameDecoder((channel) => {
-      seen.push(channel);
-      if (channel === throwOn) {
-        throwOn = -1;
-        throw new Error('handler bug');
-      }
+    const bug = new Error('handler bug');
+    const decoder = new FrameDecoder({
+      onFrame: (channel) => {
+        seen.push(channel);
+        if (channel === 7) throw bug;
+      },
     });
-    expect(() => decoder.push(sampleStream)).toThrow('handler bug');
+    expect(() => decoder.push(sampleStream)).toThrow(bug);
     expect(seen).toEqual([0, 1, 7]);
-    decoder.push(Buffer.alloc(0));
-    expect(seen).toEqual([0, 1, 7, 0xffffffff, 2]);
-  });
-
-  it('keeps a partial frame across a throwing handler', () => {
-    const seen: number[] = [];
-    const decoder = new FrameDecoder((channel) => {
-      seen.push(channel);
-      if (channel === 1) throw new Error('boom');
-    });
-    const stream = Buffer.concat([encodeFrame(1, bytes(3)), encodeFrame(2, bytes(30))]);
-    expect(() => decoder.push(stream.subarray(0, 20))).toThrow('boom');
-    decoder.push(stream.subarray(20));
-    expect(seen).toEqual([1, 2]);
-  });
-
-  it('end() reports a stream cut inside a frame', () => {
-    const { decoder } = collect();
-    decoder.push(encodeFrame(1, bytes(10)).subarray(0, 12));
-    expect(decoder.idle).toBe(false);
-    expect(decoder.bufferedBytes).toBe(12);
-    expect(() => decoder.end()).toThrow(ProtocolError);
-    const header = collect();
-    header.decoder.push(Buffer.from([0, 0]));
-    expect(() => header.decoder.end()).toThrow(/2 of 8 header bytes/);
+    expect(() => decoder.push(encodeFrame(1, bytes(1)))).toThrow(bug);
+    expect(seen).toEqual([0, 1, 7]);
   });
 });
 
-describe('FrameRouter', () => {
-  type Piece = { channel: number; piece: Buffer; start: boolean; end: boolean; length: number };
-  function route(options: FrameRouterOptions = {}) {
-    const pieces: Piece[] = [];
-    const router = new FrameRouter((channel, piece, start, end, length) => pieces.push({ channel, piece, start, end, length }), options);
-    return { pieces, router };
+describe('FrameDecoder.socketReader (net.Socket onread)', () => {
+  /** A loopback TCP pair whose client reads through `decoder`. */
+  async function pair(decoder: FrameDecoder, onRead?: () => void): Promise<{ server: Socket; client: Socket; close: () => void }> {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+    const { port } = listener.address() as { port: number };
+    const client = connect({ port, host: '127.0.0.1', onread: decoder.socketReader(onRead) });
+    const server = await accepted;
+    return { server, client, close: () => (client.destroy(), server.destroy(), listener.close()) };
   }
-  /** Reassembles relayed frames: concatenating each frame's pieces must give the original frame bytes. */
-  function frames(pieces: Piece[]): Buffer[] {
-    const out: Buffer[] = [];
-    let current: Buffer[] | null = null;
-    for (const p of pieces) {
-      if (p.start) {
-        expect(current).toBeNull();
-        expect(p.piece.length).toBeGreaterThanOrEqual(8);
-        expect(p.piece.readUInt32BE(4)).toBe(p.channel);
-        current = [];
-      }
-      expect(current).not.toBeNull();
-      current!.push(p.piece);
-      if (p.end) {
-        out.push(Buffer.concat(current!));
-        current = null;
-      }
-    }
-    expect(current).toBeNull();
-    return out;
-  }
-  const originals = sample.map(([c, p]) => encodeFrame(c, p));
 
-  it('relays every frame as its original bytes, for every split of the stream', () => {
-    for (let cut = 0; cut <= sampleStream.length; cut++) {
-      const { pieces, router } = route();
-      router.push(sampleStream.subarray(0, cut));
-      router.push(sampleStream.subarray(cut));
-      expect(frames(pieces)).toEqual(originals);
-      expect(router.idle).toBe(true);
-    }
-  });
-
-  it('relays one byte at a time', () => {
-    const { pieces, router } = route();
-    for (let i = 0; i < sampleStream.length; i++) router.push(sampleStream.subarray(i, i + 1));
-    expect(frames(pieces)).toEqual(originals);
-  });
-
-  it('cuts through a large frame: pieces go out as chunks arrive, never buffered whole', () => {
-    const payload = bytes(1 << 20, 9);
-    const stream = encodeFrame(5, payload);
-    const { pieces, router } = route();
-    const chunk = 1000;
-    router.push(stream.subarray(0, chunk));
-    // the first piece (header + start of the payload) is out before the rest has arrived
-    expect(pieces).toHaveLength(1);
-    expect(pieces[0]).toMatchObject({ channel: 5, start: true, end: false, length: payload.length });
-    expect(pieces[0]!.piece.buffer).toBe(stream.buffer); // zero-copy
-    for (let off = chunk; off < stream.length; off += chunk) {
-      router.push(stream.subarray(off, off + chunk));
-      expect(router.remainingBytes).toBe(Math.max(0, stream.length - (off + chunk)));
-    }
-    expect(pieces.every((p) => p.piece.length <= chunk)).toBe(true);
-    expect(pieces.filter((p) => p.end)).toHaveLength(1);
-    expect(pieces.at(-1)!.end).toBe(true);
-    expect(frames(pieces)[0]!.equals(stream)).toBe(true);
-  });
-
-  it('delivers a header split across chunks as its own 8-byte piece', () => {
-    const stream = encodeFrame(3, bytes(20));
-    const { pieces, router } = route();
-    router.push(stream.subarray(0, 5));
-    expect(pieces).toHaveLength(0);
-    router.push(stream.subarray(5));
-    expect(pieces[0]!.piece.length).toBe(8);
-    expect(pieces[0]).toMatchObject({ start: true, end: false, channel: 3 });
-    expect(frames(pieces)[0]!.equals(stream)).toBe(true);
-  });
-
-  it('stamps the channel (worker -> pool), in place when the header lies in the chunk', () => {
-    for (let cut = 0; cut <= sampleStream.length; cut++) {
-      const stream = Buffer.from(sampleStream);
-      const { pieces, router } = route({ stampChannel: 42 });
-      router.push(stream.subarray(0, cut));
-      router.push(stream.subarray(cut));
-      const expected = sample.map(([, p]) => encodeFrame(42, p));
-      expect(frames(pieces)).toEqual(expected);
-      expect(pieces.filter((p) => p.start).every((p) => p.channel === 42)).toBe(true);
-    }
-  });
-
-  it('delivers control-channel frames whole to onControlFrame and relays the others', () => {
-    for (let cut = 0; cut <= sampleStream.length; cut++) {
-      const control: Buffer[] = [];
-      const pieces: Piece[] = [];
-      const router = new FrameRouter({
-        onPiece: (channel, piece, start, end, length) => pieces.push({ channel, piece, start, end, length }),
-        onControlFrame: (payload) => control.push(Buffer.from(payload)),
+  it('reads a large payload straight into its own buffer, and small frames as slices of fresh read buffers', async () => {
+    const frames: Frame[] = [];
+    const decoder = new FrameDecoder({ onFrame: (c, p) => frames.push([c, p]) });
+    let reads = 0;
+    const { server, close } = await pair(decoder, () => reads++);
+    const copy = vi.spyOn(Buffer.prototype, 'copy');
+    const big = bytes(8 << 20, 5);
+    const expected: Frame[] = [[1, bytes(10)], [2, big], [3, bytes(100, 2)], ...sample];
+    try {
+      const done = new Promise<void>((resolve) => {
+        const check = setInterval(() => frames.length === expected.length && (clearInterval(check), resolve()), 5);
       });
-      router.push(sampleStream.subarray(0, cut));
-      router.push(sampleStream.subarray(cut));
-      expect(control.map(String)).toEqual(['control']);
-      expect(frames(pieces)).toEqual(originals.slice(1));
+      server.write(Buffer.concat(expected.map(([c, p]) => encodeFrame(c, p))));
+      await done;
+      same(frames, expected);
+      // what arrived in the first read(s) was copied into the big payload's buffer, the rest was read into it
+      const copied = copy.mock.results.reduce((sum, result) => sum + (result.value as number), 0);
+      expect(copied).toBeLessThan(1 << 20);
+      expect(frames[1]![1].buffer.byteLength).toBe(big.length);
+      expect(reads).toBeGreaterThan(1);
+    } finally {
+      copy.mockRestore();
+      close();
     }
   });
 
-  it('rejects an oversized frame before forwarding any of it', () => {
-    const { pieces, router } = route({ maxFrame: 100 });
-    router.push(encodeFrame(1, bytes(100)));
-    expect(pieces).toHaveLength(1);
-    expect(() => router.push(encodeHeader(101, 2))).toThrow(FrameTooLargeError);
-    expect(pieces).toHaveLength(1);
-    expect(() => router.push(Buffer.alloc(1))).toThrow(FrameTooLargeError);
-  });
-});
-
-describe('FrameMux', () => {
-  class Sink extends Writable {
-    data: Buffer[] = [];
-    override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void) {
-      this.data.push(Buffer.from(chunk));
-      cb();
+  it('delivers frames that a push() completed between two reads', async () => {
+    const frames: Frame[] = [];
+    const decoder = new FrameDecoder({ onFrame: (c, p) => frames.push([c, Buffer.from(p)]) });
+    const { server, close } = await pair(decoder);
+    try {
+      decoder.push(encodeFrame(9, Buffer.from('pushed')));
+      const big = encodeFrame(4, bytes(1 << 20));
+      decoder.push(big.subarray(0, 100)); // the read buffer was chosen before this body started
+      const done = new Promise<void>((resolve) => {
+        const check = setInterval(() => frames.length === 2 && (clearInterval(check), resolve()), 5);
+      });
+      server.write(big.subarray(100));
+      await done;
+      same(frames, [[9, Buffer.from('pushed')], [4, bytes(1 << 20)]]);
+    } finally {
+      close();
     }
-  }
-
-  it('never interleaves frames of different sources, and keeps each source in order', async () => {
-    const sink = new Sink();
-    const writer = new FrameWriter(sink);
-    const mux = new FrameMux(writer);
-    const inputs = [1, 2, 3].map((k) => ({ k, input: mux.input() }));
-    const routers = inputs.map(({ k, input }) => new FrameRouter(input.onPiece, { stampChannel: k }));
-    const sent: Frame[][] = [[], [], []];
-    const streams = inputs.map((_, i) => {
-      const parts: Buffer[] = [];
-      for (let j = 0; j < 20; j++) {
-        const payload = bytes(((i * 31 + j * 17) % 5000) + (j % 3 === 0 ? 70_000 : 0), i * 100 + j);
-        sent[i]!.push([i + 1, payload]);
-        parts.push(encodeFrame(0, payload));
-      }
-      return Buffer.concat(parts);
-    });
-    // feed the three sources in small interleaved chunks
-    const offsets = [0, 0, 0];
-    let turn = 0;
-    while (offsets.some((o, i) => o < streams[i]!.length)) {
-      const i = turn++ % 3;
-      if (offsets[i]! >= streams[i]!.length) continue;
-      const size = 1 + ((turn * 7919) % 9000);
-      routers[i]!.push(streams[i]!.subarray(offsets[i]!, offsets[i]! + size));
-      offsets[i]! += size;
-    }
-    writer.flushNow();
-    await new Promise((r) => setImmediate(r));
-    const out: Frame[] = [];
-    new FrameDecoder((c, p) => out.push([c, Buffer.from(p)])).push(Buffer.concat(sink.data));
-    for (let k = 1; k <= 3; k++) same(out.filter(([c]) => c === k), sent[k - 1]!);
-    expect(out).toHaveLength(60);
-    expect(inputs.every(({ input }) => input.queuedBytes === 0)).toBe(true);
-  });
-
-  it('pads the frame of a source that dies mid-frame so the output stays framed', async () => {
-    const sink = new Sink();
-    const writer = new FrameWriter(sink);
-    const mux = new FrameMux(writer);
-    const a = mux.input();
-    const b = mux.input();
-    const ra = new FrameRouter(a.onPiece, { stampChannel: 1 });
-    const rb = new FrameRouter(b.onPiece, { stampChannel: 2 });
-    const big = encodeFrame(0, bytes(1000));
-    ra.push(big.subarray(0, 100)); // a owns the output
-    rb.push(encodeFrame(0, Buffer.from('from b'))); // queued behind a
-    expect(b.queuedBytes).toBe(14);
-    expect(a.abort()).toBe(1000 - 92);
-    writer.flushNow();
-    await new Promise((r) => setImmediate(r));
-    const out: Frame[] = [];
-    new FrameDecoder((c, p) => out.push([c, Buffer.from(p)])).push(Buffer.concat(sink.data));
-    expect(out.map(([c]) => c)).toEqual([1, 2]);
-    expect(out[0]![1].subarray(0, 92).equals(bytes(1000).subarray(0, 92))).toBe(true);
-    expect(out[0]![1].subarray(92).every((x) => x === 0)).toBe(true);
-    expect(String(out[1]![1])).toBe('from b');
   });
 });
