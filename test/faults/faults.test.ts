@@ -302,6 +302,24 @@ describe('untrusted bytes from the unit', () => {
     await expectWorks(pool);
   });
 
+  it('a message of the wrong shape: ProtocolError naming what is wrong, worker killed, pool goes on', async () => {
+    await using pool = new UnitPool({ maxWorkers: 1 });
+    const err = await pool
+      .submit(async () => {
+        const { writeSync } = await import('node:fs');
+        // [1, '7', 1] as msgpack: a Result whose task id is a string
+        const body = Buffer.from([0x93, 0x01, 0xa1, 0x37, 0x01]);
+        const header = Buffer.alloc(8);
+        header.writeUInt32BE(body.length, 0);
+        writeSync(3, Buffer.concat([header, body]));
+        await new Promise((r) => setTimeout(r, 5000));
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toMatch(/a Result message whose taskId is "7", not a task id/);
+    await expectWorks(pool);
+  });
+
   it('a frame larger than maxFrame: ProtocolError before it is buffered', async () => {
     await using pool = new UnitPool({ maxWorkers: 1, maxFrame: 1024 * 1024 });
     const err = await pool
