@@ -232,12 +232,46 @@ export class SerializationError extends UnitPoolError {
     named(this, 'SerializationError');
   }
   override readonly code = 'ERR_UNITPOOL_SERIALIZE';
-  /** Where in the value the problem is, e.g. `args[1].handler`. */
+  /** Where in the value the problem is, e.g. `args[1].handler` or `result.rows[3]`. */
   readonly path: string;
+  /** Which way it could not go: the task's input to a worker, or what the task sent back from it. */
+  readonly direction: 'to-worker' | 'from-worker';
 
   constructor(path: string, problem: string, options: UnitPoolErrorOptions = {}) {
-    super(`${path} cannot be sent to a worker: ${problem}`, options);
+    const fromWorker = /^(result|item|progress)\b/.test(path);
+    super(`${path} cannot be sent ${fromWorker ? 'from the worker back to the pool' : 'to a worker'}: ${problem}`, options);
     this.path = path;
+    this.direction = fromWorker ? 'from-worker' : 'to-worker';
+  }
+}
+
+/**
+ * What a task sent back is larger than the pool accepts (`maxFrame`): its task rejects with this, and the worker
+ * and the pool go on. Code `ERR_UNITPOOL_TOO_LARGE`.
+ */
+export class ResultTooLargeError extends UnitPoolError {
+  static {
+    named(this, 'ResultTooLargeError');
+  }
+  override readonly code = 'ERR_UNITPOOL_TOO_LARGE';
+  /** What was too large: the task's result, a value a stream yielded, or a progress report. */
+  readonly what: 'result' | 'item' | 'progress';
+  /** Its size encoded, in bytes. */
+  readonly size: number;
+  /** The pool's limit, in bytes. */
+  readonly maxFrame: number;
+
+  constructor(what: 'result' | 'item' | 'progress', size: number, maxFrame: number, options: UnitPoolErrorOptions = {}) {
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    const name = what === 'item' ? 'a value the stream yielded' : what === 'progress' ? 'a progress report' : 'the result';
+    super(
+      `${name} is ${mib(size)} encoded, more than the pool's maxFrame of ${mib(maxFrame)}: raise maxFrame in the pool's ` +
+        `options, or send less (pool.stream() to send it in parts, or a file the caller reads)`,
+      options,
+    );
+    this.what = what;
+    this.size = size;
+    this.maxFrame = maxFrame;
   }
 }
 

@@ -17,7 +17,12 @@ const workerScript = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 export function forkWorker(id: number, direct?: Socket): ChildProcess {
   return spawn(process.execPath, [...config.workerExecArgv, workerScript], {
     stdio: ['ignore', 'pipe', 'pipe', direct ?? 'pipe'],
-    env: { ...process.env, UNITPOOL_WORKER_ID: String(id), UNITPOOL_OOM_SCORE_ADJ: String(config.workerOomScoreAdj) },
+    env: {
+      ...process.env,
+      UNITPOOL_WORKER_ID: String(id),
+      UNITPOOL_OOM_SCORE_ADJ: String(config.workerOomScoreAdj),
+      UNITPOOL_MAX_FRAME: String(config.maxFrame),
+    },
   });
 }
 

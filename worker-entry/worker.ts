@@ -6,27 +6,22 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
-import { encode, encodeWithPath } from '../src/wire/codec.js';
-import { encodeFrame } from '../src/wire/frame.js';
+import { encode } from '../src/wire/codec.js';
+import { DEFAULT_MAX_FRAME, encodeFrame } from '../src/wire/frame.js';
 import { FrameDecoder } from '../src/wire/frame-decoder.js';
 import { FrameWriter } from '../src/wire/frame-writer.js';
-import {
-  type DefineMessage,
-  decodeToWorker,
-  type ErrorMessage,
-  FromWorker,
-  type FromWorkerMessage,
-  type ResultMessage,
-  ToWorker,
-  type ToWorkerMessage,
-} from '../src/wire/messages.js';
+import { decodeToWorker, FromWorker, ToWorker, type ToWorkerMessage } from '../src/wire/messages.js';
+import { WORKER_HOOK, type WorkerHook } from '../src/worker/index.js';
+import { type Fn, Functions, isThenable } from './functions.js';
+import { Replies } from './replies.js';
+import { Streams } from './streams.js';
 
-type Fn = (...args: unknown[]) => unknown;
-
-// Started by systemd: { id, channelFd } on the command line. Forked by the supervisor: the id in the environment.
-const started = JSON.parse(process.argv[2] ?? '{}') as { id?: number; channelFd?: number; stdoutFrames?: boolean };
+// Started by systemd: { id, channelFd, maxFrame } on the command line. Forked by the supervisor: in the environment.
+const started = JSON.parse(process.argv[2] ?? '{}') as { id?: number; channelFd?: number; stdoutFrames?: boolean; maxFrame?: number };
 const workerId = started.id ?? Number(process.env.UNITPOOL_WORKER_ID ?? 0);
+const maxFrame = started.maxFrame ?? Number(process.env.UNITPOOL_MAX_FRAME ?? DEFAULT_MAX_FRAME + 1024 * 1024);
 delete process.env.UNITPOOL_WORKER_ID;
+delete process.env.UNITPOOL_MAX_FRAME;
 
 // Be the OOM killer's first choice inside the unit, before the supervisor (raising it needs no privilege).
 try {
@@ -45,18 +40,24 @@ Object.assign(globalThis, {
   __name: <T>(fn: T) => fn,
 });
 
-const functions = new Map<number, Fn | Promise<Fn>>();
-const sourceFunctions = new Set<number>();
+const functions = new Functions();
+const streams = new Streams();
 const inbox: ToWorkerMessage[] = [];
 /** The task id and function key of the warm-up (the pool's start at 1). */
 const WARM_UP = 0;
 let busy = false;
 let exitRequested = false;
+/** The task running now (progress() reports for it; a crash fails it). */
+let running: number | undefined;
 
 const decoder = new FrameDecoder({
   maxFrame: Number.MAX_SAFE_INTEGER,
   onFrame: (_channel: number, payload: Buffer) => {
-    inbox.push(decodeToWorker(payload));
+    const msg = decodeToWorker(payload);
+    // A running stream's flow control acts at once; everything else runs in order.
+    if (msg[0] === ToWorker.Credit) streams.credit(msg[1], msg[2]);
+    else if (msg[0] === ToWorker.Cancel) streams.cancel(msg[1]);
+    else inbox.push(msg);
   },
 });
 // The socket reads into the decoder (a large argument straight into its own buffer), and work starts after each read.
@@ -71,20 +72,43 @@ const channelOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
 };
 const channel = new Socket(channelOptions);
 const writer = new FrameWriter(channel);
+const replies = new Replies(writer, workerId, maxFrame);
 // The supervisor is gone: nothing more can be reported, so stop at once.
 channel.on('end', () => process.exit(0));
 channel.on('error', () => process.exit(0));
 
-function send(message: FromWorkerMessage): void {
-  writer.write(workerId, encode(message));
-}
+/** Resolves when the channel has room again (the pool caught up). */
+const drained = () => new Promise<void>((resolve) => channel.once('drain', resolve));
+const RESOLVED = Promise.resolve();
+
+// unitpool/worker's progress(): a report for the running task, before its result; it waits while the channel is full.
+const hook: WorkerHook = {
+  progress(value) {
+    if (running === undefined || running === WARM_UP) throw new Error('progress() was called when no task of this worker was running');
+    return replies.report('progress', running, value) ? RESOLVED : drained();
+  },
+};
+Object.defineProperty(globalThis, WORKER_HOOK, { value: hook });
+
+// A task's uncaught exception or unhandled rejection: the task fails with that error (its message and stack reach
+// the caller), and the worker, whose state is now unknown, exits as Node would; the pool starts a fresh one.
+const crashed = (what: string) => (err: unknown) => {
+  process.stderr.write(`unitpool worker ${workerId}: ${what}${running ? ` in task ${running}` : ''}: ${String((err as Error)?.stack ?? err)}\n`);
+  if (running !== undefined && running !== WARM_UP) replies.error(running, err);
+  running = undefined;
+  writer.flushNow();
+  channel.end(() => process.exit(1));
+  setTimeout(() => process.exit(1), 1000).unref();
+};
+process.on('uncaughtException', crashed('an uncaught exception'));
+process.on('unhandledRejection', crashed('an unhandled rejection'));
 
 // A worker in a unit of its own has no fd for its stdout: fd 1 goes to the console's stderr socket (for programs it
 // starts), and what Node writes to process.stdout travels as Output frames on the channel.
 if (started.stdoutFrames) {
   process.stdout.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | (() => void), cb?: () => void) => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
-    send([FromWorker.Output, bytes]);
+    replies.send([FromWorker.Output, bytes]);
     const done = typeof encoding === 'function' ? encoding : cb;
     if (done) queueMicrotask(done);
     return true;
@@ -116,15 +140,20 @@ async function drain(): Promise<void> {
 function handle(msg: ToWorkerMessage): Promise<void> | undefined {
   switch (msg[0]) {
     case ToWorker.Define:
-      define(msg);
+      functions.define(msg);
       return undefined;
     case ToWorker.Call: {
       const [, taskId, key, args] = msg;
       return run(taskId, key, (fn) => fn(...args));
     }
     case ToWorker.CallChunk: {
-      const [, taskId, key, items] = msg;
-      return run(taskId, key, (fn) => mapChunk(fn, items));
+      const [, taskId, key, items, spread] = msg;
+      return run(taskId, key, (fn) => mapChunk(fn, items, spread === 1));
+    }
+    case ToWorker.CallStream: {
+      const [, taskId, key, args, window] = msg;
+      const send = (value: unknown) => replies.report('item', taskId, value);
+      return run(taskId, key, (fn) => streams.run(taskId, window, () => fn(...args), send, drained));
     }
     case ToWorker.Init:
       return initialize(msg[1], msg[2]);
@@ -136,58 +165,15 @@ function handle(msg: ToWorkerMessage): Promise<void> | undefined {
   }
 }
 
-function define(msg: DefineMessage): void {
-  const key = msg[1];
-  if (msg[2] === 'source') {
-    sourceFunctions.add(key);
-    try {
-      functions.set(key, compile(msg[3]));
-    } catch (err) {
-      functions.set(key, Promise.reject(err));
-      (functions.get(key) as Promise<Fn>).catch(() => {});
-    }
-  } else {
-    const [, , , url, name] = msg;
-    const loaded = import(url).then((mod: Record<string, unknown>) => {
-      const fn = mod[name];
-      if (typeof fn !== 'function') {
-        throw new TypeError(`${url} has no exported function named '${name}' (exports: ${Object.keys(mod).join(', ') || 'none'})`);
-      }
-      functions.set(key, fn as Fn);
-      return fn as Fn;
-    });
-    loaded.catch(() => {});
-    functions.set(key, loaded);
-  }
-}
-
-/** Compiles a function from its source text, in the worker's global scope (it can see no closure). */
-function compile(source: string): Fn {
-  const indirectEval = eval;
-  try {
-    return indirectEval(`(${source}\n)`) as Fn;
-  } catch (err) {
-    if (!(err instanceof SyntaxError)) throw err;
-    // Method shorthand (`square(x) { ... }`, `async run() {}`) is not an expression on its own.
-    const holder = indirectEval(`({ ${source}\n})`) as Record<string, Fn>;
-    const fn = Object.values(holder)[0];
-    if (typeof fn !== 'function') throw err;
-    return fn;
-  }
-}
-
-function mapChunk(fn: Fn, items: unknown[]): unknown {
+/** fn over every item of a chunk (spread: each item is a tuple of arguments, from map over several iterables). */
+function mapChunk(fn: Fn, items: unknown[], spread: boolean): unknown {
   const out = new Array<unknown>(items.length);
   let asyncFrom = -1;
   for (let i = 0; i < items.length; i++) {
-    out[i] = fn(items[i]);
+    out[i] = spread ? fn(...(items[i] as unknown[])) : fn(items[i]);
     if (asyncFrom < 0 && isThenable(out[i])) asyncFrom = i;
   }
   return asyncFrom < 0 ? out : Promise.all(out);
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function run(taskId: number, key: number, call: (fn: Fn) => unknown): Promise<void> | undefined {
@@ -207,10 +193,11 @@ function run(taskId: number, key: number, call: (fn: Fn) => unknown): Promise<vo
 
 function settle(taskId: number, key: number, call: () => unknown): Promise<void> | undefined {
   let value: unknown;
+  running = taskId;
   try {
     value = call();
   } catch (err) {
-    reply(taskId, undefined, explain(err, key));
+    reply(taskId, undefined, functions.explain(err, key));
     return undefined;
   }
   if (!isThenable(value)) {
@@ -219,51 +206,20 @@ function settle(taskId: number, key: number, call: () => unknown): Promise<void>
   }
   return Promise.resolve(value).then(
     (v) => reply(taskId, v, undefined),
-    (err) => reply(taskId, undefined, explain(err, key)),
+    (err) => reply(taskId, undefined, functions.explain(err, key)),
   );
 }
 
 function reply(taskId: number, value: unknown, error: unknown): void {
+  // A task that crashed (see `crashed`) was answered already.
+  if (running !== taskId) return;
+  running = undefined;
   // Task 0 is the warm-up (below): its reply is the Ready.
-  if (taskId === WARM_UP) encodeResult(taskId, value);
-  writer.write(workerId, taskId === WARM_UP ? encode([FromWorker.Ready] satisfies FromWorkerMessage) : error === undefined ? encodeResult(taskId, value) : encodeError(taskId, error));
-}
-
-/** The result, or (when it cannot be sent) the SerializationError that says why. */
-function encodeResult(taskId: number, value: unknown): Buffer {
-  try {
-    return encodeWithPath([FromWorker.Result, taskId, value] satisfies ResultMessage, 'result', 2);
-  } catch (err) {
-    return encodeError(taskId, err);
-  }
-}
-
-/** The error; if even that cannot be encoded, a plain Error with its name, message and stack. */
-function encodeError(taskId: number, error: unknown): Buffer {
-  try {
-    return encode([FromWorker.Error, taskId, error] satisfies ErrorMessage);
-  } catch {
-    const e = error as { name?: unknown; message?: unknown; stack?: unknown };
-    const plain = new Error(String(e?.message ?? error));
-    plain.name = String(e?.name ?? 'Error');
-    plain.stack = String(e?.stack ?? plain.stack);
-    return encode([FromWorker.Error, taskId, plain] satisfies ErrorMessage);
-  }
-}
-
-/** A free variable in a function sent as source is the classic mistake: say what happened and what to do. */
-function explain(err: unknown, key: number): unknown {
-  if (err instanceof ReferenceError && sourceFunctions.has(key)) {
-    const m = /^(\S+) is not defined$/.exec(err.message);
-    if (m) {
-      err.message =
-        `${m[1]} is not defined in the worker. Functions passed to submit() or map() are sent as source text and ` +
-        `compiled in the worker, so they cannot use variables, imports or functions from the scope they were written in. ` +
-        `Pass ${m[1]} as an argument, import it inside the function (await import(...)), or use a module reference ` +
-        `{ module, name } instead.`;
-    }
-  }
-  return err;
+  if (taskId === WARM_UP) {
+    encode([FromWorker.Result, taskId, value]);
+    replies.send([FromWorker.Ready]);
+  } else if (error === undefined) replies.result(taskId, value);
+  else replies.error(taskId, error);
 }
 
 async function initialize(key: number, args: unknown[]): Promise<void> {
@@ -273,7 +229,7 @@ async function initialize(key: number, args: unknown[]): Promise<void> {
     if (!fn) throw new Error(`unitpool worker: initializer ${key} was never defined`);
     await fn(...args);
   } catch (err) {
-    send([FromWorker.InitError, explain(err, key)]);
+    replies.send([FromWorker.InitError, functions.explain(err, key)]);
     writer.flushNow();
     // The pool breaks on an initializer error; stop taking tasks.
     inbox.length = 0;

@@ -223,7 +223,10 @@ export class Agent {
     if (spec.call === 'call') return this.pool.submit(fn, spec.values, options);
     const results: unknown[] = [];
     if (spec.values.length === 0) return results;
-    for await (const r of this.pool.map(fn, spec.values, { ...options, chunksize: spec.values.length })) results.push(r);
+    const chunk = { ...options, chunksize: spec.values.length };
+    // 'zip': the tuples back into one column per iterable, for map(fn, a, b, ...)
+    const columns = spec.call === 'zip' ? (spec.values[0] as unknown[]).map((_, j) => spec.values.map((t) => (t as unknown[])[j])) : [spec.values];
+    for await (const r of this.pool.map(fn, ...columns, chunk)) results.push(r);
     return results;
   }
 

@@ -12,7 +12,7 @@ import { OptionError, PoolClosedError, TaskTimeoutError } from '../errors.js';
 import { checkOptions, either, nested, nonEmptyString, positiveInteger, refusalOf, required, type SchemaOf, url, wholeNumber } from '../options/check.js';
 import { MAP_OPTIONS_SCHEMA, SHUTDOWN_OPTIONS_SCHEMA, SUBMIT_OPTIONS_SCHEMA } from '../options/pool.js';
 import type { TaskFunction } from '../pool/functions.js';
-import { MapIterator } from '../pool/map.js';
+import { mapArguments, MapIterator } from '../pool/map.js';
 import type { MapOptions, ShutdownOptions, SubmitOptions, UnitPool } from '../pool/pool.js';
 import { CONNECTION_FORM, checkQueueName, type ConnectionOption, redisOptions } from './connection.js';
 import { JobFunctions } from './functions.js';
@@ -139,15 +139,20 @@ export class ClusterPool implements PoolCalls {
     return this.enqueue(fn, 'call', args, options).result;
   }
 
-  /** fn over every item, in order (or as jobs complete with ordered: false), chunksize items per job, a bounded number of jobs in flight (maxInFlight). */
-  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
-    checkOptions('map()', options, MAP_OPTIONS_SCHEMA);
+  /**
+   * fn over every item, in order (or as jobs complete with ordered: false), chunksize items per job, a bounded number
+   * of jobs in flight (maxInFlight). Over several iterables as UnitPool.map does (zipped, the shortest wins).
+   */
+  map: UnitPool['map'] = (fn: TaskFunction, ...rest: unknown[]): AsyncIterableIterator<never> => {
+    const { items, spread, options: given } = mapArguments(rest);
+    checkOptions('map()', given, MAP_OPTIONS_SCHEMA);
+    const options = (given ?? {}) as MapOptions;
     const chunksize = options.chunksize ?? 1;
     this.checkOpen('map');
-    this.functions.of(fn as TaskFunction);
-    const submitChunk = (chunk: T[]) => this.enqueue(fn as TaskFunction, 'chunk', chunk, { timeout: options.timeout, signal: options.signal });
-    return new MapIterator<T, Awaited<R>>(items, { chunksize, maxInFlight: () => this.maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
-  }
+    this.functions.of(fn);
+    const submitChunk = (chunk: unknown[]) => this.enqueue(fn, spread ? 'zip' : 'chunk', chunk, { timeout: options.timeout, signal: options.signal });
+    return new MapIterator<unknown, never>(items, { chunksize, maxInFlight: () => this.maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
+  };
 
   /** No new tasks; waits for this client's jobs (unless wait: false), cancelling the waiting ones with cancelPending. */
   shutdown(options: ShutdownOptions = {}): Promise<void> {

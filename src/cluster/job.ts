@@ -4,7 +4,8 @@
 //
 //   job.data         { u: 1, p: base64(codec([fn, call, values, timeout])) }
 //     fn             ['m', relative module path, export name] | ['s', source text, name]
-//     call           'call' (values = the arguments) | 'chunk' (values = the items of one map() chunk)
+//     call           'call' (values = the arguments) | 'chunk' (values = the items of one map() chunk) |
+//                    'zip' (values = the argument tuples of one chunk of map() over several iterables)
 //     timeout        ms, or null
 //   job.returnvalue  { u: 1, h: host, ok: true | false, p: base64(codec(result | error)) }
 //
@@ -18,7 +19,8 @@ import { MalformedJobError, PayloadTooLargeError } from './errors.js';
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 export type JobFunction = readonly ['m', string, string] | readonly ['s', string, string];
-export type CallKind = 'call' | 'chunk';
+/** 'zip': a chunk of map() over several iterables, each item the tuple of arguments. */
+export type CallKind = 'call' | 'chunk' | 'zip';
 
 export interface JobSpec {
   fn: JobFunction;
@@ -46,7 +48,7 @@ function base64Limit(limit: number): number {
 
 /** The job's data; throws SerializationError (path from `args` or `items`) or PayloadTooLargeError. */
 export function encodeJob(spec: JobSpec, maxPayload: number): JobData {
-  const root = spec.call === 'chunk' ? 'items' : 'args';
+  const root = spec.call === 'call' ? 'args' : 'items';
   const bytes = encodeWithPath([spec.fn, spec.call, spec.values, spec.timeout], root, 2);
   if (bytes.length > maxPayload) throw new PayloadTooLargeError(root, bytes.length, maxPayload);
   return { u: 1, p: bytes.toString('base64') };
@@ -80,8 +82,11 @@ export function decodeJob(jobId: string | undefined, data: unknown, maxPayload: 
   const message = decodeBytes(jobId, readPayload(jobId, data.p, maxPayload, 'arguments'), 'arguments');
   if (!Array.isArray(message) || message.length !== 4) throw new MalformedJobError(jobId, 'its payload is not [fn, call, values, timeout]');
   const [fn, call, values, timeout] = message as unknown[];
-  if (call !== 'call' && call !== 'chunk') throw new MalformedJobError(jobId, `unknown call kind ${String(call)}`);
+  if (call !== 'call' && call !== 'chunk' && call !== 'zip') throw new MalformedJobError(jobId, `unknown call kind ${String(call)}`);
   if (!Array.isArray(values)) throw new MalformedJobError(jobId, 'its arguments are not an array');
+  if (call === 'zip' && !values.every((t) => Array.isArray(t) && t.length > 1 && t.length === (values[0] as unknown[]).length)) {
+    throw new MalformedJobError(jobId, 'its argument tuples are not arrays of one length');
+  }
   if (timeout !== null && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
     throw new MalformedJobError(jobId, `its timeout is not a positive number of ms`);
   }

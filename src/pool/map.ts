@@ -6,6 +6,8 @@
 // every result), which made map() slower than the IPC under it; here a result already received is handed out with
 // one resolved promise.
 
+import { describe, OptionError } from '../errors.js';
+
 export interface ChunkHandle {
   /** Resolves with the chunk's results, in order. */
   readonly result: Promise<unknown>;
@@ -161,4 +163,66 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
     this.window.splice(this.window.indexOf(handle), 1);
     return handle;
   }
+}
+
+type AnyIterable = Iterable<unknown> | AsyncIterable<unknown>;
+
+const isIterable = (v: unknown): v is AnyIterable =>
+  v !== null && v !== undefined && (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
+
+/**
+ * map()'s arguments after fn: one iterable or several (Python's map(fn, a, b): fn(a[i], b[i]), the shortest wins),
+ * then the options, if any.
+ */
+export function mapArguments(rest: readonly unknown[]): { items: AnyIterable; spread: boolean; options: unknown } {
+  const iterables = [...rest];
+  const options = iterables.length > 1 && !isIterable(iterables[iterables.length - 1]) ? iterables.pop() : undefined;
+  const bad = iterables.findIndex((v) => !isIterable(v));
+  if (iterables.length === 0 || bad >= 0) {
+    const value: unknown = iterables[bad];
+    const message = `map(fn, items): items must be iterable or async iterable (an array, a Set, a generator...), got ${describe(value)}`;
+    throw new OptionError('items', value, message, 'map(fn, items[, moreItems...][, options])', { message });
+  }
+  if (iterables.length === 1) return { items: iterables[0] as AnyIterable, spread: false, options };
+  return { items: zip(iterables as AnyIterable[]), spread: true, options };
+}
+
+/** Tuples of the iterables' items, until the shortest ends (the others are closed then). */
+function zip(iterables: readonly AnyIterable[]): AnyIterable {
+  if (iterables.every((it) => typeof (it as Iterable<unknown>)[Symbol.iterator] === 'function')) {
+    return (function* () {
+      const its = iterables.map((it) => (it as Iterable<unknown>)[Symbol.iterator]());
+      try {
+        for (;;) {
+          const tuple: unknown[] = [];
+          for (const it of its) {
+            const r = it.next();
+            if (r.done) return;
+            tuple.push(r.value);
+          }
+          yield tuple;
+        }
+      } finally {
+        for (const it of its) it.return?.();
+      }
+    })();
+  }
+  return (async function* () {
+    const its = iterables.map((it) =>
+      typeof (it as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (it as Iterable<unknown>)[Symbol.iterator](),
+    );
+    try {
+      for (;;) {
+        const tuple: unknown[] = [];
+        for (const it of its) {
+          const r = await it.next();
+          if (r.done) return;
+          tuple.push(r.value);
+        }
+        yield tuple;
+      }
+    } finally {
+      for (const it of its) await it.return?.();
+    }
+  })();
 }

@@ -46,7 +46,7 @@ import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.j
 import type { HostEvents, PoolUsage, WorkerHost } from './host/host.js';
 import { SliceHost } from './host/slice-host.js';
 import { SupervisorHost } from './host/supervisor-host.js';
-import { MapIterator, type MapProgress } from './map.js';
+import { mapArguments, MapIterator, type MapProgress } from './map.js';
 import {
   checkPoolOptions,
   type Isolation,
@@ -61,7 +61,7 @@ import {
 } from './options.js';
 import { Scheduler } from './scheduler.js';
 import { TaskStream } from './stream.js';
-import { type Task, withCallSite } from './task.js';
+import { remoteError, type Task } from './task.js';
 import { TaskBook } from './task-book.js';
 import type { WorkerState } from './worker.js';
 import { WorkerSet } from './worker-set.js';
@@ -225,8 +225,22 @@ export class UnitPool implements AsyncDisposable {
    * `ordered: false`). Items are pulled lazily, `chunksize` per task, with a bounded number of chunks in flight;
    * leaving the loop early cancels the chunks that have not started.
    */
-  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
-    checkOptions('map()', options, MAP_OPTIONS_SCHEMA);
+  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): AsyncIterableIterator<Awaited<R>>;
+  map<A, B, R>(fn: ((a: A, b: B) => R) | TaskFunction, a: Iterable<A> | AsyncIterable<A>, b: Iterable<B> | AsyncIterable<B>, options?: MapOptions): AsyncIterableIterator<Awaited<R>>;
+  map<A, B, C, R>(
+    fn: ((a: A, b: B, c: C) => R) | TaskFunction,
+    a: Iterable<A> | AsyncIterable<A>,
+    b: Iterable<B> | AsyncIterable<B>,
+    c: Iterable<C> | AsyncIterable<C>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>>;
+  /** Any number of iterables, then the options. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- fn takes one argument from each iterable
+  map<R>(fn: ((...items: any[]) => R) | TaskFunction, ...iterablesThenOptions: (Iterable<unknown> | AsyncIterable<unknown> | MapOptions)[]): AsyncIterableIterator<Awaited<R>>;
+  map(fn: TaskFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
+    const { items, spread, options: given } = mapArguments(rest);
+    checkOptions('map()', given, MAP_OPTIONS_SCHEMA);
+    const options = (given ?? {}) as MapOptions;
     const chunksize = options.chunksize ?? 1;
     this.checkOpen('map');
     const entry = this.registry.resolve(fn);
@@ -234,14 +248,14 @@ export class UnitPool implements AsyncDisposable {
     const maxInFlight = () => Math.min(256, this.maxWorkers * Math.max(2, this.scheduler.tasksPerWorker));
     // Each chunk takes the timeout and signal; onProgress is map's own (items done), not the chunk's progress().
     const chunkOptions: TaskOptions = { timeout: options.timeout, signal: options.signal };
-    const submitChunk = (chunk: T[]) => {
+    const submitChunk = (chunk: unknown[]) => {
       this.checkOpen('map');
       const id = ++taskIds;
-      const payload = encodeWithPath([ToWorker.CallChunk, id, entry.key, chunk], 'items', 3);
+      const payload = encodeWithPath(spread ? [ToWorker.CallChunk, id, entry.key, chunk, 1] : [ToWorker.CallChunk, id, entry.key, chunk], 'items', 3);
       const [task, result] = this.enqueue(id, entry, payload, chunkOptions);
       return { result, cancel: () => task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')) };
     };
-    return new MapIterator<T, Awaited<R>>(items, { chunksize, maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
+    return new MapIterator<unknown, unknown>(items, { chunksize, maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
   }
 
   /** Stops the pool: no new tasks; waits for the queued ones (unless cancelPending) and stops the unit. */
@@ -395,7 +409,7 @@ export class UnitPool implements AsyncDisposable {
     this.unitDeaths = 0;
     this.scheduler.learn(tookMs);
     if (ok) this.tasks.succeed(task, value);
-    else this.tasks.fail(task, withCallSite(value, task.callSite));
+    else this.tasks.fail(task, remoteError(value, task.callSite));
   }
 
   private fail(task: Task, err: unknown): void {

@@ -2,6 +2,7 @@
 // A task whose worker dies before running it goes back to queued; the one that was running settles with the
 // worker's death. A Task is a record: the scheduler queues it, a Worker carries it, the pool settles it.
 
+import { ResultTooLargeError, SerializationError } from '../errors.js';
 import type { FnEntry } from './functions.js';
 import type { Worker } from './worker.js';
 
@@ -64,8 +65,27 @@ function callSite(): Error {
   return site;
 }
 
+/** unitpool's own errors a worker raises for a task (its result cannot be sent, or is too large), by name and code. */
+const OWN_ERRORS = new Map<string, { prototype: object; code: string }>([
+  ['SerializationError', { prototype: SerializationError.prototype, code: 'ERR_UNITPOOL_SERIALIZE' }],
+  ['ResultTooLargeError', { prototype: ResultTooLargeError.prototype, code: 'ERR_UNITPOOL_TOO_LARGE' }],
+]);
+
+/**
+ * A task's error as it came from its worker: an error of unitpool's own gets its class back (the codec revives only
+ * the built-in classes), and with callSites the stack says where the task was submitted. (A hostile task can dress
+ * its error up as one of these: it is its own task's error either way.)
+ */
+export function remoteError(remote: unknown, site: Error | undefined): unknown {
+  if (remote instanceof Error) {
+    const own = OWN_ERRORS.get(remote.name);
+    if (own && (remote as { code?: unknown }).code === own.code) Object.setPrototypeOf(remote, own.prototype);
+  }
+  return withCallSite(remote, site);
+}
+
 /** Gives a remote error the place where its task was submitted: remote stack first, then the local one. */
-export function withCallSite(remote: unknown, site: Error | undefined): unknown {
+function withCallSite(remote: unknown, site: Error | undefined): unknown {
   if (remote instanceof Error && site) {
     const local = (site.stack ?? '').split('\n').slice(1).join('\n');
     remote.stack = `${remote.stack ?? `${remote.name}: ${remote.message}`}\n    --- in a unitpool worker; submitted from ---\n${local}`;

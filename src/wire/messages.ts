@@ -16,7 +16,7 @@ export const ToWorker = {
   Define: 1,
   /** [op, taskId, fnKey, args]: call fn(...args). */
   Call: 2,
-  /** [op, taskId, fnKey, items]: call fn(item) for each item; one result array. */
+  /** [op, taskId, fnKey, items, spread?]: call fn(item) (or fn(...item) with spread 1) for each item; one result array. */
   CallChunk: 3,
   /** [op, fnKey, args]: run the initializer before any task. */
   Init: 4,
@@ -34,7 +34,8 @@ export type DefineMessage =
   | [op: typeof ToWorker.Define, fnKey: number, kind: 'source', source: string]
   | [op: typeof ToWorker.Define, fnKey: number, kind: 'module', url: string, exportName: string];
 export type CallMessage = [op: typeof ToWorker.Call, taskId: number, fnKey: number, args: unknown[]];
-export type CallChunkMessage = [op: typeof ToWorker.CallChunk, taskId: number, fnKey: number, items: unknown[]];
+/** spread 1: each item is a tuple of arguments (map over several iterables, zipped). */
+export type CallChunkMessage = [op: typeof ToWorker.CallChunk, taskId: number, fnKey: number, items: unknown[], spread?: 1];
 export type InitMessage = [op: typeof ToWorker.Init, fnKey: number, args: unknown[]];
 export type ExitMessage = [op: typeof ToWorker.Exit];
 export type CallStreamMessage = [op: typeof ToWorker.CallStream, taskId: number, fnKey: number, args: unknown[], window: number];

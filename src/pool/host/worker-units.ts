@@ -69,14 +69,16 @@ export class WorkerUnits {
     readonly slice: TransientUnit,
     private readonly workerProperties: readonly DBusProperty[],
     private readonly startTimeoutMs: number,
+    /** The largest frame the pool accepts from a worker (each worker checks what it sends against it). */
+    private readonly maxFrame: number,
   ) {}
 
   /** Splits the pool's properties between the slice and the workers, and starts the slice. */
-  static async start(bus: SystemdBus, name: string, properties: readonly DBusProperty[], startTimeoutMs = 30_000): Promise<WorkerUnits> {
+  static async start(bus: SystemdBus, name: string, properties: readonly DBusProperty[], maxFrame: number, startTimeoutMs = 30_000): Promise<WorkerUnits> {
     const budget = properties.filter(([key]) => SLICE_PROPERTIES.has(key));
     const rest = properties.filter(([key]) => !SLICE_PROPERTIES.has(key));
     const slice = await TransientUnit.start(bus, `${name}.slice`, [['Description', 's', `unitpool worker pool (${name}, a unit per worker)`], ...budget], undefined, startTimeoutMs);
-    return new WorkerUnits(bus, slice, rest, startTimeoutMs);
+    return new WorkerUnits(bus, slice, rest, startTimeoutMs, maxFrame);
   }
 
   /** Starts worker `id` in a unit of its own; everything that follows comes through `events`. */
@@ -105,7 +107,7 @@ export class WorkerUnits {
     try {
       // systemd connects stdin read-write only when stdout names the same socket (then both are one connection):
       // the shell moves it to fd 3, puts /dev/null on 0 and the console's stderr socket on 1, and becomes node.
-      const config = JSON.stringify({ id, channelFd: 3, stdoutFrames: true });
+      const config = JSON.stringify({ id, channelFd: 3, stdoutFrames: true, maxFrame: this.maxFrame });
       const argv = ['/bin/sh', '-c', 'exec "$0" "$@" 3<&0 0</dev/null 1>&2', process.execPath, entryPath('worker.js'), config];
       const own: DBusProperty[] = [
         ['Description', 's', `unitpool worker ${id} (${this.slice.name})`],
