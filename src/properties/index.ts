@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OptionError } from '../errors.js';
-import { type CompileOptions, compileWithFacts, type DBusProperty, formatExample, type RawProperty, suggest } from './compile.js';
+import { type CompileOptions, CompiledProperties, type DBusProperty, type RawProperty } from './compile.js';
+import { formatExample, suggest } from './names.js';
 import type { EnvOption } from './env.js';
 import { mergeProperties, type PresetContext, type PresetName, presetProperties } from './presets.js';
 import type { ReadablePath } from './readable.js';
@@ -58,8 +59,9 @@ export type {
   EnvironmentInput,
   SyscallArchitecture,
 } from './table.js';
-export { compileProperties, compileWithFacts, checkRaw, formatExample, suggest, NODE_SYSCALLS } from './compile.js';
-export type { CompileOptions, CompiledFacts, DBusProperty, RawProperty } from './compile.js';
+export { compileProperties, CompiledProperties, checkRaw, NODE_SYSCALLS } from './compile.js';
+export type { CompileOptions, CompiledValues, DBusProperty, RawProperty } from './compile.js';
+export { formatExample, suggest } from './names.js';
 export { preset, mergeProperties, presetProperties, presetPropertyNames, PRESET_NAMES, PRESET_DOCS } from './presets.js';
 export type { PresetName, PresetContext, PresetDoc, PropertyOverrides } from './presets.js';
 export { environmentFromPolicy, environmentFromProperty, DEFAULT_ENV_NAMES, NOT_INHERITED, FORBIDDEN_ENV, isValidEnvName } from './env.js';
@@ -155,7 +157,7 @@ export function compileUnitOptions(
   const { presetContext, ...compileExtra } = extra;
   const scratch = checkScratchSize(options);
   const requested = mergeProperties(presetProperties(options.preset, { ...presetContext, ...scratch }), options.properties ?? {});
-  const compiled = compileWithFacts(requested, {
+  const compiled = new CompiledProperties(requested, {
     env: options.env,
     ...(options.raw !== undefined ? { raw: options.raw } : {}),
     readablePaths: defaultReadablePaths(),
@@ -164,7 +166,7 @@ export function compileUnitOptions(
     ...compileExtra,
   });
   const bestEffort = checkBestEffort(options.bestEffort, requested);
-  return { properties: compiled.properties, cpus: compiled.facts.cpus, requested, bestEffort };
+  return { properties: compiled.properties, cpus: compiled.cpus, requested, bestEffort };
 }
 
 /** scratchSize sizes the untrusted preset's scratch space: without that preset it would do nothing, so it is an error. */
