@@ -4,7 +4,8 @@ export type { UnitPoolOptions, SubmitOptions, MapOptions, MapProgress, ShutdownO
 export type { ModuleRef, TaskFunction } from './pool/functions.js';
 export type { UnitInfo } from './unit/transient.js';
 export type { BusChoice } from './unit/bus.js';
-export type { Capabilities, HostFacts, PropertyCapability, ManagerKind } from './unit/capabilities.js';
+export type { Capabilities, PropertyCapability } from './unit/capabilities.js';
+export type { HostFacts, ManagerKind } from './unit/host-facts.js';
 export * from './errors.js';
 export type { UnitProperties, PropertyName, PresetName, EnvOption, RawProperty } from './properties/index.js';
 export { PRESET_NAMES, PRESET_DOCS } from './properties/index.js';

@@ -394,7 +394,7 @@ export class UnitPool implements AsyncDisposable {
       if (this.options.isolation !== 'none') {
         const bus = this.options.bus ?? 'system';
         this.bus = await SystemdBus.connect(bus);
-        this.unitProperties = await enforceCapabilities(this.bus, bus, this.options, this.unitOptions);
+        this.unitProperties = await enforceCapabilities(this.bus, bus, this.unitOptions);
         if (this.isolation === 'worker') return await this.startWorkerUnits();
         // The system manager binds our link socket into the unit read-only; a user manager's unit runs as us and
         // sees our own directory. Anyone else (a non-root caller of the system manager) relays.

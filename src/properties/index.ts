@@ -115,6 +115,11 @@ export interface CompiledUnitOptions {
   requested: UnitProperties;
   /** Properties the user accepts to lose when the host cannot enforce them. */
   bestEffort: PropertyName[];
+  /**
+   * The unit's properties as if `names` had not been asked for (the best-effort ones the host cannot enforce),
+   * from this same compile: cross-checked again without them, not compiled again.
+   */
+  without(names: readonly PropertyName[]): DBusProperty[];
 }
 
 let packageRootCache: string | undefined;
@@ -166,7 +171,7 @@ export function compileUnitOptions(
     ...compileExtra,
   });
   const bestEffort = checkBestEffort(options.bestEffort, requested);
-  return { properties: compiled.properties, cpus: compiled.cpus, requested, bestEffort };
+  return { properties: compiled.properties, cpus: compiled.cpus, requested, bestEffort, without: (names) => compiled.without(names) };
 }
 
 /** scratchSize sizes the untrusted preset's scratch space: without that preset it would do nothing, so it is an error. */
