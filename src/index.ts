@@ -14,7 +14,8 @@ export type {
 export type { ModuleRef, TaskFunction } from './pool/functions.js';
 export type { UnitInfo } from './unit/transient.js';
 export type { BusChoice } from './unit/bus.js';
-export type { Capabilities, HostFacts, PropertyCapability, ManagerKind } from './unit/capabilities.js';
+export type { Capabilities, PropertyCapability } from './unit/capabilities.js';
+export type { HostFacts, ManagerKind } from './unit/host-facts.js';
 export type { CgroupLayout } from './unit/cgroup.js';
 export * from './errors.js';
 export type { UnitProperties, PropertyName, PresetName, PresetDoc, EnvOption, RawProperty } from './properties/index.js';

@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import type { Writable } from 'node:stream';
 import { CapabilityError, DBusCallError, OptionError, SystemdUnavailableError, UnitStartError, UsageError } from '../errors.js';
-import { type CompiledUnitOptions, compileUnitOptions, type ReadablePath, type UnitOptions } from '../properties/index.js';
+import { type CompiledUnitOptions, compileUnitOptions, type ReadablePath } from '../properties/index.js';
 import { MANAGER_IFACE, MANAGER_PATH, SERVICE_IFACE, SystemdBus, Variant } from '../unit/bus.js';
 import { enforceCapabilities } from '../unit/capabilities.js';
 import { cgroupUsage, oomKillCount } from '../unit/cgroup.js';
@@ -123,7 +123,7 @@ function flagOf(option: string, origins: Origins, args: RunArgs): string | undef
 }
 
 /** The command line, checked and compiled; or the exit status of a refusal. */
-function prepare(argv: readonly string[], cwd: string): number | RunArgs | { args: RunArgs; exe: string; unitOptions: UnitOptions; compiled: CompiledUnitOptions; origins: Origins } {
+function prepare(argv: readonly string[], cwd: string): number | RunArgs | { args: RunArgs; exe: string; compiled: CompiledUnitOptions; origins: Origins } {
   let args: RunArgs | undefined;
   let origins: Origins = { flags: new Map(), items: new Map() };
   try {
@@ -143,7 +143,7 @@ function prepare(argv: readonly string[], cwd: string): number | RunArgs | { arg
     if (typeof wd === 'string' && wd.startsWith('/')) readable.push({ path: wd, what: 'the working directory' });
     const quiet = args.quiet;
     const compiled = compileUnitOptions(built.unitOptions, { readablePaths: readable, runsNode: runsNode(exe), warn: (m) => (quiet ? undefined : log(`warning: ${m}`)) });
-    return { args, exe, unitOptions: built.unitOptions, compiled, origins };
+    return { args, exe, compiled, origins };
   } catch (e) {
     if (e instanceof UsageError) {
       log(`${e.message}\nTry 'unitpool run --help'.`);
@@ -174,7 +174,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${prepared.help ? runHelp() : `unitpool ${packageVersion()}`}\n`);
     return 0;
   }
-  const { args, exe, unitOptions, compiled, origins } = prepared;
+  const { args, exe, compiled, origins } = prepared;
   const say = args.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
 
   // Signals: before the unit is requested, do not start it; while it starts, keep them for when it exists;
@@ -229,7 +229,7 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     // What this host's manager cannot enforce is refused, as the pool refuses it at start.
     let userProperties: readonly DBusProperty[];
     try {
-      userProperties = await enforceCapabilities(bus, args.bus, unitOptions, compiled);
+      userProperties = await enforceCapabilities(bus, args.bus, compiled);
     } catch (e) {
       if (e instanceof CapabilityError) {
         const origin = origins.flags.get(e.property);

@@ -315,7 +315,7 @@ export class UnitPool implements AsyncDisposable {
     const o = this.options;
     // Largest frame accepted from the unit: 64 MiB of data plus room for the envelope, unless configured.
     const maxFrame = o.maxFrame ?? DEFAULT_MAX_FRAME + 1024 * 1024;
-    const common = { bus: o.bus ?? 'system', unitOptions: o, compiled, maxFrame, startTimeout: o.startTimeout };
+    const common = { bus: o.bus ?? 'system', compiled, maxFrame, startTimeout: o.startTimeout };
     const events: HostEvents = {
       started: (id, pid, relay) => this.workers.started(id, pid, relay),
       relayed: (id, channel) => this.workers.relayed(id, channel),

@@ -1,6 +1,6 @@
 // The table rendered for people: a Markdown table for the README, and help lines for `unitpool run --help`.
 
-import { formatExample } from './compile.js';
+import { formatExample } from './names.js';
 import { preset, PRESET_DOCS, PRESET_NAMES } from './presets.js';
 import { CATEGORY_TITLES, type Category, type HostNeeds, PROPERTY_NAMES, TABLE } from './table.js';
 

@@ -1,8 +1,8 @@
 // Primitive parsers for the human forms of systemd values: sizes, percentages, durations, CPU sets,
 // IP prefixes, octal modes. They follow systemd 252's own parsers (parse_size(), parse_permyriad(),
 // parse_time(), parse_cpu_set(), in_addr_prefix_from_string_auto()) so that a value means here what it
-// means in a unit file. They throw `Invalid` with a short problem text; compile.ts turns that into an
-// OptionError naming the property, the value and an example of a good one.
+// means in a unit file. They throw `Invalid` with a short problem text; the kind compilers (kinds/) turn
+// that into an OptionError naming the property, the value and an example of a good one.
 
 import { isIPv6 } from 'node:net';
 

@@ -16,7 +16,7 @@
 //    construction that says so.
 //  - MemoryDenyWriteExecute is left out: it stops V8's JIT (Node aborts at start).
 //  - The syscall filter is @system-service plus @pkey: Node 20 calls pkey_alloc() at start, which systemd
-//    252's @system-service does not include, and an allow-list kills on anything else (SIGSYS). compile.ts
+//    252's @system-service does not include, and an allow-list kills on anything else (SIGSYS). kinds/kernel.ts
 //    checks that any filter keeps NODE_SYSCALLS.
 //  - RestrictAddressFamilies keeps AF_UNIX: the supervisor talks to its workers over AF_UNIX socketpairs.
 //    untrusted denies socket(2) itself (socketpair(2) stays): the supervisor cannot listen for direct links then

@@ -1,6 +1,6 @@
 // The untrusted preset's scratch space: one private tmpfs with a size cap (and an inode cap), which the workers see
-// at /tmp, /var/tmp and /dev/shm. It owns the size option (scratchSize) and the mounts that build it; compile.ts checks binds from the
-// unit's own tree (unitTreeSource) with it. It may not touch anything else of the unit.
+// at /tmp, /var/tmp and /dev/shm. It owns the size option (scratchSize) and the mounts that build it; kinds/mounts.ts
+// checks binds from the unit's own tree (unitTreeSource) with it. It may not touch anything else of the unit.
 //
 // Why it is built this way, on systemd 252:
 //  - DynamicUser= forces PrivateTmp=, and PrivateTmp's mounts win over a TemporaryFileSystem= on /tmp or /var/tmp

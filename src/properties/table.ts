@@ -5,8 +5,8 @@
 // value, the human forms accepted, a one-line doc, an example (used in error messages and docs), its
 // category, and what the host must provide to enforce it (so a capability check can refuse what the host
 // cannot enforce). The TypeScript type of `UnitProperties` is derived from this table (see the bottom),
-// and compile.ts dispatches on `kind`. Add a property here and it is typed, validated, compiled and
-// documented.
+// and compile.ts dispatches on `kind` to the compilers of src/properties/kinds/. Add a property here and
+// it is typed, validated, compiled and documented.
 
 import type { SyscallGroupName } from './syscalls.js';
 
@@ -92,7 +92,7 @@ export type Kind =
 
 export type RlimitKind = 'size' | 'count' | 'seconds' | 'usec' | 'nice';
 
-/** One row of the table. Kind-specific fields are optional here and read by compile.ts per kind. */
+/** One row of the table. Kind-specific fields are optional here and read by the kind compilers (src/properties/kinds/). */
 export interface PropertySpec {
   readonly kind: Kind;
   readonly category: Category;

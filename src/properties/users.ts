@@ -17,7 +17,7 @@ export interface GroupEntry {
   gid: number;
 }
 
-/** How compile.ts looks identities up; replaceable in tests. `undefined` means: no such user/group. */
+/** How the identity cross-check (kinds/identity.ts) looks identities up; replaceable in tests. `undefined` means: no such user/group. */
 export interface IdentityLookup {
   user(nameOrId: string): UserEntry | undefined;
   group(nameOrId: string): GroupEntry | undefined;

@@ -4,12 +4,14 @@
 // says so once, with process.emitWarning).
 //
 //   pool start ── bus connects ──> readHostFacts(bus)            the manager (Version, Features, ControlGroup over
-//                                     │                          D-Bus) and this machine (/sys/fs/cgroup, /proc)
+//                                     │                          D-Bus) and this machine (/sys/fs/cgroup, /proc):
+//                                     │                          host-facts.ts
 //                                     ▼
 //              judgeRequested(requested, facts)                  hostRequirements() of the table, resolved by value,
 //                                     │                          against the facts: the properties it cannot enforce
 //                                     ▼
-//              CapabilityError, or the unit's properties without the best-effort ones (recompiled)
+//              CapabilityError, or the unit's properties without the best-effort ones (CompiledUnitOptions.without:
+//                                                                 the one compile, assembled again without them)
 //
 // What was checked against the real systemd 252 of the sandbox (a hybrid cgroup v1 host; test/properties-enforced):
 //  - The system manager enforces MemoryMax (memory.limit_in_bytes), CPUQuota (cpu.cfs_quota_us), CPUWeight
@@ -37,78 +39,21 @@
 // test/pool/rootless.test.ts shows what it does enforce there, from inside the workers: NoNewPrivileges, UMask,
 // Environment, a Limit* below its own, and a seccomp filter (RestrictAddressFamilies).
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { CapabilityError } from '../errors.js';
 import {
-  CAPABILITIES,
   type CgroupController,
-  compileUnitOptions,
   type CompiledUnitOptions,
   type DBusProperty,
   type HostNeeds,
   hostRequirements,
-  type NamespaceNeed,
   PROPERTY_NAMES,
   type PropertyName,
   TABLE,
-  type UnitOptions,
   type UnitProperties,
 } from '../properties/index.js';
-import { type BusChoice, MANAGER_IFACE, MANAGER_PATH, SystemdBus } from './bus.js';
-import { cgroupLayout, type CgroupLayout } from './cgroup.js';
-
-const CGROUP_ROOT = '/sys/fs/cgroup';
-const UINT64_MAX = 2n ** 64n - 1n;
-
-export type ManagerKind = 'system' | 'user';
-
-/** The raw facts about the host and its systemd that decide what can be enforced. */
-export interface HostFacts {
-  /** How cgroups are mounted: pure v2, hybrid (v1 controllers + cgroup2 for tracking), legacy v1, or none. */
-  cgroup: CgroupLayout;
-  /** The systemd manager the bus reaches: the system manager (runs as root) or a user's manager. */
-  manager: ManagerKind;
-  /** The manager's root control group (its ControlGroup property): '' for the system manager. */
-  managerCgroup: string;
-  /** systemd's version, e.g. '252.38-1~deb12u1'. */
-  systemdVersion: string;
-  /** What systemd was built with: '+SECCOMP', '-APPARMOR', ... */
-  systemdFeatures: string[];
-  /** This process runs as root (euid 0). */
-  root: boolean;
-  /** The kernel release (uname -r). */
-  kernel: string;
-  /** Cgroup controllers the manager can use for the pool's unit (v1 'blkio' is named 'io'). */
-  controllers: CgroupController[];
-  /** The kernel has seccomp filters and systemd was built with them. */
-  seccomp: boolean;
-  /** Namespaces the manager can set up for the unit. */
-  namespaces: NamespaceNeed[];
-  /** Unprivileged user namespaces are available (what a user manager's PrivateUsers=yes would need). */
-  userNamespaces: boolean;
-  /** AppArmor is enabled in the kernel, and systemd was built with it. */
-  apparmor: boolean;
-  /** SELinux is enabled (selinuxfs mounted), and systemd was built with it. */
-  selinux: boolean;
-  /** BPF cgroup programs can be attached (the IPAddressDeny firewall): a cgroup2 hierarchy and bpf(). */
-  bpf: boolean;
-  /** Block devices on which IO weights act: the BFQ scheduler, or io.cost enabled (v2). */
-  proportionalIo: string[];
-  /** The IO scheduler of each block device, for messages: { vda: 'mq-deadline' }. */
-  ioSchedulers: Record<string, string>;
-  /** The manager's pid, as the bus daemon tells it (1 for the system manager). */
-  managerPid?: number;
-  /**
-   * The manager's effective capabilities (/proc/PID/status CapEff), when they could be read. Without
-   * CAP_SYS_RESOURCE it cannot raise a limit above its own, nor lower oom_score_adj below its own; without
-   * CAP_SYS_NICE it cannot give a negative Nice. A user manager has none; a system manager in a container or a
-   * VM may lack some (on these machines, CAP_SYS_RESOURCE is out of every bounding set).
-   */
-  managerCapabilities?: string[];
-  /** The manager's own hard limits and oom_score_adj, which bound its units without CAP_SYS_RESOURCE. */
-  managerLimits?: { hard: Partial<Record<PropertyName, bigint>>; oomScoreAdjust?: number };
-}
+import { type BusChoice, SystemdBus } from './bus.js';
+import type { CgroupLayout } from './cgroup.js';
+import { CGROUP_ROOT, type HostFacts, readHostFacts, RLIMIT_ROWS, UINT64_MAX } from './host-facts.js';
 
 /** Whether the host enforces one property, and if not, why. */
 export interface PropertyCapability {
@@ -129,159 +74,6 @@ export interface Capabilities {
 export interface Refusal {
   property: PropertyName;
   reason: string;
-}
-
-// ── facts ────────────────────────────────────────────────────────────────────────────────────────────────
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Rows of /proc/<pid>/limits per Limit* property, and the rlimit each sets. */
-export const RLIMIT_ROWS: Readonly<Partial<Record<PropertyName, string>>> = {
-  LimitCPU: 'Max cpu time',
-  LimitFSIZE: 'Max file size',
-  LimitDATA: 'Max data size',
-  LimitSTACK: 'Max stack size',
-  LimitCORE: 'Max core file size',
-  LimitNPROC: 'Max processes',
-  LimitNOFILE: 'Max open files',
-  LimitMEMLOCK: 'Max locked memory',
-  LimitAS: 'Max address space',
-  LimitLOCKS: 'Max file locks',
-  LimitSIGPENDING: 'Max pending signals',
-  LimitMSGQUEUE: 'Max msgqueue size',
-  LimitNICE: 'Max nice priority',
-  LimitRTPRIO: 'Max realtime priority',
-  LimitRTTIME: 'Max realtime timeout',
-};
-
-/** /proc/<pid>/limits as { LimitNOFILE: { soft, hard } } in raw rlimit units ('unlimited' = 2^64-1). */
-export function parseLimits(text: string): Partial<Record<PropertyName, { soft: bigint; hard: bigint }>> {
-  const out: Partial<Record<PropertyName, { soft: bigint; hard: bigint }>> = {};
-  const value = (v: string) => (v === 'unlimited' ? UINT64_MAX : BigInt(v));
-  for (const [name, row] of Object.entries(RLIMIT_ROWS) as [PropertyName, string][]) {
-    const m = new RegExp(`^${row}\\s+(\\S+)\\s+(\\S+)`, 'm').exec(text);
-    if (m) out[name] = { soft: value(m[1]!), hard: value(m[2]!) };
-  }
-  return out;
-}
-
-/** Capability names in a hex mask (CapEff: 000001fffeffffff). */
-export function capabilityNames(hex: string): string[] {
-  const mask = BigInt(`0x${hex}`);
-  return CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
-}
-
-function v1Controllers(): CgroupController[] {
-  const dirs: [CgroupController, string][] = [
-    ['memory', 'memory'],
-    ['cpu', 'cpu'],
-    ['pids', 'pids'],
-    ['io', 'blkio'],
-    ['cpuset', 'cpuset'],
-  ];
-  return dirs.filter(([, dir]) => existsSync(`${CGROUP_ROOT}/${dir}/cgroup.procs`)).map(([c]) => c);
-}
-
-function v2Controllers(cgroup: string): CgroupController[] {
-  const dir = cgroup === '' || cgroup === '/' ? CGROUP_ROOT : `${CGROUP_ROOT}${cgroup}`;
-  const known: readonly string[] = ['memory', 'cpu', 'pids', 'io', 'cpuset'];
-  return (read(`${dir}/cgroup.controllers`) ?? '').split(/\s+/).filter((c): c is CgroupController => known.includes(c));
-}
-
-function userNamespacesAvailable(): boolean {
-  if (!existsSync('/proc/self/ns/user')) return false;
-  if (Number(read('/proc/sys/user/max_user_namespaces') ?? '1') <= 0) return false;
-  const clone = read('/proc/sys/kernel/unprivileged_userns_clone'); // Debian's switch, where the kernel has it
-  return clone === undefined || clone.trim() !== '0';
-}
-
-function blockDevices(layout: CgroupLayout): { schedulers: Record<string, string>; proportional: string[] } {
-  const schedulers: Record<string, string> = {};
-  const proportional = new Set<string>();
-  const byDev = new Map<string, string>();
-  let names: string[] = [];
-  try {
-    names = readdirSync('/sys/block');
-  } catch {
-    /* no sysfs */
-  }
-  for (const name of names) {
-    const dev = read(`/sys/block/${name}/dev`)?.trim();
-    if (dev) byDev.set(dev, name);
-    const sched = read(`/sys/block/${name}/queue/scheduler`);
-    if (sched === undefined || name.startsWith('loop') || name.startsWith('ram')) continue;
-    const chosen = /\[([^\]]+)\]/.exec(sched)?.[1] ?? sched.trim();
-    schedulers[name] = chosen;
-    if (chosen === 'bfq') proportional.add(name);
-  }
-  if (layout === 'v2') {
-    for (const line of (read(`${CGROUP_ROOT}/io.cost.qos`) ?? '').split('\n')) {
-      const m = /^(\d+:\d+)\s.*\benable=1\b/.exec(line);
-      const name = m ? byDev.get(m[1]!) : undefined;
-      if (name) proportional.add(name);
-    }
-  }
-  return { schedulers, proportional: [...proportional] };
-}
-
-/** Reads the facts: the manager over `bus`, the rest from this machine. */
-export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system'): Promise<HostFacts> {
-  const get = (name: string) => bus.getProperty(MANAGER_PATH, MANAGER_IFACE, name).catch(() => undefined);
-  const [version, features, controlGroup] = await Promise.all([get('Version'), get('Features'), get('ControlGroup')]);
-  const managerCgroup = typeof controlGroup === 'string' ? controlGroup : '';
-  const manager: ManagerKind =
-    choice === 'user' ? 'user' : choice === 'system' ? 'system' : /\/user@\d+\.service$/.test(managerCgroup) ? 'user' : 'system';
-  const systemdFeatures = typeof features === 'string' ? features.split(/\s+/).filter((f) => /^[+-]/.test(f)) : [];
-  // An old systemd without the Features property: assume it has what the kernel has.
-  const built = (f: string) => systemdFeatures.length === 0 || systemdFeatures.includes(`+${f}`);
-  const layout = cgroupLayout();
-  const controllers = layout === 'v2' ? v2Controllers(managerCgroup) : layout === 'none' || manager === 'user' ? [] : v1Controllers();
-  const userNamespaces = userNamespacesAvailable();
-  const kernelNamespaces = (['mnt', 'net', 'ipc', 'uts'] as const).filter((ns) => existsSync(`/proc/self/ns/${ns}`));
-  const status = read('/proc/self/status') ?? '';
-  const io = blockDevices(layout);
-  const facts: HostFacts = {
-    cgroup: layout,
-    manager,
-    managerCgroup,
-    systemdVersion: typeof version === 'string' ? version : 'unknown',
-    systemdFeatures,
-    root: process.geteuid?.() === 0,
-    kernel: release(),
-    controllers,
-    seccomp: /^Seccomp:/m.test(status) && built('SECCOMP'),
-    // A user manager sets up no namespace for a unit without PrivateUsers=yes (see the top of this file).
-    namespaces: manager === 'system' ? [...kernelNamespaces] : [],
-    userNamespaces,
-    apparmor: read('/sys/module/apparmor/parameters/enabled')?.trim() === 'Y' && built('APPARMOR'),
-    selinux: existsSync('/sys/fs/selinux/enforce') && built('SELINUX'),
-    bpf: (layout === 'v2' || layout === 'hybrid') && existsSync('/proc/sys/kernel/unprivileged_bpf_disabled'),
-    proportionalIo: io.proportional,
-    ioSchedulers: io.schedulers,
-  };
-  // The manager's own capabilities and limits bound what it can give its units (read where this process can see
-  // the manager's /proc entry: the same machine, or the same pid namespace in the sandbox).
-  const pid = await bus.managerPid();
-  // A bus in another pid namespace names a pid of its own: only trust it if it is a systemd here.
-  if (pid !== undefined && read(`/proc/${pid}/comm`)?.trim() === 'systemd') {
-    facts.managerPid = pid;
-    const capEff = /^CapEff:\s+([0-9a-f]+)$/m.exec(read(`/proc/${pid}/status`) ?? '')?.[1];
-    if (capEff !== undefined) facts.managerCapabilities = capabilityNames(capEff);
-    const limits = read(`/proc/${pid}/limits`);
-    const oom = read(`/proc/${pid}/oom_score_adj`)?.trim();
-    if (limits !== undefined || oom !== undefined) {
-      const hard: Partial<Record<PropertyName, bigint>> = {};
-      for (const [name, l] of Object.entries(parseLimits(limits ?? '')) as [PropertyName, { hard: bigint }][]) hard[name] = l.hard;
-      facts.managerLimits = { hard, ...(oom !== undefined && /^-?\d+$/.test(oom) ? { oomScoreAdjust: Number(oom) } : {}) };
-    }
-  }
-  return facts;
 }
 
 // ── judging ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -470,15 +262,10 @@ function warnOnce(r: Refusal): void {
 
 /**
  * The check at pool start: throws CapabilityError for the first requested property the host cannot enforce that
- * is not in bestEffort (closing `bus`, since the pool will not start); returns the unit's properties, recompiled
- * without the best-effort ones that cannot be enforced (each warned about once per process).
+ * is not in bestEffort (closing `bus`, since the pool will not start); returns the unit's properties without the
+ * best-effort ones that cannot be enforced (each warned about once per process), from the same compile.
  */
-export async function enforceCapabilities(
-  bus: SystemdBus,
-  choice: BusChoice,
-  options: UnitOptions & { maxWorkers?: number | undefined },
-  compiled: CompiledUnitOptions,
-): Promise<readonly DBusProperty[]> {
+export async function enforceCapabilities(bus: SystemdBus, choice: BusChoice, compiled: CompiledUnitOptions): Promise<readonly DBusProperty[]> {
   // Most pools ask for nothing the host could lack: no need to ask the manager anything.
   if (hostRequirements(compiled.requested).every((r) => Object.keys(r.needs).length === 0)) return compiled.properties;
   const facts = await readHostFacts(bus, choice);
@@ -492,10 +279,5 @@ export async function enforceCapabilities(
   }
   if (refusals.length === 0) return compiled.properties;
   for (const r of refusals) warnOnce(r);
-  const without: Record<string, null> = Object.fromEntries(refusals.map((r) => [r.property, null]));
-  return compileUnitOptions({
-    ...options,
-    properties: { ...(options.properties ?? {}), ...without } as UnitProperties,
-    bestEffort: undefined,
-  }).properties;
+  return compiled.without(refusals.map((r) => r.property));
 }

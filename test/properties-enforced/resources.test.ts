@@ -9,7 +9,7 @@ import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokenPoolError, UnitPool, WorkerExitedError } from '../../src/index.js';
 import type { PropertyName } from '../../src/properties/index.js';
-import { parseLimits } from '../../src/unit/capabilities.js';
+import { parseLimits } from '../../src/unit/host-facts.js';
 import { cgroupFile, enforced, expectRefused, host, layout, MiB, refusedHere, scratchDir, sink, startPool } from './helpers.js';
 
 const dir = scratchDir('resources');

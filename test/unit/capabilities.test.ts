@@ -3,7 +3,8 @@
 // CAP_SYS_RESOURCE), and the parsers of /proc/PID/limits and capability masks.
 import { describe, expect, test } from 'vitest';
 import { CAPABILITIES, compileProperties, PROPERTY_NAMES, type UnitProperties } from '../../src/properties/index.js';
-import { capabilitiesFromFacts, capabilityNames, type HostFacts, judgeRequested, parseLimits } from '../../src/unit/capabilities.js';
+import { capabilitiesFromFacts, judgeRequested } from '../../src/unit/capabilities.js';
+import { capabilityNames, type HostFacts, parseLimits } from '../../src/unit/host-facts.js';
 
 const ALL_CAPS = [...CAPABILITIES];
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
 import type { ExitReason } from '../../errors.js';
-import type { CompiledUnitOptions, UnitOptions } from '../../properties/index.js';
+import type { CompiledUnitOptions } from '../../properties/index.js';
 import type { BusChoice, SystemdBus } from '../../unit/bus.js';
 import type { TransientUnit } from '../../unit/transient.js';
 import { DirectChannel } from '../channel/direct.js';
@@ -20,7 +20,6 @@ const debug = debuglog('unitpool');
 
 export interface SliceHostOptions {
   bus: BusChoice;
-  unitOptions: UnitOptions;
   compiled: CompiledUnitOptions;
   maxFrame: number;
   startTimeout: number | undefined;
@@ -50,7 +49,7 @@ export class SliceHost implements WorkerHost {
 
   /** The slice now; each worker's unit as it is wanted (no worker is started here). */
   async open(): Promise<void> {
-    const manager = await connectManager(this.options.bus, this.options.unitOptions, this.options.compiled);
+    const manager = await connectManager(this.options.bus, this.options.compiled);
     this.bus = manager.bus;
     const name = `unitpool-${randomBytes(5).toString('hex')}`;
     try {

@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { type ExitReason, UsageError } from '../../errors.js';
-import type { CompiledUnitOptions, UnitOptions } from '../../properties/index.js';
+import type { CompiledUnitOptions } from '../../properties/index.js';
 import type { BusChoice, SystemdBus } from '../../unit/bus.js';
 import type { DBusProperty, TransientUnit } from '../../unit/transient.js';
 import { encode } from '../../wire/codec.js';
@@ -37,7 +37,6 @@ export interface SupervisorHostOptions {
   /** No systemd: the supervisor is a child process (isolation 'none'). */
   local: boolean;
   bus: BusChoice;
-  unitOptions: UnitOptions;
   compiled: CompiledUnitOptions;
   maxFrame: number;
   startTimeout: number | undefined;
@@ -82,7 +81,7 @@ export class SupervisorHost implements WorkerHost {
   async open(initial: () => number[]): Promise<void> {
     try {
       if (!this.options.local) {
-        const manager = await connectManager(this.options.bus, this.options.unitOptions, this.options.compiled);
+        const manager = await connectManager(this.options.bus, this.options.compiled);
         this.bus = manager.bus;
         this.properties = manager.properties;
         // The system manager binds our link socket into the unit read-only; a user manager's unit runs as us and

@@ -2,7 +2,7 @@
 // enforce, read the unit's usage, count its OOM kills, and stop the unit even when the D-Bus connection dropped
 // meanwhile.
 
-import type { CompiledUnitOptions, UnitOptions } from '../../properties/index.js';
+import type { CompiledUnitOptions } from '../../properties/index.js';
 import { type BusChoice, SystemdBus } from '../../unit/bus.js';
 import { enforceCapabilities } from '../../unit/capabilities.js';
 import type { ExitReason } from '../../errors.js';
@@ -18,10 +18,10 @@ export interface Manager {
   properties: readonly DBusProperty[];
 }
 
-export async function connectManager(choice: BusChoice, options: UnitOptions, compiled: CompiledUnitOptions): Promise<Manager> {
+export async function connectManager(choice: BusChoice, compiled: CompiledUnitOptions): Promise<Manager> {
   const bus = await SystemdBus.connect(choice);
   try {
-    return { bus, properties: await enforceCapabilities(bus, choice, options, compiled) };
+    return { bus, properties: await enforceCapabilities(bus, choice, compiled) };
   } catch (err) {
     bus.close();
     throw err;

@@ -1,7 +1,7 @@
 // Checks across properties: what systemd would refuse cryptically, and what would stop Node itself.
 import { describe, expect, test } from 'vitest';
-import { type FileInfo, type IdentityLookup, planReadable, type StatFn } from '../../../src/properties/index.js';
-import { compile, message } from './helpers.js';
+import { CompiledProperties, type FileInfo, type IdentityLookup, planReadable, type PropertyName, type StatFn, type UnitProperties } from '../../../src/properties/index.js';
+import { compile, message, optionError } from './helpers.js';
 
 const dir = (mode: number, uid = 0): FileInfo => ({ mode, uid, gid: uid, isDirectory: true });
 const file = (mode: number, uid = 0): FileInfo => ({ mode, uid, gid: uid, isDirectory: false });
@@ -205,5 +205,55 @@ describe('Node and the pool', () => {
     expect(message({ RootDirectory: '/tmp', WorkingDirectory: '/etc' })).toBe(
       `properties.WorkingDirectory: /tmp/etc is not an existing directory; systemd would fail to start the workers; prefix '-' to tolerate it (got "/etc"); expected an absolute path to an existing directory, or '~' for the user's home; prefix '-' to tolerate a missing one (e.g. '/srv/job')`,
     );
+  });
+});
+
+describe('one compile, assembled again without the properties the host cannot enforce', () => {
+  const quiet = { env: 'none' as const, hostCpus: 8, warn: () => {} };
+  const drop = (props: UnitProperties, names: PropertyName[]) => Object.fromEntries(Object.entries(props).filter(([n]) => !names.includes(n as PropertyName))) as UnitProperties;
+
+  test('without() gives what compiling the rest alone gives', () => {
+    const cases: [UnitProperties, PropertyName[], object][] = [
+      [{ MemoryMax: '512M', MemoryHigh: '384M', CPUQuota: '50%' }, ['MemoryHigh'], {}],
+      [{ SystemCallFilter: ['@system-service', '@pkey'], SystemCallErrorNumber: 'EPERM', PrivateNetwork: true }, ['SystemCallFilter', 'SystemCallErrorNumber'], {}],
+      [{ ProtectHome: true, PrivateTmp: true, TasksMax: 100 }, ['ProtectHome'], opts(['/home/alice/proj/node_modules/unitpool', '/tmp/pkg'])],
+      [{ User: 'nobody', DynamicUser: false, LimitNPROC: 100 }, ['User'], { ...opts(['/opt/app']), maxWorkers: 4 }],
+    ];
+    for (const [props, names, extra] of cases) {
+      const compiled = new CompiledProperties(props, { ...quiet, ...extra });
+      expect(compiled.without(names)).toEqual(compile(drop(props, names), extra));
+      expect(compiled.without(names)).not.toEqual(compiled.properties);
+    }
+  });
+
+  test('what the cross-checks derived is derived again: ProtectHome=yes stays yes once nothing under /home needs a bind', () => {
+    const compiled = new CompiledProperties({ ProtectHome: true, PrivateTmp: true }, { ...quiet, ...opts(['/home/alice/proj/node_modules/unitpool', '/tmp/pkg']) });
+    expect(compiled.properties).toContainEqual(['ProtectHome', 's', 'tmpfs']);
+    expect(compiled.properties).toContainEqual(['BindReadOnlyPaths', 'a(ssbt)', [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 0x4000], ['/tmp/pkg', '/tmp/pkg', false, 0x4000]]]);
+    expect(compiled.without(['PrivateTmp'])).toEqual([
+      ['ProtectHome', 's', 'tmpfs'],
+      ['BindReadOnlyPaths', 'a(ssbt)', [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 0x4000]]],
+    ]);
+    expect(compiled.without(['ProtectHome'])).toEqual([
+      ['PrivateTmp', 'b', true],
+      ['BindReadOnlyPaths', 'a(ssbt)', [['/tmp/pkg', '/tmp/pkg', false, 0x4000]]],
+    ]);
+  });
+
+  test('a check the rest no longer passes is refused: a WorkingDirectory that only exists inside the RootDirectory', () => {
+    const compiled = new CompiledProperties({ RootDirectory: '/usr', WorkingDirectory: '/share' }, quiet);
+    expect(compiled.properties).toHaveLength(2);
+    expect(optionError(() => compiled.without(['RootDirectory'])).option).toBe('properties.WorkingDirectory');
+  });
+
+  test('warnings are not given twice, and the values the pool reads come from the compile', () => {
+    const warnings: string[] = [];
+    const compiled = new CompiledProperties({ CPUQuota: '1600%', MemoryMax: '512M', MemoryHigh: '1G', AllowedCPUs: '0-2' }, { ...quiet, warn: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(2);
+    compiled.without(['AllowedCPUs']);
+    expect(warnings).toHaveLength(2);
+    expect(compiled.values).toMatchObject({ CPUQuota: 160000, MemoryMax: { bytes: 536870912n }, MemoryHigh: { bytes: 1073741824n }, AllowedCPUs: [0, 1, 2] });
+    expect(compiled.cpus).toBe(3);
+    expect(new CompiledProperties({ CPUQuota: '150%' }, quiet).cpus).toBe(2);
   });
 });
