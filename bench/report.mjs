@@ -268,9 +268,12 @@ export function renderSvg(run, summary) {
     ['cold', 'cold start'],
   ].filter(([k]) => summary.relative[k]);
   const systems = SYSTEMS.filter((s) => s.id !== 'floor' && s.id !== 'unitpool-cpuquota' && groups.some(([k]) => summary.relative[k]?.[s.id]));
+  // The legend in rows of at most 3 (the labels are long), under the chart.
+  const per = Math.min(3, Math.ceil(systems.length / 2));
+  const rows = Math.ceil(systems.length / per);
   const W = 960;
-  const H = 520;
-  const m = { top: 70, right: 20, bottom: 110, left: 64 };
+  const H = 520 + Math.max(0, rows - 3) * 22;
+  const m = { top: 70, right: 20, bottom: 110 + Math.max(0, rows - 3) * 22, left: 64 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const values = groups.flatMap(([k]) => systems.map((s) => summary.relative[k]?.[s.id]?.median)).filter((v) => Number.isFinite(v) && v > 0);
@@ -314,10 +317,9 @@ export function renderSvg(run, summary) {
     });
     out.push(`<text x="${(m.left + gi * gw + gw / 2).toFixed(1)}" y="${m.top + ph + 18}" text-anchor="middle" font-size="13">${esc(title)}</text>`);
   });
-  const per = Math.ceil(systems.length / 2);
   systems.forEach((s, i) => {
     const lx = m.left + (i % per) * (pw / per);
-    const ly = H - 60 + Math.floor(i / per) * 22;
+    const ly = H - 16 - (rows - 1 - Math.floor(i / per)) * 22;
     out.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="14" fill="${s.color}"/><text x="${lx + 20}" y="${ly + 1}">${esc(s.label)}</text>`);
   });
   out.push('</svg>');
