@@ -44,7 +44,7 @@ const PARAMS = QUICK
       roundtrip: { n: 500, warmup: 50 },
       map: { n: 100_000, chunksize: 1000 },
       echo: { bytes: 8 * MiB, n: 1 },
-      cold: { n: 1 },
+      cold: { n: 3 },
       cpu: { tasks: 8, rounds: 500 },
       parent: { n: 3000, window: 1000 },
       fresh: { latencyN: 5, settleMs: 600, n: 20, reps: 3 },
@@ -61,17 +61,20 @@ const PARAMS = QUICK
     };
 
 const GENERAL = ['ppe', 'tinypool', 'workerpool', 'piscina', 'floor', 'unitpool', 'unitpool-untrusted', 'unitpool-untrusted-pool'];
+// Floors beside the raw one: 'afunix', a bare Node AF_UNIX ping-pong (a socketpair, bytes echoed: the round trip,
+// pipelined rate and bandwidth of two Node processes alone); 'startfloor', one unit start plus one Node start
+// (systemd-run --wait -q -p Type=exec true, node -e 0: the work a cold start cannot avoid, and a fresh task's).
 const WORKLOADS = {
-  throughput: GENERAL,
-  roundtrip: GENERAL,
+  throughput: [...GENERAL, 'afunix'],
+  roundtrip: [...GENERAL, 'afunix'],
   map: GENERAL,
-  echo: GENERAL,
-  cold: GENERAL,
+  echo: [...GENERAL, 'afunix'],
+  cold: [...GENERAL, 'startfloor'],
   cpu: ['unitpool', 'unitpool-cpuquota'],
   parent: GENERAL,
-  // Every task in a fresh process; the floor is one unit start plus one Node start per task (systemd-run, node -e 0).
-  // (and the plain pool, for the same idle-then-one-task latency on a reused worker).
-  fresh: ['unitpool-fresh', 'unitpool', 'floor'],
+  // Every task in a fresh process, against one unit start plus one Node start per task, and the plain pool (the
+  // same idle-then-one-task latency on a reused worker).
+  fresh: ['unitpool-fresh', 'unitpool', 'startfloor'],
 };
 
 const only = option('--only')?.split(',');
@@ -158,7 +161,7 @@ function describe(workload, r) {
     case 'echo':
       return `${fmtNum(r.mibPerSec)} MiB/s`;
     case 'cold':
-      return `${fmtNum(r.ms)} ms`;
+      return `${fmtNum(r.ms)} ms${r.unitMs !== undefined ? ` (systemd-run ${fmtNum(r.unitMs)} ms + node ${fmtNum(r.nodeMs)} ms)` : ''}`;
     case 'cpu':
       return `${fmtNum(r.ms)} ms wall, ${r.cpuShare.toFixed(2)} CPU`;
     case 'parent':

@@ -4,6 +4,7 @@
 // Prints one line `@@result {json}` on stdout (workers may print other lines).
 import * as W from './workloads.mjs';
 import { coldStartFloor, create as createFloor, unitStartFloor } from './systems/floor.mjs';
+import { create as createAfUnix } from './systems/afunix.mjs';
 import { createPiscina, createTinypool, createWorkerpool } from './systems/peers.mjs';
 import { createUnitpool } from './systems/unitpool.mjs';
 
@@ -16,6 +17,8 @@ function factory() {
   switch (system) {
     case 'floor':
       return () => createFloor({ workers });
+    case 'afunix':
+      return () => createAfUnix();
     case 'tinypool':
       return () => createTinypool({ workers, binary });
     case 'workerpool':
@@ -36,6 +39,8 @@ function factory() {
 }
 
 async function main() {
+  // One unit start + one Node start: the floor of a cold start (timed n times, like the pools) and of a fresh task.
+  if (system === 'startfloor') return unitStartFloor({ reps: workload === 'cold' ? params.n : params.reps });
   if (workload === 'cold') {
     if (system === 'floor') {
       const samples = [];
@@ -45,7 +50,6 @@ async function main() {
     }
     return W.cold(factory(), params);
   }
-  if (workload === 'fresh' && system === 'floor') return unitStartFloor(params);
   const fn = W[workload];
   if (typeof fn !== 'function') throw new Error(`unknown workload ${workload}`);
   const sys = await factory()();

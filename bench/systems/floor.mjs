@@ -79,9 +79,10 @@ export async function coldStartFloor({ workers = 2 } = {}) {
 }
 
 /**
- * The floor of a fresh process per task: one transient unit started and waited for (`systemd-run --wait -q -p
- * Type=exec true`) plus one Node start (`node -e 0`), each timed `reps` times (medians); the rate the cores allow
- * at that cost per task.
+ * The floor of a start, for the cold start and for a fresh process per task: one transient unit started and
+ * waited for (`systemd-run --wait -q -p Type=exec true`) plus one Node start (`node -e 0`), each timed `reps`
+ * times (medians). `ms` is their sum (the cold-start floor: the work a pool's start cannot avoid), `tasksPerSec`
+ * the rate the cores allow at that cost per task.
  */
 export async function unitStartFloor({ reps = 5 } = {}) {
   const time = async (cmd, argv) => {
@@ -100,5 +101,5 @@ export async function unitStartFloor({ reps = 5 } = {}) {
   const nodeMs = await time(process.execPath, ['-e', '0']);
   const { availableParallelism } = await import('node:os');
   const cores = availableParallelism();
-  return { unitMs, nodeMs, cores, tasksPerSec: cores / ((unitMs + nodeMs) / 1000) };
+  return { unitMs, nodeMs, ms: unitMs + nodeMs, cores, tasksPerSec: cores / ((unitMs + nodeMs) / 1000) };
 }
