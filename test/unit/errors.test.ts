@@ -25,6 +25,7 @@ const MAKE: Record<string, Make> = {
   QueueFullError: (c) => new api.QueueFullError(3, o(c)),
   ProtocolError: (c) => new api.ProtocolError('bad bytes', o(c)),
   SerializationError: (c) => new api.SerializationError('args[0]', 'a function', o(c)),
+  ResultTooLargeError: (c) => new api.ResultTooLargeError('result', 10, 5, o(c)),
   UsageError: (c) => new api.UsageError('unknown option --x', o(c)),
   DBusCallError: (c) => new api.DBusCallError('StartTransientUnit', 'org.freedesktop.DBus.Error.Failed', 'no', o(c)),
   SandboxError: (c) => new api.SandboxError('boot', 'did not boot', '', o(c)),
