@@ -6,7 +6,7 @@
 import { ResultTooLargeError } from '../src/errors.js';
 import { encode, encodeWithPath } from '../src/wire/codec.js';
 import type { FrameWriter } from '../src/wire/frame-writer.js';
-import { type ErrorMessage, FromWorker, type FromWorkerMessage } from '../src/wire/messages.js';
+import { type ErrorMessage, type ExitingMessage, FromWorker, type FromWorkerMessage } from '../src/wire/messages.js';
 
 export class Replies {
   constructor(
@@ -33,17 +33,12 @@ export class Replies {
 
   /** The task's error; if even that cannot be encoded, a plain Error with its name, message and stack. */
   error(taskId: number, error: unknown): void {
-    let payload: Buffer;
-    try {
-      payload = encode([FromWorker.Error, taskId, error] satisfies ErrorMessage);
-    } catch {
-      const e = error as { name?: unknown; message?: unknown; stack?: unknown };
-      const plain = new Error(String(e?.message ?? error));
-      plain.name = String(e?.name ?? 'Error');
-      plain.stack = String(e?.stack ?? plain.stack);
-      payload = encode([FromWorker.Error, taskId, plain] satisfies ErrorMessage);
-    }
-    this.writer.write(this.workerId, payload);
+    this.writer.write(this.workerId, encodeError(FromWorker.Error, taskId, error));
+  }
+
+  /** A crash: task `taskId` (0: none) fails with `error`, and this worker exits. */
+  exiting(taskId: number, error: unknown): void {
+    this.writer.write(this.workerId, encodeError(FromWorker.Exiting, taskId, error));
   }
 
   /**
@@ -59,5 +54,17 @@ export class Replies {
   private checked(what: 'result' | 'item' | 'progress', payload: Buffer): Buffer {
     if (payload.length > this.maxFrame) throw new ResultTooLargeError(what, payload.length, this.maxFrame);
     return payload;
+  }
+}
+
+function encodeError(op: typeof FromWorker.Error | typeof FromWorker.Exiting, taskId: number, error: unknown): Buffer {
+  try {
+    return encode([op, taskId, error] satisfies ErrorMessage | ExitingMessage);
+  } catch {
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown };
+    const plain = new Error(String(e?.message ?? error));
+    plain.name = String(e?.name ?? 'Error');
+    plain.stack = String(e?.stack ?? plain.stack);
+    return encode([op, taskId, plain] satisfies ErrorMessage | ExitingMessage);
   }
 }

@@ -94,8 +94,12 @@ Object.defineProperty(globalThis, WORKER_HOOK, { value: hook });
 // the caller), and the worker, whose state is now unknown, exits as Node would; the pool starts a fresh one.
 const crashed = (what: string) => (err: unknown) => {
   process.stderr.write(`unitpool worker ${workerId}: ${what}${running ? ` in task ${running}` : ''}: ${String((err as Error)?.stack ?? err)}\n`);
-  if (running !== undefined && running !== WARM_UP) replies.error(running, err);
+  // One message: the running task's error and the news that nothing more runs here (the pool sends the tasks queued
+  // behind to other workers).
+  replies.exiting(running === undefined ? WARM_UP : running, err);
   running = undefined;
+  inbox.length = 0;
+  exitRequested = true;
   writer.flushNow();
   channel.end(() => process.exit(1));
   setTimeout(() => process.exit(1), 1000).unref();

@@ -86,6 +86,10 @@ export class WorkerSet {
       },
       onKilled: () => this.changed(),
       onRetired: () => (options.tasksPerWorker === 1 ? this.replaceSoon() : this.changed()),
+      onLeaving: (_worker, tasks) => {
+        for (const task of tasks) if (task.state !== 'settled') events.onRequeue(task);
+        this.changed();
+      },
       signal: (worker, signal) => host.signal(worker.id, signal),
     };
     this.ctx = { events: workerEvents, tasksPerWorker: options.tasksPerWorker, idleTimeout: options.idleTimeout, init: options.init, prelude: () => this.recentFns };

@@ -39,6 +39,8 @@ export interface WorkerEvents {
   onKilled(worker: Worker): void;
   /** It was told to exit after its tasks (a fresh one should take its place). */
   onRetired(worker: Worker): void;
+  /** It is exiting on its own and runs nothing more: `tasks` were sent to it and must go elsewhere. */
+  onLeaving(worker: Worker, tasks: Task[]): void;
   /** Asks the host to send `signal` to its process. */
   signal(worker: Worker, signal: string): void;
 }
@@ -170,6 +172,10 @@ export class Worker {
       case FromWorker.Progress:
       case FromWorker.Item:
         return this.onReport(msg[1], msg[0] === FromWorker.Progress ? 'progress' : 'item', msg[2]);
+      case FromWorker.Exiting:
+        // Its running task's error first (0: it was between tasks), then nothing more runs there.
+        if (msg[1] !== 0) this.onReply(msg[1], false, msg[2]);
+        return this.leaving();
     }
   }
 
@@ -204,6 +210,18 @@ export class Worker {
     this.lastReplyAt = now;
     this.armIdleTimer();
     this.ctx.events.onReply(this, task, ok, value, took);
+  }
+
+  /**
+   * It said it is exiting (a task of it crashed) and will run nothing more: it takes no new tasks, and the ones sent
+   * to it go back to the queue now (not when its exit is reported: they did not run, and need not wait).
+   */
+  private leaving(): void {
+    if (this.state !== 'ready' && this.state !== 'starting' && this.state !== 'retiring') return;
+    this.state = 'retiring';
+    const tasks = this.inflight.splice(0);
+    for (const hold of this.holds.splice(0)) hold();
+    this.ctx.events.onLeaving(this, tasks);
   }
 
   /** Asks it to exit once its tasks are done (it takes no new ones). */

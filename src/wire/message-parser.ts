@@ -57,6 +57,7 @@ const FROM_WORKER = new Map<number, Shape>([
   [FromWorker.Output, { name: 'Output', fields: [bytes] }],
   [FromWorker.Progress, { name: 'Progress', fields: [taskId, anything('value')] }],
   [FromWorker.Item, { name: 'Item', fields: [taskId, anything('value')] }],
+  [FromWorker.Exiting, { name: 'Exiting', fields: [taskId, anything('error')] }],
 ]);
 
 const FROM_SUPERVISOR = new Map<number, Shape>([

@@ -67,6 +67,11 @@ export const FromWorker = {
   Progress: 6,
   /** [op, taskId, value]: a value the running stream task yielded. */
   Item: 7,
+  /**
+   * [op, taskId, error]: an uncaught exception or unhandled rejection: task taskId (0: none was running) fails with
+   * error, and the worker exits and runs nothing more (the tasks still sent to it go elsewhere).
+   */
+  Exiting: 8,
 } as const;
 
 export type ResultMessage = [op: typeof FromWorker.Result, taskId: number, value: unknown];
@@ -76,7 +81,16 @@ export type ReadyMessage = [op: typeof FromWorker.Ready];
 export type WorkerOutputMessage = [op: typeof FromWorker.Output, bytes: Uint8Array];
 export type ProgressMessage = [op: typeof FromWorker.Progress, taskId: number, value: unknown];
 export type ItemMessage = [op: typeof FromWorker.Item, taskId: number, value: unknown];
-export type FromWorkerMessage = ResultMessage | ErrorMessage | InitErrorMessage | ReadyMessage | WorkerOutputMessage | ProgressMessage | ItemMessage;
+export type ExitingMessage = [op: typeof FromWorker.Exiting, taskId: number, error: unknown];
+export type FromWorkerMessage =
+  | ResultMessage
+  | ErrorMessage
+  | InitErrorMessage
+  | ReadyMessage
+  | WorkerOutputMessage
+  | ProgressMessage
+  | ItemMessage
+  | ExitingMessage;
 
 /** Pool -> supervisor (channel 0). */
 export const ToSupervisor = {
