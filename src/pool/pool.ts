@@ -235,8 +235,7 @@ export class UnitPool implements AsyncDisposable {
     options?: MapOptions,
   ): AsyncIterableIterator<Awaited<R>>;
   /** Any number of iterables, then the options. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- fn takes one argument from each iterable
-  map<R>(fn: ((...items: any[]) => R) | TaskFunction, ...iterablesThenOptions: (Iterable<unknown> | AsyncIterable<unknown> | MapOptions)[]): AsyncIterableIterator<Awaited<R>>;
+  map<R>(fn: ((...items: never[]) => R) | TaskFunction, ...iterablesThenOptions: (Iterable<unknown> | AsyncIterable<unknown> | MapOptions)[]): AsyncIterableIterator<Awaited<R>>;
   map(fn: TaskFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
     const { items, spread, options: given } = mapArguments(rest);
     checkOptions('map()', given, MAP_OPTIONS_SCHEMA);
