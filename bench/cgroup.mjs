@@ -21,13 +21,20 @@ export function cpuUsageReader(controlGroup) {
 
 /** Throttling counters of the cpu controller (v1 cpu.stat or v2 cpu.stat), when there are any. */
 export function throttleReader(controlGroup) {
-  for (const path of [`/sys/fs/cgroup${controlGroup}/cpu.stat`, `/sys/fs/cgroup/cpu${controlGroup}/cpu.stat`, `/sys/fs/cgroup/cpu,cpuacct${controlGroup}/cpu.stat`]) {
+  for (const path of [
+    `/sys/fs/cgroup${controlGroup}/cpu.stat`,
+    `/sys/fs/cgroup/cpu${controlGroup}/cpu.stat`,
+    `/sys/fs/cgroup/cpu,cpuacct${controlGroup}/cpu.stat`,
+  ]) {
     if (!existsSync(path)) continue;
     const text = readFileSync(path, 'utf8');
     if (!/nr_throttled/.test(text)) continue;
     return () => {
       const t = readFileSync(path, 'utf8');
-      return { nrThrottled: Number(/nr_throttled (\d+)/.exec(t)?.[1] ?? 0), nrPeriods: Number(/nr_periods (\d+)/.exec(t)?.[1] ?? 0) };
+      return {
+        nrThrottled: Number(/nr_throttled (\d+)/.exec(t)?.[1] ?? 0),
+        nrPeriods: Number(/nr_periods (\d+)/.exec(t)?.[1] ?? 0),
+      };
     };
   }
   return () => undefined;

@@ -65,26 +65,50 @@ async function pair(name, a, b, opts = {}) {
   return row;
 }
 
-console.log(`unitpool run against systemd-run, ${RUNS} runs each in turn (median wall ms; ratio = median of A/B per pair)\n`);
+console.log(
+  `unitpool run against systemd-run, ${RUNS} runs each in turn (median wall ms; ratio = median of A/B per pair)\n`,
+);
 const sdStart = 'systemd-run --wait -q -P true';
 const rows = [];
 rows.push(await pair('start-up: unitpool run -q true', `${unitpool} -q true`, sdStart, { goal: 3 }));
 rows.push(await pair('floor: node -e 0', `${q(process.execPath)} -e 0`, sdStart));
 // Like for like: systemd-run with unitpool run's default sandboxing (playpen's), which costs systemd a mount namespace.
-const defaults = ['PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables', 'ProtectControlGroups'].map((p) => `-p ${p}=yes`).join(' ');
-rows.push(await pair('start-up, systemd-run with the defaults', `${unitpool} -q true`, `systemd-run --wait -q -P ${defaults} true`));
+const defaults = ['PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables', 'ProtectControlGroups']
+  .map((p) => `-p ${p}=yes`)
+  .join(' ');
+rows.push(
+  await pair(
+    'start-up, systemd-run with the defaults',
+    `${unitpool} -q true`,
+    `systemd-run --wait -q -P ${defaults} true`,
+  ),
+);
 const mb200 = 'head -c 200M /dev/zero';
 rows.push(
-  await pair('stdout 200 MB through a pipe', `${unitpool} -q -- ${mb200} | cat > /dev/null`, `systemd-run --wait -q --pipe -- ${mb200} | cat > /dev/null`, { goal: 1.5 }),
+  await pair(
+    'stdout 200 MB through a pipe',
+    `${unitpool} -q -- ${mb200} | cat > /dev/null`,
+    `systemd-run --wait -q --pipe -- ${mb200} | cat > /dev/null`,
+    { goal: 1.5 },
+  ),
 );
 if (args.includes('--relay')) {
   // Our stdout a socketpair: what a Node parent gives; unitpool relays it, systemd-run passes it on.
-  rows.push(await pair('stdout 200 MB to a socketpair', `${unitpool} -q -- ${mb200}`, `systemd-run --wait -q --pipe -- ${mb200}`, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  rows.push(
+    await pair(
+      'stdout 200 MB to a socketpair',
+      `${unitpool} -q -- ${mb200}`,
+      `systemd-run --wait -q --pipe -- ${mb200}`,
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
 }
 // The copy itself: 200 MB less start-up, for each (what the pipe costs beyond starting the command).
 const [up, , , pipe] = rows;
 const copyA = pipe.a - up.a;
 const copyB = pipe.b - up.b;
-console.log(`${'200 MB beyond start-up'.padEnd(40)} ${copyA.toFixed(1).padStart(8)} ms  vs ${copyB.toFixed(1).padStart(8)} ms   ratio ${(copyA / copyB).toFixed(2)} (medians' differences)`);
+console.log(
+  `${'200 MB beyond start-up'.padEnd(40)} ${copyA.toFixed(1).padStart(8)} ms  vs ${copyB.toFixed(1).padStart(8)} ms   ratio ${(copyA / copyB).toFixed(2)} (medians' differences)`,
+);
 const missed = rows.filter((r) => r.goal !== undefined && r.ratio > r.goal);
 console.log(missed.length ? `\ngoals not met: ${missed.map((r) => r.name).join('; ')}` : '\nall goals met');

@@ -10,7 +10,10 @@ const processor =
   mode === 'sandboxed'
     ? new URL('./cluster-bullmq-processor.mjs', import.meta.url)
     : async (job) => (job.name === 'work' ? work(job.data.rounds) : noop(job.data.x));
-const worker = new Worker(queue, processor, { connection: { host: hostname, port: Number(port), maxRetriesPerRequest: null }, concurrency: 1 });
+const worker = new Worker(queue, processor, {
+  connection: { host: hostname, port: Number(port), maxRetriesPerRequest: null },
+  concurrency: 1,
+});
 worker.on('error', (e) => process.stderr.write(`bullmq worker: ${e.message}\n`));
 await worker.waitUntilReady();
 process.stderr.write(`bullmq worker ready (${mode})\n`);

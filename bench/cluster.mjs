@@ -71,7 +71,20 @@ async function stop(child) {
 const sandboxed = (...command) => [process.execPath, CLI, 'sandbox', '--', ...command];
 
 function agent(redis, queue, name, flags) {
-  const args = sandboxed(process.execPath, CLI, 'agent', '--redis', redis, '--queue', queue, '--name', name, '--modules', MODULES, ...flags);
+  const args = sandboxed(
+    process.execPath,
+    CLI,
+    'agent',
+    '--redis',
+    redis,
+    '--queue',
+    queue,
+    '--name',
+    name,
+    '--modules',
+    MODULES,
+    ...flags,
+  );
   return launch(`agent ${name}`, args, /takes jobs from queue/);
 }
 
@@ -100,7 +113,11 @@ async function throughput(count, submit) {
     runs.push({ rate, cpuShare: rate * (done.reduce((a, d) => a + d.cpu, 0) / count) });
   }
   runs.sort((a, b) => a.rate - b.rate);
-  return { tasksPerSecond: runs[runs.length >> 1].rate, cpuShare: runs[runs.length >> 1].cpuShare, runs: runs.map((x) => x.rate) };
+  return {
+    tasksPerSecond: runs[runs.length >> 1].rate,
+    cpuShare: runs[runs.length >> 1].cpuShare,
+    runs: runs.map((x) => x.rate),
+  };
 }
 
 /** BullMQ as its users call it: Queue.add, then job.waitUntilFinished(queueEvents). */
@@ -123,9 +140,19 @@ async function main() {
   const dir = join(ROOT, '.cache', `bench-cluster-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const redis = await launch('redis-server', ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
+  const redis = await launch(
+    'redis-server',
+    ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    /Ready to accept connections/,
+  );
   const url = `redis://127.0.0.1:${port}`;
-  const results = { when: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, quick };
+  const results = {
+    when: new Date().toISOString(),
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    quick,
+  };
   try {
     // calibrate the CPU task: about 100 ms of one CPU here
     const t = performance.now();
@@ -146,7 +173,11 @@ async function main() {
 
     for (const mode of ['inline', 'sandboxed']) {
       log(`BullMQ ${mode} processor, round trips`);
-      const worker = await launch(`bullmq ${mode}`, [process.execPath, 'bench/cluster-bullmq.mjs', url, `bullmq-${mode}`, mode], /bullmq worker ready/);
+      const worker = await launch(
+        `bullmq ${mode}`,
+        [process.execPath, 'bench/cluster-bullmq.mjs', url, `bullmq-${mode}`, mode],
+        /bullmq worker ready/,
+      );
       const client = await bullmqClient(port, `bullmq-${mode}`);
       results[`bullmq_${mode}`] = await roundTrips((i) => client.run('noop', { x: i }));
       await client.close();
@@ -159,7 +190,9 @@ async function main() {
     const agents = [];
     for (let k = 1; k <= 3; k++) {
       agents.push(await agent(url, 'scale', `scale-${k}`, ['-c', '30%', '--workers', '1', '--concurrency', '1']));
-      const measured = await throughput(TASKS_PER_AGENT * k, () => scalePool.submit({ module: 'jobs.mjs', name: 'work' }, [rounds]));
+      const measured = await throughput(TASKS_PER_AGENT * k, () =>
+        scalePool.submit({ module: 'jobs.mjs', name: 'work' }, [rounds]),
+      );
       results.scaling.push({ agents: k, ...measured });
       log(`  ${k} agent(s): ${measured.tasksPerSecond.toFixed(2)} tasks/s, ${measured.cpuShare.toFixed(2)} CPU`);
     }
@@ -167,7 +200,24 @@ async function main() {
     await Promise.all(agents.map(stop));
 
     log('BullMQ sandboxed processor under unitpool run -c 30%');
-    const capped = await launch('bullmq capped', sandboxed(process.execPath, CLI, 'run', '-q', '-c', '30%', '--', process.execPath, 'bench/cluster-bullmq.mjs', url, 'bullmq-capped', 'sandboxed'), /bullmq worker ready/);
+    const capped = await launch(
+      'bullmq capped',
+      sandboxed(
+        process.execPath,
+        CLI,
+        'run',
+        '-q',
+        '-c',
+        '30%',
+        '--',
+        process.execPath,
+        'bench/cluster-bullmq.mjs',
+        url,
+        'bullmq-capped',
+        'sandboxed',
+      ),
+      /bullmq worker ready/,
+    );
     const client = await bullmqClient(port, 'bullmq-capped');
     results.bullmq_capped = await throughput(TASKS_PER_AGENT, () => client.run('work', { rounds }));
     await client.close();
@@ -202,7 +252,10 @@ function report(r) {
     '',
     '| agents | tasks/s | vs k × 1 agent | CPU share | vs total quota (0.3k) |',
     '| ---: | ---: | ---: | ---: | ---: |',
-    ...r.scaling.map((s) => `| ${s.agents} | ${s.tasksPerSecond.toFixed(2)} | ${(s.tasksPerSecond / (linear * s.agents)).toFixed(2)} | ${s.cpuShare.toFixed(2)} | ${(s.cpuShare / (0.3 * s.agents)).toFixed(2)} |`),
+    ...r.scaling.map(
+      (s) =>
+        `| ${s.agents} | ${s.tasksPerSecond.toFixed(2)} | ${(s.tasksPerSecond / (linear * s.agents)).toFixed(2)} | ${s.cpuShare.toFixed(2)} | ${(s.cpuShare / (0.3 * s.agents)).toFixed(2)} |`,
+    ),
     `| BullMQ sandboxed processor under \`unitpool run -c 30%\` | ${r.bullmq_capped.tasksPerSecond.toFixed(2)} | 1 agent / this: ${(linear / r.bullmq_capped.tasksPerSecond).toFixed(2)}x | ${r.bullmq_capped.cpuShare.toFixed(2)} | ${(r.bullmq_capped.cpuShare / 0.3).toFixed(2)} |`,
   ];
   const text = lines.join('\n');

@@ -28,8 +28,22 @@ export const METRICS = [
   { key: 'echo', workload: 'echo', field: 'mibPerSec', title: 'echo MiB/s', unit: 'MiB/s', higher: true },
   { key: 'cold', workload: 'cold', field: 'ms', title: 'cold start', unit: 'ms', higher: false },
   { key: 'parentCpu', workload: 'parent', field: 'cpuMsPer1k', title: 'parent CPU per 1k', unit: 'ms', higher: false },
-  { key: 'parentRss', workload: 'parent', field: 'rssGrowthMiB', title: 'parent RSS growth', unit: 'MiB', higher: false },
-  { key: 'freshWarm', workload: 'fresh', field: 'warmP50us', title: 'fresh: warm spare p50', unit: 'µs', higher: false },
+  {
+    key: 'parentRss',
+    workload: 'parent',
+    field: 'rssGrowthMiB',
+    title: 'parent RSS growth',
+    unit: 'MiB',
+    higher: false,
+  },
+  {
+    key: 'freshWarm',
+    workload: 'fresh',
+    field: 'warmP50us',
+    title: 'fresh: warm spare p50',
+    unit: 'µs',
+    higher: false,
+  },
   { key: 'freshRate', workload: 'fresh', field: 'tasksPerSec', title: 'fresh tasks/s', unit: '/s', higher: true },
 ];
 
@@ -82,7 +96,10 @@ export function summarize(run) {
 
   // Goals: each ratio is taken within a repetition (the systems ran interleaved, seconds apart), then the
   // median over repetitions is compared with the target.
-  const perRep = (f) => stats(reps.map((rep) => f((s, w, field) => get(rep, s, w, field))).filter((x) => x !== undefined && Number.isFinite(x)));
+  const perRep = (f) =>
+    stats(
+      reps.map((rep) => f((s, w, field) => get(rep, s, w, field))).filter((x) => x !== undefined && Number.isFinite(x)),
+    );
   const U = 'unitpool';
   const UT = 'unitpool-untrusted';
   const START = 'startfloor';
@@ -108,34 +125,82 @@ export function summarize(run) {
     [U, 'no properties'],
     [UT, "preset 'untrusted'"],
   ].flatMap(([system, label]) => [
-    row(`cold start (${label}), constructor to first result, ${run.config?.workers ?? 2} workers <= 1.0x one unit start + one Node start`, atMost(1), over(cold(system), cold(START))),
-    ...['piscina', 'tinypool'].map((peer) => row(`cold start (${label}) <= ${peer}'s`, atMost(1), over(cold(system), cold(peer)))),
+    row(
+      `cold start (${label}), constructor to first result, ${run.config?.workers ?? 2} workers <= 1.0x one unit start + one Node start`,
+      atMost(1),
+      over(cold(system), cold(START)),
+    ),
+    ...['piscina', 'tinypool'].map((peer) =>
+      row(`cold start (${label}) <= ${peer}'s`, atMost(1), over(cold(system), cold(peer))),
+    ),
   ]);
   const goals = [
     row('no-op throughput >= 3x Python PPE', atLeast(3), over(tasks(U), tasks('ppe'))),
-    row('no-op throughput >= 2x the faster of tinypool / workerpool', atLeast(2), (g) => tasks(U)(g) / Math.max(tasks('tinypool')(g) ?? NaN, tasks('workerpool')(g) ?? NaN)),
+    row(
+      'no-op throughput >= 2x the faster of tinypool / workerpool',
+      atLeast(2),
+      (g) => tasks(U)(g) / Math.max(tasks('tinypool')(g) ?? NaN, tasks('workerpool')(g) ?? NaN),
+    ),
     row("pipelined no-op throughput >= 0.7x the raw floor's", atLeast(0.7), over(tasks(U), tasks('floor'))),
     info("pipelined no-op throughput vs the bare AF_UNIX ping-pong's (info)", over(tasks(U), tasks('afunix'))),
     row("sequential round trip (p50) <= workerpool's", atMost(1), over(rt(U), rt('workerpool'))),
     row('sequential round trip (p50) <= 1.3x the bare AF_UNIX ping-pong', atMost(1.3), over(rt(U), rt('afunix'))),
-    info('the raw floor vs the bare AF_UNIX ping-pong: round trip p50 (info: what framing, msgpack and a promise cost)', over(rt('floor'), rt('afunix'))),
+    info(
+      'the raw floor vs the bare AF_UNIX ping-pong: round trip p50 (info: what framing, msgpack and a promise cost)',
+      over(rt('floor'), rt('afunix')),
+    ),
     run.config?.quick
-      ? row(`chunked map of ${count(p.map?.n)} items ahead of PPE's map(chunksize) (the quick run's goal)`, above(1), over(items(U), items('ppe')))
-      : row(`chunked map of ${count(p.map?.n)} items >= 2x PPE's map(chunksize)`, atLeast(2), over(items(U), items('ppe'))),
+      ? row(
+          `chunked map of ${count(p.map?.n)} items ahead of PPE's map(chunksize) (the quick run's goal)`,
+          above(1),
+          over(items(U), items('ppe')),
+        )
+      : row(
+          `chunked map of ${count(p.map?.n)} items >= 2x PPE's map(chunksize)`,
+          atLeast(2),
+          over(items(U), items('ppe')),
+        ),
     row(`${echoSize} echo >= 1 GiB/s`, atLeast(1024, ' MiB/s'), echo(U), 'MiB/s'),
     row(`${echoSize} echo ahead of piscina (threads, no process boundary)`, above(1), over(echo(U), echo('piscina'))),
     info('echo relative to the raw floor (info)', over(echo(U), echo('floor'))),
     info("echo relative to the bare AF_UNIX socket's (info: what the socket allows)", over(echo(U), echo('afunix'))),
     ...coldRows,
-    row('cold start <= fork() floor + 50 ms', { target: '<= +50 ms', pass: (v) => v <= 50 }, (g) => cold(U)(g) - cold('floor')(g), '+ms'),
+    row(
+      'cold start <= fork() floor + 50 ms',
+      { target: '<= +50 ms', pass: (v) => v <= 50 },
+      (g) => cold(U)(g) - cold('floor')(g),
+      '+ms',
+    ),
     row(`parent RSS growth over ${count(p.parent?.n)} tasks <= the raw floor's`, atMost(1), over(rss(U), rss('floor'))),
-    row("fresh: true, a no-op on a warm spare within 2x of a plain pool's round trip (p50)", atMost(2), over(warmSpare('unitpool-fresh'), rt(U))),
-    info('fresh: true, a no-op on a warm spare vs the plain pool after the same idle time (info: the cost of a fresh process alone)', over(warmSpare('unitpool-fresh'), warmSpare(U))),
-    row('fresh: true, sustained fresh-process tasks >= 0.8x the cores at one (unit start + Node start) each', atLeast(0.8), over(fresh('unitpool-fresh'), fresh(START))),
-    info("preset 'untrusted' in one unit for the pool (isolation: 'pool') vs no properties: throughput", over(tasks('unitpool-untrusted-pool'), tasks(U))),
+    row(
+      "fresh: true, a no-op on a warm spare within 2x of a plain pool's round trip (p50)",
+      atMost(2),
+      over(warmSpare('unitpool-fresh'), rt(U)),
+    ),
+    info(
+      'fresh: true, a no-op on a warm spare vs the plain pool after the same idle time (info: the cost of a fresh process alone)',
+      over(warmSpare('unitpool-fresh'), warmSpare(U)),
+    ),
+    row(
+      'fresh: true, sustained fresh-process tasks >= 0.8x the cores at one (unit start + Node start) each',
+      atLeast(0.8),
+      over(fresh('unitpool-fresh'), fresh(START)),
+    ),
+    info(
+      "preset 'untrusted' in one unit for the pool (isolation: 'pool') vs no properties: throughput",
+      over(tasks('unitpool-untrusted-pool'), tasks(U)),
+    ),
     info("preset 'untrusted' (a unit per worker) vs no properties: round trip p50", over(rt(UT), rt(U))),
-    row("preset 'untrusted' costs < 10% throughput vs no properties", { target: '< 10%', pass: (v) => v < 10 }, (g) => (1 - tasks(UT)(g) / tasks(U)(g)) * 100, '%'),
-  ].map(({ pass, ...g }) => ({ ...g, status: !Number.isFinite(g.median) ? 'n/a' : g.info ? 'info' : pass(g.median) ? 'PASS' : 'MISS' }));
+    row(
+      "preset 'untrusted' costs < 10% throughput vs no properties",
+      { target: '< 10%', pass: (v) => v < 10 },
+      (g) => (1 - tasks(UT)(g) / tasks(U)(g)) * 100,
+      '%',
+    ),
+  ].map(({ pass, ...g }) => ({
+    ...g,
+    status: !Number.isFinite(g.median) ? 'n/a' : g.info ? 'info' : pass(g.median) ? 'PASS' : 'MISS',
+  }));
   if (cpu['unitpool-cpuquota']) {
     const share = cpu['unitpool-cpuquota'].cpuShare;
     goals.push({
@@ -160,11 +225,17 @@ export function summarize(run) {
       if (r.n) (relative[m.key] ??= {})[s.id] = r;
     }
   }
-  const failures = run.trials.filter((t) => !t.result || t.result.error).map((t) => ({ rep: t.rep, system: t.system, workload: t.workload, error: t.result?.error ?? t.error }));
-  const retried = run.trials.filter((t) => t.crashed).map((t) => ({ rep: t.rep, system: t.system, workload: t.workload, error: t.crashed }));
+  const failures = run.trials
+    .filter((t) => !t.result || t.result.error)
+    .map((t) => ({ rep: t.rep, system: t.system, workload: t.workload, error: t.result?.error ?? t.error }));
+  const retried = run.trials
+    .filter((t) => t.crashed)
+    .map((t) => ({ rep: t.rep, system: t.system, workload: t.workload, error: t.crashed }));
   // The cold-start floor's parts (its sum is the startfloor row's cold start).
   const starts = reps.map((rep) => rep[START]?.cold).filter(Boolean);
-  const startFloor = starts.length ? Object.fromEntries(['unitMs', 'nodeMs', 'ms'].map((k) => [k, stats(starts.map((r) => r[k]))])) : undefined;
+  const startFloor = starts.length
+    ? Object.fromEntries(['unitMs', 'nodeMs', 'ms'].map((k) => [k, stats(starts.map((r) => r[k]))]))
+    : undefined;
   return { table, cpu, goals, relative, startFloor, failures, retried };
 }
 
@@ -210,7 +281,12 @@ function fmtGoalValue(v, fmt) {
 /** Markdown tables (they read fine in a terminal too). */
 export function renderTables(run, summary) {
   const lines = [];
-  const head = ['system', ...METRICS.map((m) => `${m.title}${m.unit && !m.title.includes(m.unit) ? ` (${m.unit})` : ''} ${m.higher ? '↑' : '↓'}`)];
+  const head = [
+    'system',
+    ...METRICS.map(
+      (m) => `${m.title}${m.unit && !m.title.includes(m.unit) ? ` (${m.unit})` : ''} ${m.higher ? '↑' : '↓'}`,
+    ),
+  ];
   lines.push(`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
   for (const s of SYSTEMS) {
     const row = summary.table[s.id];
@@ -235,13 +311,20 @@ export function renderTables(run, summary) {
       '| --- | ---: | ---: | ---: |',
     );
     for (const [id, c] of Object.entries(summary.cpu)) {
-      lines.push(`| ${id === 'unitpool' ? 'no properties' : 'CPUQuota=50%'} | ${cell(c.wallMs)} | ${cell(c.cpuShare)} | ${cell(c.throttledPeriods)} |`);
+      lines.push(
+        `| ${id === 'unitpool' ? 'no properties' : 'CPUQuota=50%'} | ${cell(c.wallMs)} | ${cell(c.cpuShare)} | ${cell(c.throttledPeriods)} |`,
+      );
     }
     lines.push('');
   }
-  lines.push('| goal (unitpool, same run) | target | measured: median [min–max] of per-repetition ratios | |', '| --- | --- | --- | --- |');
+  lines.push(
+    '| goal (unitpool, same run) | target | measured: median [min–max] of per-repetition ratios | |',
+    '| --- | --- | --- | --- |',
+  );
   for (const g of summary.goals) {
-    lines.push(`| ${g.goal} | ${g.target} | ${fmtGoalValue(g.median, g.fmt)} [${fmtGoalValue(g.min, g.fmt)} – ${fmtGoalValue(g.max, g.fmt)}] | **${g.status}** |`);
+    lines.push(
+      `| ${g.goal} | ${g.target} | ${fmtGoalValue(g.median, g.fmt)} [${fmtGoalValue(g.min, g.fmt)} – ${fmtGoalValue(g.max, g.fmt)}] | **${g.status}** |`,
+    );
   }
   const listTrials = (title, list) => {
     if (!list?.length) return;
@@ -266,7 +349,9 @@ export function renderSvg(run, summary) {
     ['echo', `${formatBytes(run.config?.params?.echo?.bytes)} echo`],
     ['cold', 'cold start'],
   ].filter(([k]) => summary.relative[k]);
-  const systems = SYSTEMS.filter((s) => s.id !== 'floor' && s.id !== 'unitpool-cpuquota' && groups.some(([k]) => summary.relative[k]?.[s.id]));
+  const systems = SYSTEMS.filter(
+    (s) => s.id !== 'floor' && s.id !== 'unitpool-cpuquota' && groups.some(([k]) => summary.relative[k]?.[s.id]),
+  );
   // The legend in rows of at most 3 (the labels are long), under the chart.
   const per = Math.min(3, Math.ceil(systems.length / 2));
   const rows = Math.ceil(systems.length / per);
@@ -275,26 +360,39 @@ export function renderSvg(run, summary) {
   const m = { top: 70, right: 20, bottom: 110 + Math.max(0, rows - 3) * 22, left: 64 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
-  const values = groups.flatMap(([k]) => systems.map((s) => summary.relative[k]?.[s.id]?.median)).filter((v) => Number.isFinite(v) && v > 0);
+  const values = groups
+    .flatMap(([k]) => systems.map((s) => summary.relative[k]?.[s.id]?.median))
+    .filter((v) => Number.isFinite(v) && v > 0);
   const lo = Math.min(-2, Math.floor(Math.log10(Math.min(...values, 1))));
   const hi = Math.max(1, Math.ceil(Math.log10(Math.max(...values, 1))));
   const y = (v) => m.top + ph - ((Math.log10(v) - lo) / (hi - lo)) * ph;
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">unitpool benchmark: speed relative to the raw floor (socketpair + msgpack, no pool logic) = 1</text>`);
+  out.push(
+    `<text x="${m.left}" y="24" font-size="16" font-weight="bold">unitpool benchmark: speed relative to the raw floor (socketpair + msgpack, no pool logic) = 1</text>`,
+  );
   const mach = run.machine ?? {};
   out.push(
     `<text x="${m.left}" y="44" fill="#555">${esc(`${(run.date ?? '').slice(0, 10)} · ${mach.cpuModel ?? ''} · ${mach.cores ?? '?'} cores · Node ${mach.node ?? ''} · Python ${mach.python ?? ''} · ${run.config?.workers ?? 2} workers · median of ${run.config?.reps ?? '?'} interleaved repetitions${run.config?.quick ? ' · QUICK run' : ''}`)}</text>`,
   );
-  out.push(`<text x="${m.left}" y="60" fill="#555">higher is better; for latencies and times the bar is floor ÷ system; log scale; whiskers: min–max over repetitions</text>`);
+  out.push(
+    `<text x="${m.left}" y="60" fill="#555">higher is better; for latencies and times the bar is floor ÷ system; log scale; whiskers: min–max over repetitions</text>`,
+  );
   for (let e = lo; e <= hi; e++) {
     for (const k of [1, 2, 5]) {
       const v = k * 10 ** e;
       if (Math.log10(v) > hi + 1e-9) continue;
       const yy = y(v).toFixed(1);
-      out.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="${k === 1 ? (e === 0 ? '#333' : '#ccc') : '#eee'}" stroke-width="${e === 0 && k === 1 ? 1.5 : 1}"/>`);
-      if (k === 1 || hi - lo <= 2) out.push(`<text x="${m.left - 6}" y="${(+yy + 4).toFixed(1)}" text-anchor="end" fill="#333">${v >= 1 ? v : v.toFixed(-e)}×</text>`);
+      out.push(
+        `<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="${k === 1 ? (e === 0 ? '#333' : '#ccc') : '#eee'}" stroke-width="${e === 0 && k === 1 ? 1.5 : 1}"/>`,
+      );
+      if (k === 1 || hi - lo <= 2)
+        out.push(
+          `<text x="${m.left - 6}" y="${(+yy + 4).toFixed(1)}" text-anchor="end" fill="#333">${v >= 1 ? v : v.toFixed(-e)}×</text>`,
+        );
     }
   }
   const gw = pw / groups.length;
@@ -307,19 +405,29 @@ export function renderSvg(run, summary) {
       const x = gx + si * bw;
       const top = y(r.median);
       const base = y(10 ** lo);
-      out.push(`<rect x="${(x + 1).toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${Math.max(0, base - top).toFixed(1)}" fill="${s.color}"><title>${esc(`${s.label}, ${title}: ${r.median.toFixed(3)}× floor (min ${r.min.toFixed(3)}, max ${r.max.toFixed(3)})`)}</title></rect>`);
+      out.push(
+        `<rect x="${(x + 1).toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${Math.max(0, base - top).toFixed(1)}" fill="${s.color}"><title>${esc(`${s.label}, ${title}: ${r.median.toFixed(3)}× floor (min ${r.min.toFixed(3)}, max ${r.max.toFixed(3)})`)}</title></rect>`,
+      );
       if (r.min > 0 && r.max > 0 && r.n > 1) {
         const cx = (x + bw / 2).toFixed(1);
-        out.push(`<line x1="${cx}" x2="${cx}" y1="${y(r.max).toFixed(1)}" y2="${y(r.min).toFixed(1)}" stroke="#222" stroke-width="1"/>`);
+        out.push(
+          `<line x1="${cx}" x2="${cx}" y1="${y(r.max).toFixed(1)}" y2="${y(r.min).toFixed(1)}" stroke="#222" stroke-width="1"/>`,
+        );
       }
-      out.push(`<text x="${(x + bw / 2).toFixed(1)}" y="${(Math.min(top, r.n > 1 ? y(r.max) : top) - 4).toFixed(1)}" text-anchor="middle" font-size="9" fill="#222">${r.median >= 10 ? r.median.toFixed(0) : r.median >= 1 ? r.median.toFixed(1) : r.median.toFixed(2)}</text>`);
+      out.push(
+        `<text x="${(x + bw / 2).toFixed(1)}" y="${(Math.min(top, r.n > 1 ? y(r.max) : top) - 4).toFixed(1)}" text-anchor="middle" font-size="9" fill="#222">${r.median >= 10 ? r.median.toFixed(0) : r.median >= 1 ? r.median.toFixed(1) : r.median.toFixed(2)}</text>`,
+      );
     });
-    out.push(`<text x="${(m.left + gi * gw + gw / 2).toFixed(1)}" y="${m.top + ph + 18}" text-anchor="middle" font-size="13">${esc(title)}</text>`);
+    out.push(
+      `<text x="${(m.left + gi * gw + gw / 2).toFixed(1)}" y="${m.top + ph + 18}" text-anchor="middle" font-size="13">${esc(title)}</text>`,
+    );
   });
   systems.forEach((s, i) => {
     const lx = m.left + (i % per) * (pw / per);
     const ly = H - 16 - (rows - 1 - Math.floor(i / per)) * 22;
-    out.push(`<rect x="${lx}" y="${ly - 10}" width="14" height="14" fill="${s.color}"/><text x="${lx + 20}" y="${ly + 1}">${esc(s.label)}</text>`);
+    out.push(
+      `<rect x="${lx}" y="${ly - 10}" width="14" height="14" fill="${s.color}"/><text x="${lx + 20}" y="${ly + 1}">${esc(s.label)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n') + '\n';

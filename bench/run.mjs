@@ -60,7 +60,16 @@ const PARAMS = QUICK
       fresh: { latencyN: 15, settleMs: 600, n: 60, reps: 5 },
     };
 
-const GENERAL = ['ppe', 'tinypool', 'workerpool', 'piscina', 'floor', 'unitpool', 'unitpool-untrusted', 'unitpool-untrusted-pool'];
+const GENERAL = [
+  'ppe',
+  'tinypool',
+  'workerpool',
+  'piscina',
+  'floor',
+  'unitpool',
+  'unitpool-untrusted',
+  'unitpool-untrusted-pool',
+];
 // Floors beside the raw one: 'afunix', a bare Node AF_UNIX ping-pong (a socketpair, bytes echoed: the round trip,
 // pipelined rate and bandwidth of two Node processes alone); 'startfloor', one unit start plus one Node start
 // (systemd-run --wait -q -p Type=exec true, node -e 0: the work a cold start cannot avoid, and a fresh task's).
@@ -97,7 +106,11 @@ function machine() {
       return undefined;
     }
   };
-  const cgroup = existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'cgroup2' : existsSync('/sys/fs/cgroup/unified') ? 'hybrid' : 'legacy v1';
+  const cgroup = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? 'cgroup2'
+    : existsSync('/sys/fs/cgroup/unified')
+      ? 'hybrid'
+      : 'legacy v1';
   return {
     cpuModel: cpus()[0]?.model,
     cores: cpus().length,
@@ -108,14 +121,22 @@ function machine() {
     systemd: sh('systemctl', ['--version'])?.split('\n')[0],
     cgroup,
     sandbox: process.env.UNITPOOL_SANDBOX === '1',
-    packages: { tinypool: pkg('tinypool'), workerpool: pkg('workerpool'), piscina: pkg('piscina'), msgpackr: pkg('msgpackr') },
+    packages: {
+      tinypool: pkg('tinypool'),
+      workerpool: pkg('workerpool'),
+      piscina: pkg('piscina'),
+      msgpackr: pkg('msgpackr'),
+    },
   };
 }
 
 /** Runs one trial in a child process; resolves with its parsed result (or { error }). */
 function runTrial(system, workload, params, env) {
   const cmd = system === 'ppe' ? (process.env.PYTHON ?? 'python3') : process.execPath;
-  const argv = system === 'ppe' ? [join(here, 'peers', 'ppe.py'), workload, JSON.stringify(params)] : [join(here, 'trial.mjs'), system, workload, JSON.stringify(params)];
+  const argv =
+    system === 'ppe'
+      ? [join(here, 'peers', 'ppe.py'), workload, JSON.stringify(params)]
+      : [join(here, 'trial.mjs'), system, workload, JSON.stringify(params)];
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], detached: true, env });
     let out = '';
@@ -137,7 +158,10 @@ function runTrial(system, workload, params, env) {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const line = out.split('\n').reverse().find((l) => l.startsWith('@@result '));
+      const line = out
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('@@result '));
       if (timedOut) return resolve({ error: `timed out after ${TIMEOUT_MS / 1000} s` });
       if (!line) return resolve({ error: `exited ${signal ?? code} without a result; output: ${out.slice(-500)}` });
       try {
@@ -167,7 +191,9 @@ function describe(workload, r) {
     case 'parent':
       return `${fmtNum(r.cpuMsPer1k)} ms CPU/1k, +${fmtNum(r.rssGrowthMiB)} MiB RSS`;
     case 'fresh':
-      return r.warmP50us !== undefined ? `warm spare p50 ${fmtNum(r.warmP50us)} µs, ${fmtNum(r.tasksPerSec)} fresh tasks/s` : `systemd-run ${fmtNum(r.unitMs)} ms + node ${fmtNum(r.nodeMs)} ms: ${fmtNum(r.tasksPerSec)} tasks/s on ${r.cores} cores`;
+      return r.warmP50us !== undefined
+        ? `warm spare p50 ${fmtNum(r.warmP50us)} µs, ${fmtNum(r.tasksPerSec)} fresh tasks/s`
+        : `systemd-run ${fmtNum(r.unitMs)} ms + node ${fmtNum(r.nodeMs)} ms: ${fmtNum(r.tasksPerSec)} tasks/s on ${r.cores} cores`;
     default:
       return JSON.stringify(r);
   }
@@ -182,22 +208,42 @@ async function main() {
     return publish(run, renderTables(run, run.summary));
   }
   if (!existsSync('/run/systemd/system')) {
-    console.error('bench: systemd is not running here. Use `npm run bench` (or `npx unitpool sandbox --if-needed -- node bench/run.mjs`).');
+    console.error(
+      'bench: systemd is not running here. Use `npm run bench` (or `npx unitpool sandbox --if-needed -- node bench/run.mjs`).',
+    );
     process.exit(2);
   }
   const date = new Date().toISOString();
-  const run = { date, machine: machine(), config: { quick: QUICK, reps: REPS, workers: WORKERS, params: PARAMS }, load: { start: loadavg() }, trials: [] };
+  const run = {
+    date,
+    machine: machine(),
+    config: { quick: QUICK, reps: REPS, workers: WORKERS, params: PARAMS },
+    load: { start: loadavg() },
+    trials: [],
+  };
   const m = run.machine;
   console.log(`unitpool bench ${QUICK ? '(quick)' : '(full)'}: ${REPS} repetitions, ${WORKERS} workers`);
-  console.log(`machine: ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, Python ${m.python}, ${m.systemd}, ${m.cgroup} cgroups${m.sandbox ? ', in unitpool sandbox' : ''}`);
-  console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}${loadavg()[0] > m.cores ? '  (busy machine: expect noise; compare ratios, not absolute numbers)' : ''}\n`);
+  console.log(
+    `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, Python ${m.python}, ${m.systemd}, ${m.cgroup} cgroups${m.sandbox ? ', in unitpool sandbox' : ''}`,
+  );
+  console.log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(
+        ' ',
+      )}${loadavg()[0] > m.cores ? '  (busy machine: expect noise; compare ratios, not absolute numbers)' : ''}\n`,
+  );
 
   // Measure one build throughout: a snapshot of dist/ (or the --dist build), whatever happens to dist/ meanwhile.
   const source = option('--dist') ? join(process.cwd(), option('--dist')) : join(root, 'dist');
-  if (!existsSync(join(source, 'src', 'index.js'))) throw new Error(`no unitpool build in ${source}: run \`npm run build\``);
+  if (!existsSync(join(source, 'src', 'index.js')))
+    throw new Error(`no unitpool build in ${source}: run \`npm run build\``);
   const snapshot = join(here, 'results', `.build-${process.pid}`);
   mkdirSync(join(here, 'results'), { recursive: true });
-  cpSync(source, snapshot, { recursive: true, filter: (p) => !p.endsWith('.map') && !p.includes(`${source}/examples`) });
+  cpSync(source, snapshot, {
+    recursive: true,
+    filter: (p) => !p.endsWith('.map') && !p.includes(`${source}/examples`),
+  });
   const env = { ...process.env, UNITPOOL_BENCH_DIST: snapshot };
   run.build = { dist: source, git: sh('git', ['-C', root, 'describe', '--always', '--dirty']) };
   process.on('exit', () => rmSync(snapshot, { recursive: true, force: true }));
@@ -219,8 +265,18 @@ async function main() {
         const crashed = result.error && !system.startsWith('unitpool') ? result.error : undefined;
         if (crashed) result = await runTrial(system, workload, params, env);
         const ms = performance.now() - started;
-        run.trials.push({ rep, workload, system, result, trialMs: Math.round(ms), load1: load, ...(crashed && { crashed }) });
-        console.log(`[${rep}/${REPS}] ${workload.padEnd(10)} ${system.padEnd(18)} ${describe(workload, result)}  (${(ms / 1000).toFixed(1)} s)`);
+        run.trials.push({
+          rep,
+          workload,
+          system,
+          result,
+          trialMs: Math.round(ms),
+          load1: load,
+          ...(crashed && { crashed }),
+        });
+        console.log(
+          `[${rep}/${REPS}] ${workload.padEnd(10)} ${system.padEnd(18)} ${describe(workload, result)}  (${(ms / 1000).toFixed(1)} s)`,
+        );
       }
     }
   }
@@ -242,8 +298,12 @@ async function main() {
   if (!QUICK && !flag('--no-docs') && !only && !onlySystems) publish(run, tables);
 
   console.log(`\n${tables}\n`);
-  console.log(`${run.trials.length} trials in ${run.durationS} s; load average at end: ${run.load.end.map((x) => x.toFixed(2)).join(' ')}`);
-  console.log(`wrote ${jsonPath}, bench/results/latest.{json,svg,md}${!QUICK && !flag('--no-docs') && !only && !onlySystems ? ', docs/bench.svg, the results sections of docs/bench.md and README.md' : ''}`);
+  console.log(
+    `${run.trials.length} trials in ${run.durationS} s; load average at end: ${run.load.end.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  console.log(
+    `wrote ${jsonPath}, bench/results/latest.{json,svg,md}${!QUICK && !flag('--no-docs') && !only && !onlySystems ? ', docs/bench.svg, the results sections of docs/bench.md and README.md' : ''}`,
+  );
   // A failed trial fails the run (so CI notices a workload that rots); a missed goal does not.
   process.exitCode = summary.failures.length > 0 ? 1 : 0;
 }
@@ -259,8 +319,20 @@ function publish(run, tables) {
     `Run of ${run.date.slice(0, 16).replace('T', ' ')} UTC: ${m.cpuModel}, ${m.cores} cores, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, Python ${m.python}, ${m.systemd}, ${m.cgroup} cgroups${m.sandbox ? ' (in `unitpool sandbox`)' : ''}; ` +
     `${run.config.reps} repetitions, ${run.trials.length} trials, ${run.durationS} s; load average ${run.load.start[0].toFixed(2)} at start, ${run.load.end[0].toFixed(2)} at end. ` +
     `Peers: tinypool ${m.packages.tinypool}, workerpool ${m.packages.workerpool}, piscina ${m.packages.piscina}.`;
-  replaceSection(join(root, 'docs', 'bench.md'), [about, '', '![speed relative to the raw floor](bench.svg)', '', tables]);
-  replaceSection(join(root, 'README.md'), [about, '', '![speed relative to the raw floor](docs/bench.svg)', '', tables]);
+  replaceSection(join(root, 'docs', 'bench.md'), [
+    about,
+    '',
+    '![speed relative to the raw floor](bench.svg)',
+    '',
+    tables,
+  ]);
+  replaceSection(join(root, 'README.md'), [
+    about,
+    '',
+    '![speed relative to the raw floor](docs/bench.svg)',
+    '',
+    tables,
+  ]);
 }
 
 function replaceSection(file, lines) {

@@ -28,7 +28,9 @@ for (let i = 1; i <= CYCLES; i++) {
   const probe = await sb.exec('systemctl', ['is-system-running']);
   const stop = await sb.stop();
   samples.push({ bootMs: sb.bootMs, stopMs: stop.totalMs, pid1GoneMs: stop.killMs, state: probe.stdout.trim() });
-  console.log(`[${i}/${CYCLES}] bus answered after ${sb.bootMs.toFixed(0)} ms (${probe.stdout.trim()}); stopped in ${stop.totalMs.toFixed(0)} ms (PID 1 gone after ${stop.killMs.toFixed(0)} ms)`);
+  console.log(
+    `[${i}/${CYCLES}] bus answered after ${sb.bootMs.toFixed(0)} ms (${probe.stdout.trim()}); stopped in ${stop.totalMs.toFixed(0)} ms (PID 1 gone after ${stop.killMs.toFixed(0)} ms)`,
+  );
 }
 
 const stats = (xs) => {
@@ -48,9 +50,13 @@ for (const g of goals) {
   const s = stats(samples.map((x) => x[g.key]));
   summary[g.key] = s;
   const verdict = g.limit === undefined ? 'info' : s.max < g.limit ? '**PASS**' : '**MISS**';
-  console.log(`| ${g.what} | ${fmt(s)} | ${g.limit === undefined ? '' : `< ${g.limit}`} | ${g.limit === undefined ? '' : `${(s.max / g.limit).toFixed(2)}x`} | ${verdict} |`);
+  console.log(
+    `| ${g.what} | ${fmt(s)} | ${g.limit === undefined ? '' : `< ${g.limit}`} | ${g.limit === undefined ? '' : `${(s.max / g.limit).toFixed(2)}x`} | ${verdict} |`,
+  );
 }
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 console.log(`\nload average at end: ${load}`);
 
 const dir = join(root, 'bench', 'results');

@@ -33,7 +33,8 @@ function measure(fn, batch = 1000) {
   return (ops * 1000) / (t - t0);
 }
 
-const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(1) + ' ');
+const fmt = (n) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(1) + ' ';
 const row = (label, value, unit = 'ops/s') => console.log(`  ${label.padEnd(58)} ${fmt(value).padStart(10)}${unit}`);
 let sink = 0; // keeps results alive
 
@@ -45,30 +46,82 @@ const resultEnvelope = [1, 12345, { sum: 42, items: ['a', 'b'], ok: true }];
 const callBytes = encode(callEnvelope);
 const resultBytes = encode(resultEnvelope);
 console.log(`  sizes: call ${callBytes.length} B, result ${resultBytes.length} B`);
-row('encodeWithPath(call, "args", 3)', measure(() => (sink += encodeWithPath(callEnvelope, 'args', 3).length)));
-row('encode(result)', measure(() => (sink += encode(resultEnvelope).length)));
-row('decode(call)', measure(() => (sink += decode(callBytes).length)));
-row('decode(result)', measure(() => (sink += decode(resultBytes).length)));
+row(
+  'encodeWithPath(call, "args", 3)',
+  measure(() => (sink += encodeWithPath(callEnvelope, 'args', 3).length)),
+);
+row(
+  'encode(result)',
+  measure(() => (sink += encode(resultEnvelope).length)),
+);
+row(
+  'decode(call)',
+  measure(() => (sink += decode(callBytes).length)),
+);
+row(
+  'decode(result)',
+  measure(() => (sink += decode(resultBytes).length)),
+);
 
 // baselines: msgpackr with the codec's options, without the check
-const raw = new Packr({ moreTypes: true, structuredClone: false, useRecords: false, mapsAsObjects: true, useToJSON: false });
-const rawRecords = new Packr({ moreTypes: true, structuredClone: false, useRecords: true, mapsAsObjects: true, useToJSON: false });
-row('raw msgpackr pack(call), maps, no check', measure(() => (sink += raw.pack(callEnvelope).length)));
-row('raw msgpackr unpack(call)', measure(() => (sink += raw.unpack(callBytes).length)));
+const raw = new Packr({
+  moreTypes: true,
+  structuredClone: false,
+  useRecords: false,
+  mapsAsObjects: true,
+  useToJSON: false,
+});
+const rawRecords = new Packr({
+  moreTypes: true,
+  structuredClone: false,
+  useRecords: true,
+  mapsAsObjects: true,
+  useToJSON: false,
+});
+row(
+  'raw msgpackr pack(call), maps, no check',
+  measure(() => (sink += raw.pack(callEnvelope).length)),
+);
+row(
+  'raw msgpackr unpack(call)',
+  measure(() => (sink += raw.unpack(callBytes).length)),
+);
 const recBytes = rawRecords.pack(callEnvelope);
-row('raw msgpackr pack(call) with records (the other mode)', measure(() => (sink += rawRecords.pack(callEnvelope).length)));
-row('raw msgpackr unpack(call) with records', measure(() => (sink += rawRecords.unpack(recBytes).length)));
+row(
+  'raw msgpackr pack(call) with records (the other mode)',
+  measure(() => (sink += rawRecords.pack(callEnvelope).length)),
+);
+row(
+  'raw msgpackr unpack(call) with records',
+  measure(() => (sink += rawRecords.unpack(recBytes).length)),
+);
 
 console.log('\ncodec: a result of 1000 rows {id, name, score, active}: records (auto) vs maps');
-const rows = [1, 1, Array.from({ length: 1000 }, (_, i) => ({ id: i, name: 'row' + i, score: i * 0.5, active: i % 2 === 0 }))];
+const rows = [
+  1,
+  1,
+  Array.from({ length: 1000 }, (_, i) => ({ id: i, name: 'row' + i, score: i * 0.5, active: i % 2 === 0 })),
+];
 const mapsOnly = new Codec({ recordsFrom: Infinity });
 const rowsAuto = encode(rows);
 const rowsMaps = mapsOnly.encode(rows);
 console.log(`  sizes: records ${rowsAuto.length} B, maps ${rowsMaps.length} B`);
-row('encode (records, chosen automatically)', measure(() => (sink += encode(rows).length), 5));
-row('decode (records)', measure(() => (sink += decode(rowsAuto).length), 5));
-row('encode (maps forced)', measure(() => (sink += mapsOnly.encode(rows).length), 5));
-row('decode (maps)', measure(() => (sink += decode(rowsMaps).length), 5));
+row(
+  'encode (records, chosen automatically)',
+  measure(() => (sink += encode(rows).length), 5),
+);
+row(
+  'decode (records)',
+  measure(() => (sink += decode(rowsAuto).length), 5),
+);
+row(
+  'encode (maps forced)',
+  measure(() => (sink += mapsOnly.encode(rows).length), 5),
+);
+row(
+  'decode (maps)',
+  measure(() => (sink += decode(rowsMaps).length), 5),
+);
 
 console.log('\ncodec: cost of the sendability check (prepare) vs encoding');
 const smallArg = { a: 1, b: 'text', c: [1, 2, 3], d: { e: true } };
@@ -91,13 +144,21 @@ for (const [label, value, batch] of [
 }
 const err = Object.assign(new TypeError('bad input', { cause: new Error('root') }), { code: 'E_BAD' });
 const errBytes = encode([2, 1, err]);
-row('encode([Error, id, TypeError with cause and code])', measure(() => (sink += encode([2, 1, err]).length), 100));
-row('decode of the same', measure(() => (sink += decode(errBytes).length), 100));
+row(
+  'encode([Error, id, TypeError with cause and code])',
+  measure(() => (sink += encode([2, 1, err]).length), 100),
+);
+row(
+  'decode of the same',
+  measure(() => (sink += decode(errBytes).length), 100),
+);
 
 // ── frames ─────────────────────────────────────────────────────────────────────────────────────────
 console.log('\nframes: FrameDecoder throughput');
 function decoderThroughput(payloadSize, frames, chunkSize) {
-  const stream = Buffer.concat(Array.from({ length: frames }, (_, i) => encodeFrame(1 + (i % 8), Buffer.alloc(payloadSize, i))));
+  const stream = Buffer.concat(
+    Array.from({ length: frames }, (_, i) => encodeFrame(1 + (i % 8), Buffer.alloc(payloadSize, i))),
+  );
   const chunksList = [];
   for (let off = 0; off < stream.length; off += chunkSize) chunksList.push(stream.subarray(off, off + chunkSize));
   let delivered = 0;
@@ -126,7 +187,9 @@ for (const [payload, count, chunk] of [
     const r = new FrameRouter({ onPiece: () => {}, onControlFrame: () => {} });
     for (const c of list) r.push(c);
   }, 1);
-  console.log(`  ${'FrameRouter cut-through, 16 MiB frame in 64 KiB chunks'.padEnd(58)} ${fmt(passes * list.length).padStart(10)}pieces/s (zero-copy)`);
+  console.log(
+    `  ${'FrameRouter cut-through, 16 MiB frame in 64 KiB chunks'.padEnd(58)} ${fmt(passes * list.length).padStart(10)}pieces/s (zero-copy)`,
+  );
 }
 
 // ── writer ─────────────────────────────────────────────────────────────────────────────────────────
@@ -184,7 +247,9 @@ async function bestOf(modes, run) {
 }
 const writerBest = await bestOf(['sync', 'async'], (pattern) => writerPattern(pattern));
 for (const [pattern, { writesPerRound, ms }] of writerBest) {
-  console.log(`  ${`50 frames/turn, ${pattern} producers`.padEnd(58)} ${writesPerRound.toFixed(1).padStart(6)} writes/turn  ${ms.toFixed(1)} ms / 200 turns`);
+  console.log(
+    `  ${`50 frames/turn, ${pattern} producers`.padEnd(58)} ${writesPerRound.toFixed(1).padStart(6)} writes/turn  ${ms.toFixed(1)} ms / 200 turns`,
+  );
 }
 
 console.log('\nframes: FrameWriter over a real AF_UNIX socket (100 B payloads, 100k frames, best of runs)');

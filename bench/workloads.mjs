@@ -69,7 +69,8 @@ export async function echo(sys, { bytes, n }) {
     const t0 = now();
     const back = await sys.call('echo', buf);
     const ms = now() - t0;
-    if (back.byteLength !== bytes || back[bytes - 1] !== 0xab) throw new Error(`echo returned ${back.byteLength} bytes`);
+    if (back.byteLength !== bytes || back[bytes - 1] !== 0xab)
+      throw new Error(`echo returned ${back.byteLength} bytes`);
     rates.push(bytes / 1048576 / (ms / 1000));
   }
   rates.sort((a, b) => a - b);
@@ -130,7 +131,12 @@ export async function parent(sys, { n, window }) {
   }
   const ms = now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { cpuMsPer1k: (cpu.user + cpu.system) / 1000 / (n / 1000), rssGrowthMiB: (peak - rss0) / 1048576, rssMiB: peak / 1048576, ms };
+  return {
+    cpuMsPer1k: (cpu.user + cpu.system) / 1000 / (n / 1000),
+    rssGrowthMiB: (peak - rss0) / 1048576,
+    rssMiB: peak / 1048576,
+    ms,
+  };
 }
 
 /**

@@ -4,7 +4,10 @@
 import { UnitPool } from 'unitpool';
 
 const quota = 50; // percent of one CPU, for the whole pool
-await using pool = new UnitPool({ maxWorkers: 2, properties: { CPUQuota: `${quota}%`, MemoryMax: '512M', PrivateNetwork: true } });
+await using pool = new UnitPool({
+  maxWorkers: 2,
+  properties: { CPUQuota: `${quota}%`, MemoryMax: '512M', PrivateNetwork: true },
+});
 await pool.ready();
 const before = await pool.usage(); // what starting Node cost, before the job
 
@@ -34,4 +37,5 @@ if (usage.cpuUsec !== undefined) {
   const share = (100 * cpuSeconds) / wallSeconds;
   console.log(`CPU used by the job: ${cpuSeconds.toFixed(2)} s = ${share.toFixed(1)}% of one CPU (quota ${quota}%)`);
 }
-if (usage.memoryPeak !== undefined) console.log(`memory peak of the unit: ${(usage.memoryPeak / 2 ** 20).toFixed(1)} MiB (cap 512 MiB)`);
+if (usage.memoryPeak !== undefined)
+  console.log(`memory peak of the unit: ${(usage.memoryPeak / 2 ** 20).toFixed(1)} MiB (cap 512 MiB)`);

@@ -24,7 +24,8 @@ try {
     async (seed: number) => {
       const { createHash } = await import('node:crypto');
       let data = Buffer.alloc(64 * 1024, seed);
-      for (let i = 0; i < 300; i++) data = Buffer.concat([createHash('sha256').update(data).digest(), data.subarray(32)]);
+      for (let i = 0; i < 300; i++)
+        data = Buffer.concat([createHash('sha256').update(data).digest(), data.subarray(32)]);
       return data.subarray(0, 4).toString('hex');
     },
     Array.from({ length: 40 }, (_, i) => i),
@@ -36,8 +37,18 @@ try {
 
   // values travel as on one machine: BigInt, Map, Date, Buffer
   const summary = await pool.submit(
-    (m: Map<string, bigint>, when: Date) => ({ total: [...m.values()].reduce((a, b) => a + b, 0n), year: when.getUTCFullYear(), raw: Buffer.from('ok') }),
-    [new Map([['a', 2n ** 70n], ['b', 1n]]), new Date(Date.UTC(2030, 0, 1))],
+    (m: Map<string, bigint>, when: Date) => ({
+      total: [...m.values()].reduce((a, b) => a + b, 0n),
+      year: when.getUTCFullYear(),
+      raw: Buffer.from('ok'),
+    }),
+    [
+      new Map([
+        ['a', 2n ** 70n],
+        ['b', 1n],
+      ]),
+      new Date(Date.UTC(2030, 0, 1)),
+    ],
   );
   console.log('summary:', summary);
 
@@ -63,15 +74,33 @@ async function localCluster(): Promise<{ url: string; stop(): Promise<void> }> {
     });
   });
   const dir = mkdtempSync(join(tmpdir(), 'unitpool-example-'));
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
-    redis.once('error', (e) => reject(new Error(`cannot start redis-server (apt-get install redis-server): ${e.message}`)));
+    redis.once('error', (e) =>
+      reject(new Error(`cannot start redis-server (apt-get install redis-server): ${e.message}`)),
+    );
     redis.stdout.on('data', (chunk: Buffer) => String(chunk).includes('Ready to accept connections') && resolve());
   });
   const url = `redis://127.0.0.1:${port}`;
   const agents: Agent[] = await Promise.all([
-    startAgent({ connection: url, queue, host: 'alpha', allowSource: true, pool: { maxWorkers: 2, properties: { CPUQuota: '50%', MemoryMax: '256M' } } }),
-    startAgent({ connection: url, queue, host: 'beta', allowSource: true, pool: { maxWorkers: 2, properties: { CPUQuota: '50%', PrivateNetwork: true, User: 'nobody' } } }),
+    startAgent({
+      connection: url,
+      queue,
+      host: 'alpha',
+      allowSource: true,
+      pool: { maxWorkers: 2, properties: { CPUQuota: '50%', MemoryMax: '256M' } },
+    }),
+    startAgent({
+      connection: url,
+      queue,
+      host: 'beta',
+      allowSource: true,
+      pool: { maxWorkers: 2, properties: { CPUQuota: '50%', PrivateNetwork: true, User: 'nobody' } },
+    }),
   ]);
   console.log(`redis-server on ${url}; agents ${agents.map((a) => `${a.host} (${a.pool.unit?.name})`).join(', ')}`);
   return {

@@ -4,7 +4,10 @@ import { SingleBar, Presets } from 'cli-progress';
 import { UnitPool } from 'unitpool';
 
 const items = Array.from({ length: 20_000 }, (_, i) => i);
-const bar = new SingleBar({ format: 'primes {bar} {value}/{total} items | {rate} items/s', noTTYOutput: true, notTTYSchedule: 500 }, Presets.shades_classic);
+const bar = new SingleBar(
+  { format: 'primes {bar} {value}/{total} items | {rate} items/s', noTTYOutput: true, notTTYSchedule: 500 },
+  Presets.shades_classic,
+);
 bar.start(items.length, 0, { rate: 0 });
 
 await using pool = new UnitPool({ maxWorkers: 2, preset: 'batch', properties: { PrivateNetwork: true } });

@@ -2,7 +2,10 @@
 //   npm run example -- submit
 import { UnitPool } from 'unitpool';
 
-const pool = new UnitPool({ maxWorkers: 1, properties: { User: 'nobody', PrivateNetwork: true, ProtectSystem: 'strict' } });
+const pool = new UnitPool({
+  maxWorkers: 1,
+  properties: { User: 'nobody', PrivateNetwork: true, ProtectSystem: 'strict' },
+});
 try {
   const three = await pool.submit((a: number, b: number) => a + b, [1, 2]);
   const who = await pool.submit(() => ({ uid: process.getuid!(), pid: process.pid }));

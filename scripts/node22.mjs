@@ -75,23 +75,31 @@ function fetchNode22() {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     if (pack.error) fail(`cannot run npm (${pack.error.message}): install npm, or put Node 22 first in PATH yourself`);
-    if (pack.status !== 0) fail(`npm pack ${PACKAGE}@${NODE22.version} failed (exit status ${pack.status}): is the npm registry reachable?`);
+    if (pack.status !== 0)
+      fail(`npm pack ${PACKAGE}@${NODE22.version} failed (exit status ${pack.status}): is the npm registry reachable?`);
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
     if (!tarball) fail(`npm pack ${PACKAGE}@${NODE22.version} left no tarball in ${work}`);
     const got = integrityOf(join(work, tarball));
     if (got !== NODE22.integrity) {
-      fail(`${tarball} has integrity ${got}, but scripts/node22.mjs pins ${NODE22.integrity}: the registry served something else; not using it`);
+      fail(
+        `${tarball} has integrity ${got}, but scripts/node22.mjs pins ${NODE22.integrity}: the registry served something else; not using it`,
+      );
     }
     const unpacked = join(work, 'unpacked');
     mkdirSync(unpacked);
     // Only the binary and its licence: the headers (another 60 MB) are for building addons, which the
     // tests do not do (msgpackr-extract's prebuilt addon uses N-API, the same for Node 20 and 22).
-    const tar = spawnSync('tar', ['-xzf', join(work, tarball), '-C', unpacked, '--strip-components=1', 'package/bin/node', 'package/LICENSE'], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const tar = spawnSync(
+      'tar',
+      ['-xzf', join(work, tarball), '-C', unpacked, '--strip-components=1', 'package/bin/node', 'package/LICENSE'],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     if (tar.status !== 0) fail(`extracting ${tarball} failed (tar exit status ${tar.status})`);
     const version = versionOf(join(unpacked, 'bin', 'node'));
-    if (version !== `v${NODE22.version}`) fail(`the extracted bin/node reports ${version ?? 'nothing (it does not run)'}, expected v${NODE22.version}`);
+    if (version !== `v${NODE22.version}`)
+      fail(`the extracted bin/node reports ${version ?? 'nothing (it does not run)'}, expected v${NODE22.version}`);
     rmSync(HOME, { recursive: true, force: true });
     renameSync(unpacked, HOME);
   } finally {
@@ -101,7 +109,9 @@ function fetchNode22() {
 
 function ensureNode22() {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    fail(`only x64 Linux is supported (this is ${process.platform}/${process.arch}; the registry's ${PACKAGE} package is x64 Linux only): install Node 22 yourself and run the command with it first in PATH`);
+    fail(
+      `only x64 Linux is supported (this is ${process.platform}/${process.arch}; the registry's ${PACKAGE} package is x64 Linux only): install Node 22 yourself and run the command with it first in PATH`,
+    );
   }
   if (!(existsSync(NODE) && versionOf(NODE) === `v${NODE22.version}`)) fetchNode22();
   openUp(BIN);

@@ -17,7 +17,10 @@ function count(name, fallback) {
   if (i < 0) return fallback;
   const m = /^(\d[\d_,]*)([kM]?)$/.exec(args[i + 1] ?? '');
   const n = m ? Number(m[1].replace(/[_,]/g, '')) * { '': 1, k: 1e3, M: 1e6 }[m[2]] : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`soak: ${name} takes a positive count (e.g. ${name} 10000000 or 10M), got ${args[i + 1] ?? 'nothing'}`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(
+      `soak: ${name} takes a positive count (e.g. ${name} 10000000 or 10M), got ${args[i + 1] ?? 'nothing'}`,
+    );
   return n;
 }
 const short = args.includes('--short');
@@ -51,7 +54,13 @@ function slope(points) {
 async function units() {
   const bus = await SystemdBus.connect('system');
   try {
-    const [list] = await bus.call('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'ListUnitsByPatterns', 'asas', [[], ['unitpool-*']]);
+    const [list] = await bus.call(
+      '/org/freedesktop/systemd1',
+      'org.freedesktop.systemd1.Manager',
+      'ListUnitsByPatterns',
+      'asas',
+      [[], ['unitpool-*']],
+    );
     return list.map((u) => u[0]).filter((n) => n.endsWith('.service'));
   } finally {
     bus.close();
@@ -75,7 +84,8 @@ function processes() {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (/worker-entry\/(supervisor|worker)\.js/.test(cmd)) left.push(`${pid}: ${cmd.replaceAll('\0', ' ').slice(0, 120)}`);
+      if (/worker-entry\/(supervisor|worker)\.js/.test(cmd))
+        left.push(`${pid}: ${cmd.replaceAll('\0', ' ').slice(0, 120)}`);
     } catch {
       /* gone */
     }
@@ -120,7 +130,8 @@ let mapRate;
     if (++n >= MARK && (n === MARK || n % every === 0 || n === TASKS)) taskRss.push([n, settled()]);
     if (n % progress === 0) console.log(`  ${n.toLocaleString()} tasks, rss +${MB(rss() - before.rss)} MB`);
   }
-  if (n !== TASKS || sum !== TASKS * (TASKS - 1)) throw new Error(`map lost or changed results: ${n} results, sum ${sum}`);
+  if (n !== TASKS || sum !== TASKS * (TASKS - 1))
+    throw new Error(`map lost or changed results: ${n} results, sum ${sum}`);
   mapRate = (TASKS / (performance.now() - tMap)) * 1000;
   console.log(`  map: ${mapRate.toFixed(0)} items/s (a GC at every RSS sample included)`);
   await pool.shutdown();
@@ -137,7 +148,9 @@ if (after.fds > before.fds) problems.push(`${after.fds - before.fds} fds left op
 if (after.units.length) problems.push(`units left: ${after.units.join(', ')}`);
 if (after.cgroups.length) problems.push(`cgroups left: ${after.cgroups.join(', ')}`);
 if (after.processes.length) problems.push(`processes left: ${after.processes.join('; ')}`);
-console.log(`soak: ${((performance.now() - t0) / 1000).toFixed(1)} s, rss +${MB(growth)} MB, fds ${before.fds} -> ${after.fds}`);
+console.log(
+  `soak: ${((performance.now() - t0) / 1000).toFixed(1)} s, rss +${MB(growth)} MB, fds ${before.fds} -> ${after.fds}`,
+);
 
 // The figures (RSS after a GC, relative to the RSS after the warm-up pool).
 const tail = poolRss.filter(([i]) => i >= SLOPE_FROM);

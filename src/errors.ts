@@ -15,7 +15,12 @@ export interface UnitPoolErrorOptions {
  * static block with the class's name as a literal, so it is right even when a minifier renamed the class.
  */
 export function named(Class: { prototype: Error }, name: string): void {
-  Object.defineProperty(Class.prototype, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+  Object.defineProperty(Class.prototype, 'name', {
+    value: name,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
 }
 
 /**
@@ -158,8 +163,8 @@ export class WorkerExitedError extends UnitPoolError {
         : fields.reason === 'supervisor-exit'
           ? `went down with the unit's supervisor`
           : fields.signal
-          ? `was killed by ${fields.signal}`
-          : `exited with code ${fields.exitCode}`;
+            ? `was killed by ${fields.signal}`
+            : `exited with code ${fields.exitCode}`;
     super(`worker ${fields.pid ?? '?'} ${how} while running a task`, options);
     this.exitCode = fields.exitCode;
     this.signal = fields.signal;
@@ -210,7 +215,10 @@ export class QueueFullError extends UnitPoolError {
   readonly maxQueue: number;
 
   constructor(maxQueue: number, options: UnitPoolErrorOptions = {}) {
-    super(`the pool already has ${maxQueue} pending tasks (maxQueue); wait for some to finish or use queueMode: 'wait'`, options);
+    super(
+      `the pool already has ${maxQueue} pending tasks (maxQueue); wait for some to finish or use queueMode: 'wait'`,
+      options,
+    );
     this.maxQueue = maxQueue;
   }
 }
@@ -239,7 +247,10 @@ export class SerializationError extends UnitPoolError {
 
   constructor(path: string, problem: string, options: UnitPoolErrorOptions = {}) {
     const fromWorker = /^(result|item|progress)\b/.test(path);
-    super(`${path} cannot be sent ${fromWorker ? 'from the worker back to the pool' : 'to a worker'}: ${problem}`, options);
+    super(
+      `${path} cannot be sent ${fromWorker ? 'from the worker back to the pool' : 'to a worker'}: ${problem}`,
+      options,
+    );
     this.path = path;
     this.direction = fromWorker ? 'from-worker' : 'to-worker';
   }
@@ -261,9 +272,15 @@ export class ResultTooLargeError extends UnitPoolError {
   /** The pool's limit, in bytes. */
   readonly maxFrame: number;
 
-  constructor(what: 'result' | 'item' | 'progress', size: number, maxFrame: number, options: UnitPoolErrorOptions = {}) {
+  constructor(
+    what: 'result' | 'item' | 'progress',
+    size: number,
+    maxFrame: number,
+    options: UnitPoolErrorOptions = {},
+  ) {
     const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-    const name = what === 'item' ? 'a value the stream yielded' : what === 'progress' ? 'a progress report' : 'the result';
+    const name =
+      what === 'item' ? 'a value the stream yielded' : what === 'progress' ? 'a progress report' : 'the result';
     super(
       `${name} is ${mib(size)} encoded, more than the pool's maxFrame of ${mib(maxFrame)}: raise maxFrame in the pool's ` +
         `options, or send less (pool.stream() to send it in parts, or a file the caller reads)`,
@@ -330,6 +347,7 @@ export function describe(value: unknown): string {
  * (a task settles, the pool breaks), so nothing below it passes the unit's name by hand.
  */
 export function attachUnit<E>(err: E, unit: string | undefined): E {
-  if (unit !== undefined && err instanceof UnitPoolError && err.unit === undefined) (err as { unit: string | undefined }).unit = unit;
+  if (unit !== undefined && err instanceof UnitPoolError && err.unit === undefined)
+    (err as { unit: string | undefined }).unit = unit;
   return err;
 }

@@ -18,8 +18,23 @@ export type { Capabilities, PropertyCapability } from './unit/capabilities.js';
 export type { HostFacts, ManagerKind } from './unit/host-facts.js';
 export type { CgroupLayout } from './unit/cgroup.js';
 export * from './errors.js';
-export type { UnitProperties, PropertyName, PresetName, PresetDoc, EnvOption, RawProperty } from './properties/index.js';
+export type {
+  UnitProperties,
+  PropertyName,
+  PresetName,
+  PresetDoc,
+  EnvOption,
+  RawProperty,
+} from './properties/index.js';
 export type { CgroupController, NamespaceNeed } from './properties/index.js';
 export { PRESET_NAMES, PRESET_DOCS } from './properties/index.js';
 export { startSandbox, SandboxError } from './sandbox/index.js';
-export type { Sandbox, SandboxOptions, SandboxSpawnOptions, ExecResult, StopOptions, StopTimes, SandboxFailure } from './sandbox/index.js';
+export type {
+  Sandbox,
+  SandboxOptions,
+  SandboxSpawnOptions,
+  ExecResult,
+  StopOptions,
+  StopTimes,
+  SandboxFailure,
+} from './sandbox/index.js';

@@ -27,13 +27,14 @@ export function openLink(path: string, key: Uint8Array, id: number): Promise<Soc
 export function readBoot(fd: number): [number, Buffer][] {
   const header = readExactly(fd, HEADER_SIZE);
   const length = header.readUInt32BE(0);
-  if (header.readUInt32BE(4) !== 0 || length > 1 << 20) throw new Error('the first frame from the pool is not a boot frame');
+  if (header.readUInt32BE(4) !== 0 || length > 1 << 20)
+    throw new Error('the first frame from the pool is not a boot frame');
   return parseBoot(readExactly(fd, length));
 }
 
 function readExactly(fd: number, n: number): Buffer {
   const buf = Buffer.alloc(n);
-  for (let got = 0; got < n; ) {
+  for (let got = 0; got < n;) {
     let read: number;
     try {
       read = readSync(fd, buf, got, n - got, null);

@@ -27,7 +27,9 @@ export function forkWorker(id: number, direct?: Socket): ChildProcess {
 }
 
 /** A fork, or why it failed; `fellBack`: a direct link was asked for and could not be opened, so it is relayed. */
-export type Forked = ({ child: ChildProcess; error?: undefined } | { child?: undefined; error: string }) & { fellBack?: boolean };
+export type Forked = ({ child: ChildProcess; error?: undefined } | { child?: undefined; error: string }) & {
+  fellBack?: boolean;
+};
 
 /** Workers forked before the relay took over: the initial ones, forked as soon as the pool's boot frame came. */
 const early = new Map<number, Forked>();
@@ -68,7 +70,10 @@ export function forkLinked(id: number, key: Uint8Array): void {
   openLink(config.linkPath, key, id).then(
     (socket) => fork(id, socket),
     (err: Error) => {
-      if (!linksFail) process.stderr.write(`unitpool supervisor: cannot open a direct link (${err.message}); relaying every worker\n`);
+      if (!linksFail)
+        process.stderr.write(
+          `unitpool supervisor: cannot open a direct link (${err.message}); relaying every worker\n`,
+        );
       linksFail = true;
       fork(id, undefined, true);
     },

@@ -31,7 +31,9 @@ export class Functions {
     const loaded = import(url).then((mod: Record<string, unknown>) => {
       const fn = mod[name];
       if (typeof fn !== 'function') {
-        throw new TypeError(`${url} has no exported function named '${name}' (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+        throw new TypeError(
+          `${url} has no exported function named '${name}' (exports: ${Object.keys(mod).join(', ') || 'none'})`,
+        );
       }
       this.table.set(key, fn as Fn);
       return fn as Fn;
@@ -72,5 +74,9 @@ function compile(source: string): Fn {
 }
 
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
 }

@@ -21,7 +21,13 @@ import { FrameDecoder } from '../src/wire/frame-decoder.js';
 import { FrameRouter } from '../src/wire/frame-router.js';
 import { FrameWriter } from '../src/wire/frame-writer.js';
 import { forwardLines } from '../src/wire/lines.js';
-import { decodeToSupervisor, FromSupervisor, type FromSupervisorMessage, ToSupervisor, type ToSupervisorMessage } from '../src/wire/messages.js';
+import {
+  decodeToSupervisor,
+  FromSupervisor,
+  type FromSupervisorMessage,
+  ToSupervisor,
+  type ToSupervisorMessage,
+} from '../src/wire/messages.js';
 import { config, fork, type Forked, forkLinked, takeForks } from './fork.js';
 
 // Anything printed by mistake must not land in the control channel (fd 1 is the same socket as fd 0).

@@ -39,7 +39,13 @@ export class Streams {
    * false when the channel is congested: then `drained` is awaited). Resolves when the stream is done (or was
    * cancelled); rejects with the generator's error, or the sending one, after its iterator was returned.
    */
-  async run(taskId: number, window: number, produce: () => unknown, send: (value: unknown) => boolean, drained: () => Promise<void>): Promise<void> {
+  async run(
+    taskId: number,
+    window: number,
+    produce: () => unknown,
+    send: (value: unknown) => boolean,
+    drained: () => Promise<void>,
+  ): Promise<void> {
     if (this.cancelledEarly.delete(taskId)) return;
     const flow: Flow = { credits: window, cancelled: false, wake: undefined };
     this.flows.set(taskId, flow);
@@ -82,5 +88,7 @@ function iteratorOf(source: unknown): AsyncIterator<unknown> | Iterator<unknown>
   if (typeof asyncMake === 'function') return asyncMake.call(s);
   const make = s?.[Symbol.iterator];
   if (typeof make === 'function') return make.call(s);
-  throw new TypeError(`pool.stream(fn): fn must be an async generator function, or return an iterable; it returned ${s === null ? 'null' : typeof s}`);
+  throw new TypeError(
+    `pool.stream(fn): fn must be an async generator function, or return an iterable; it returned ${s === null ? 'null' : typeof s}`,
+  );
 }

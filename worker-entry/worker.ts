@@ -17,7 +17,12 @@ import { Replies } from './replies.js';
 import { Streams } from './streams.js';
 
 // Started by systemd: { id, channelFd, maxFrame } on the command line. Forked by the supervisor: in the environment.
-const started = JSON.parse(process.argv[2] ?? '{}') as { id?: number; channelFd?: number; stdoutFrames?: boolean; maxFrame?: number };
+const started = JSON.parse(process.argv[2] ?? '{}') as {
+  id?: number;
+  channelFd?: number;
+  stdoutFrames?: boolean;
+  maxFrame?: number;
+};
 const workerId = started.id ?? Number(process.env.UNITPOOL_WORKER_ID ?? 0);
 const maxFrame = started.maxFrame ?? Number(process.env.UNITPOOL_MAX_FRAME ?? DEFAULT_MAX_FRAME + 1024 * 1024);
 delete process.env.UNITPOOL_WORKER_ID;
@@ -84,7 +89,8 @@ const RESOLVED = Promise.resolve();
 // unitpool/worker's progress(): a report for the running task, before its result; it waits while the channel is full.
 const hook: WorkerHook = {
   progress(value) {
-    if (running === undefined || running === WARM_UP) throw new Error('progress() was called when no task of this worker was running');
+    if (running === undefined || running === WARM_UP)
+      throw new Error('progress() was called when no task of this worker was running');
     return replies.report('progress', running, value) ? RESOLVED : drained();
   },
 };
@@ -93,7 +99,9 @@ Object.defineProperty(globalThis, WORKER_HOOK, { value: hook });
 // A task's uncaught exception or unhandled rejection: the task fails with that error (its message and stack reach
 // the caller), and the worker, whose state is now unknown, exits as Node would; the pool starts a fresh one.
 const crashed = (what: string) => (err: unknown) => {
-  process.stderr.write(`unitpool worker ${workerId}: ${what}${running ? ` in task ${running}` : ''}: ${String((err as Error)?.stack ?? err)}\n`);
+  process.stderr.write(
+    `unitpool worker ${workerId}: ${what}${running ? ` in task ${running}` : ''}: ${String((err as Error)?.stack ?? err)}\n`,
+  );
   // One message: the running task's error and the news that nothing more runs here (the pool sends the tasks queued
   // behind to other workers).
   replies.exiting(running === undefined ? WARM_UP : running, err);
@@ -111,7 +119,8 @@ process.on('unhandledRejection', crashed('an unhandled rejection'));
 // starts), and what Node writes to process.stdout travels as Output frames on the channel.
 if (started.stdoutFrames) {
   process.stdout.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | (() => void), cb?: () => void) => {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
+    const bytes =
+      typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk;
     replies.send([FromWorker.Output, bytes]);
     const done = typeof encoding === 'function' ? encoding : cb;
     if (done) queueMicrotask(done);
@@ -123,7 +132,12 @@ if (started.stdoutFrames) {
 // the result, writing a frame), so that the first real task does not pay for compiling all of it (a fresh spare
 // answers in a fraction of the time). Its reply is the Ready: the pool sends tasks on a direct link only after it.
 decoder.push(encodeFrame(workerId, encode([ToWorker.Define, WARM_UP, 'source', '(x) => x'] satisfies ToWorkerMessage)));
-decoder.push(encodeFrame(workerId, encode([ToWorker.Call, WARM_UP, WARM_UP, [[0, 'x', { a: [1.5] }, new Uint8Array(1)]]] satisfies ToWorkerMessage)));
+decoder.push(
+  encodeFrame(
+    workerId,
+    encode([ToWorker.Call, WARM_UP, WARM_UP, [[0, 'x', { a: [1.5] }, new Uint8Array(1)]]] satisfies ToWorkerMessage),
+  ),
+);
 void drain();
 
 /** Runs queued messages in order. Synchronous tasks run back to back without yielding; async ones are awaited. */

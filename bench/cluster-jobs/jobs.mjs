@@ -12,7 +12,8 @@ export function noop(x) {
 export function work(rounds) {
   const start = process.cpuUsage();
   let digest = Buffer.alloc(16 * 1024, 7);
-  for (let i = 0; i < rounds; i++) digest = Buffer.concat([createHash('sha256').update(digest).digest(), digest.subarray(32)]);
+  for (let i = 0; i < rounds; i++)
+    digest = Buffer.concat([createHash('sha256').update(digest).digest(), digest.subarray(32)]);
   const used = process.cpuUsage(start);
   return { digest: digest.subarray(0, 8).toString('hex'), cpu: (used.user + used.system) / 1e6 };
 }

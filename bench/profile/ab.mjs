@@ -27,18 +27,33 @@ const PARAMS = {
   parent: { n: 20000, window: 1000 },
   cold: { n: 3 },
 };
-const FIELD = { throughput: 'tasksPerSec', roundtrip: 'p50us', map: 'itemsPerSec', echo: 'mibPerSec', parent: 'cpuMsPer1k', cold: 'ms' };
+const FIELD = {
+  throughput: 'tasksPerSec',
+  roundtrip: 'p50us',
+  map: 'itemsPerSec',
+  echo: 'mibPerSec',
+  parent: 'cpuMsPer1k',
+  cold: 'ms',
+};
 
 function trial(system, workload, dist) {
   return new Promise((res) => {
     const env = { ...process.env };
     if (dist) env.UNITPOOL_BENCH_DIST = resolve(dist);
-    const child = spawn(process.execPath, [join(bench, 'trial.mjs'), system, workload, JSON.stringify({ workers: 2, ...PARAMS[workload] })], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const child = spawn(
+      process.execPath,
+      [join(bench, 'trial.mjs'), system, workload, JSON.stringify({ workers: 2, ...PARAMS[workload] })],
+      { stdio: ['ignore', 'pipe', 'inherit'], env },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => {
       const line = out.split('\n').find((l) => l.startsWith('@@result '));
-      res(line ? JSON.parse(line.slice(9)) : { error: out.slice(-300) || 'the trial printed no result (see its stderr above)' });
+      res(
+        line
+          ? JSON.parse(line.slice(9))
+          : { error: out.slice(-300) || 'the trial printed no result (see its stderr above)' },
+      );
     });
   });
 }
@@ -52,7 +67,9 @@ for (let rep = 0; rep < reps; rep++) {
       const r = await trial(name === 'floor' ? 'floor' : 'unitpool', w, dist);
       const v = r.error ? NaN : r[FIELD[w]];
       ((results[w] ??= {})[name] ??= []).push(v);
-      console.error(`rep ${rep + 1} ${w} ${name}: ${r.error ? 'ERROR ' + String(r.error).slice(0, 200) : v.toFixed(1)}`);
+      console.error(
+        `rep ${rep + 1} ${w} ${name}: ${r.error ? 'ERROR ' + String(r.error).slice(0, 200) : v.toFixed(1)}`,
+      );
     }
   }
 }
@@ -63,5 +80,12 @@ const med = (xs) => {
 console.log(`| build | ${workloads.map((w) => `${w} (${FIELD[w]})`).join(' | ')} |`);
 console.log(`| --- | ${workloads.map(() => '---:').join(' | ')} |`);
 for (const [name] of contestants) {
-  console.log(`| ${name} | ${workloads.map((w) => { const xs = results[w][name]; return `${med(xs).toFixed(1)} [${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}]`; }).join(' | ')} |`);
+  console.log(
+    `| ${name} | ${workloads
+      .map((w) => {
+        const xs = results[w][name];
+        return `${med(xs).toFixed(1)} [${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}]`;
+      })
+      .join(' | ')} |`,
+  );
 }

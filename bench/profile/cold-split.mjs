@@ -18,11 +18,18 @@ for (let i = 0; i < n; i++) {
   await pool.shutdown();
   // a bare node process boot on this machine right now, for scale
   const t3 = performance.now();
-  const c = fork(new URL('../floor/fork-child.mjs', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await new Promise((r) => { c.on('message', r); c.send(1); });
+  const c = fork(new URL('../floor/fork-child.mjs', import.meta.url).pathname, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise((r) => {
+    c.on('message', r);
+    c.send(1);
+  });
   const t4 = performance.now();
   c.kill();
   rows.push([t1 - t0, t2 - t1, t2 - t0, t4 - t3]);
 }
 const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[rows.length >> 1];
-console.log(`${preset ?? 'no properties'}: ready() ${med(0).toFixed(0)} ms + first result ${med(1).toFixed(0)} ms = ${med(2).toFixed(0)} ms; one bare fork()+reply ${med(3).toFixed(0)} ms (medians of ${n})`);
+console.log(
+  `${preset ?? 'no properties'}: ready() ${med(0).toFixed(0)} ms + first result ${med(1).toFixed(0)} ms = ${med(2).toFixed(0)} ms; one bare fork()+reply ${med(3).toFixed(0)} ms (medians of ${n})`,
+);

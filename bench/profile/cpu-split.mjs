@@ -18,7 +18,9 @@ const children = (pid) => {
   const out = [];
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
-      out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      out.push(
+        ...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+      );
     } catch {
       /* the thread ended while we read */
     }
@@ -38,19 +40,27 @@ const work = echoBytes
 await Promise.all(Array.from({ length: 2000 }, () => pool.submit(fn)));
 const sup = pool.unit.mainPid;
 const workers = children(sup);
-const pids = { pool: process.pid, supervisor: sup, ...Object.fromEntries(workers.map((p, i) => [`worker${i + 1}`, p])) };
+const pids = {
+  pool: process.pid,
+  supervisor: sup,
+  ...Object.fromEntries(workers.map((p, i) => [`worker${i + 1}`, p])),
+};
 const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ticks(p)]));
 const t0 = performance.now();
 await work();
 const ms = performance.now() - t0;
 const after = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ticks(p)]));
-console.log(echoBytes
-  ? `${n} echoes of ${echoBytes} bytes in ${ms.toFixed(0)} ms = ${((n * echoBytes) / 1048576 / (ms / 1000)).toFixed(0)} MiB/s (${dist})`
-  : `${n} no-op tasks in ${ms.toFixed(0)} ms = ${((n / ms) * 1000).toFixed(0)}/s (${dist})`);
+console.log(
+  echoBytes
+    ? `${n} echoes of ${echoBytes} bytes in ${ms.toFixed(0)} ms = ${((n * echoBytes) / 1048576 / (ms / 1000)).toFixed(0)} MiB/s (${dist})`
+    : `${n} no-op tasks in ${ms.toFixed(0)} ms = ${((n / ms) * 1000).toFixed(0)}/s (${dist})`,
+);
 let total = 0;
 for (const k of Object.keys(pids)) total += after[k] - before[k];
 for (const k of Object.keys(pids)) {
   const used = after[k] - before[k];
-  console.log(`  ${k.padEnd(11)} ${used.toFixed(0).padStart(6)} ms CPU  ${((100 * used) / total).toFixed(0).padStart(3)}%   ${((used / n) * 1000).toFixed(1)} µs/task`);
+  console.log(
+    `  ${k.padEnd(11)} ${used.toFixed(0).padStart(6)} ms CPU  ${((100 * used) / total).toFixed(0).padStart(3)}%   ${((used / n) * 1000).toFixed(1)} µs/task`,
+  );
 }
 await pool.shutdown();

@@ -12,14 +12,20 @@ if (role === 'echo') {
   process.stdin.on('data', (c) => process.stdout.write(c));
 } else if (role === 'relay') {
   // forwards stdin -> child stdin and child stdout -> stdout, unchanged
-  const child = spawn(process.execPath, [process.argv[1]], { env: { ...process.env, RELAY_HOP_ROLE: 'echo' }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [process.argv[1]], {
+    env: { ...process.env, RELAY_HOP_ROLE: 'echo' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   process.stdin.on('data', (c) => child.stdin.write(c));
   child.stdout.on('data', (c) => process.stdout.write(c));
   process.stdin.on('end', () => child.kill());
 } else {
   const frame = Buffer.alloc(16, 1);
   async function measure(kind) {
-    const child = spawn(process.execPath, [process.argv[1]], { env: { ...process.env, RELAY_HOP_ROLE: kind }, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [process.argv[1]], {
+      env: { ...process.env, RELAY_HOP_ROLE: kind },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     let waiting = null;
     let got = 0;
     child.stdout.on('data', (c) => {
@@ -52,6 +58,8 @@ if (role === 'echo') {
   const med = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
   const d = med(rows.map((r) => r.direct.p50));
   const r = med(rows.map((r) => r.relay.p50));
-  console.log(`direct p50 ${d.toFixed(1)} µs, via relay p50 ${r.toFixed(1)} µs: one relay process adds ${(r - d).toFixed(1)} µs per round trip (2 extra pipe hops)`);
+  console.log(
+    `direct p50 ${d.toFixed(1)} µs, via relay p50 ${r.toFixed(1)} µs: one relay process adds ${(r - d).toFixed(1)} µs per round trip (2 extra pipe hops)`,
+  );
   console.log(JSON.stringify(rows));
 }

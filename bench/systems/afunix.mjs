@@ -34,7 +34,12 @@ export async function create() {
   const call = (name, arg) => {
     const payload = name === 'echo' ? arg : MESSAGE;
     return new Promise((resolve) => {
-      waiting.push({ left: payload.length, buf: name === 'echo' ? Buffer.allocUnsafe(payload.length) : undefined, fill: 0, resolve });
+      waiting.push({
+        left: payload.length,
+        buf: name === 'echo' ? Buffer.allocUnsafe(payload.length) : undefined,
+        fill: 0,
+        resolve,
+      });
       socket.write(payload);
     });
   };

@@ -47,7 +47,9 @@ export async function create({ workers = 2 } = {}) {
     },
     async close() {
       for (const { child } of children) child.stdin.end();
-      await Promise.all(children.filter(({ child }) => child.exitCode === null).map(({ child }) => once(child, 'exit')));
+      await Promise.all(
+        children.filter(({ child }) => child.exitCode === null).map(({ child }) => once(child, 'exit')),
+      );
     },
   };
 }

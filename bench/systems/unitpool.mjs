@@ -3,11 +3,15 @@
 // run starts, so a rebuild during the run changes nothing; set it yourself to measure a prototype build).
 import { pathToFileURL } from 'node:url';
 
-const dist = process.env.UNITPOOL_BENCH_DIST ? pathToFileURL(`${process.env.UNITPOOL_BENCH_DIST}/`).href : new URL('../../dist/', import.meta.url).href;
+const dist = process.env.UNITPOOL_BENCH_DIST
+  ? pathToFileURL(`${process.env.UNITPOOL_BENCH_DIST}/`).href
+  : new URL('../../dist/', import.meta.url).href;
 const { UnitPool } = await import(new URL('src/index.js', dist).href);
 
 const TASKS = new URL('../workers/tasks.mjs', import.meta.url).href;
-const FNS = Object.fromEntries(['noop', 'echo', 'double', 'doubleChunk', 'hash'].map((name) => [name, { module: TASKS, name }]));
+const FNS = Object.fromEntries(
+  ['noop', 'echo', 'double', 'doubleChunk', 'hash'].map((name) => [name, { module: TASKS, name }]),
+);
 
 /**
  * variant: 'none' (no properties), 'untrusted' (the preset: a unit per worker), 'untrusted-pool' (the preset in one

@@ -55,10 +55,18 @@ const T0 = Date.now();
 // The tests that run in the VM (scripts/vm/tests.mjs): the pool's integration tests and the cgroup-v2 ones. One
 // file at a time (2 vCPUs under emulation); generous timeouts: CPU-bound JavaScript is ~20-30x slower there.
 const DEFAULT_COMMAND = [
-  'node', 'node_modules/vitest/vitest.mjs', 'run',
-  '--pool=forks', '--maxWorkers=1', '--no-file-parallelism',
-  '--testTimeout=240000', '--hookTimeout=240000', '--teardownTimeout=60000',
-  '--reporter=verbose', '--reporter=json', '--outputFile.json=/run/unitpool-vm/io/vitest.json',
+  'node',
+  'node_modules/vitest/vitest.mjs',
+  'run',
+  '--pool=forks',
+  '--maxWorkers=1',
+  '--no-file-parallelism',
+  '--testTimeout=240000',
+  '--hookTimeout=240000',
+  '--teardownTimeout=60000',
+  '--reporter=verbose',
+  '--reporter=json',
+  '--outputFile.json=/run/unitpool-vm/io/vitest.json',
   ...VM_TESTS,
 ];
 
@@ -67,12 +75,28 @@ const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 function usage(msg) {
   if (msg) log(msg);
-  process.stderr.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(4, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stderr.write(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(4, 18)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n') + '\n',
+  );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const o = { install: false, rebuild: false, build: true, timeout: 720, smp: 2, memory: 2048, keep: false, verbose: false, command: undefined };
+  const o = {
+    install: false,
+    rebuild: false,
+    build: true,
+    timeout: 720,
+    smp: 2,
+    memory: 2048,
+    keep: false,
+    verbose: false,
+    command: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -127,7 +151,12 @@ function ensureTools(tools, install) {
     log(`installing ${pkgs.join(' ')} (apt-get)`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     const up = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    const inst = up.status === 0 && spawnSync('apt-get', ['install', '-y', '-qq', '-o', 'Dpkg::Use-Pty=0', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
+    const inst =
+      up.status === 0 &&
+      spawnSync('apt-get', ['install', '-y', '-qq', '-o', 'Dpkg::Use-Pty=0', '--no-install-recommends', ...pkgs], {
+        stdio: 'inherit',
+        env,
+      });
     if (!inst || inst.status !== 0) {
       log(`apt-get install ${pkgs.join(' ')} failed`);
       process.exit(2);
@@ -149,7 +178,10 @@ function imageKey() {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else h.update(`${relative(IMAGE_INPUTS, p)}\0${statSync(p).mode & 0o111 ? 'x' : '-'}\0`).update(readFileSync(p)).update('\0');
+      else
+        h.update(`${relative(IMAGE_INPUTS, p)}\0${statSync(p).mode & 0o111 ? 'x' : '-'}\0`)
+          .update(readFileSync(p))
+          .update('\0');
     }
   };
   walk(IMAGE_INPUTS);
@@ -179,7 +211,9 @@ function ensureImage(opts) {
     process.exit(2);
   }
   mkdirSync(images, { recursive: true });
-  log(`image ${key}: building (mmdebstrap bookworm + mkfs.ext4 -d, about 1-2 minutes; log in .vm-cache/images/${key}.log)`);
+  log(
+    `image ${key}: building (mmdebstrap bookworm + mkfs.ext4 -d, about 1-2 minutes; log in .vm-cache/images/${key}.log)`,
+  );
   const logFd = openSync(join(images, `${key}.log`), 'w');
   const r = spawnSync('flock', [join(CACHE, 'image.lock'), 'bash', join(IMAGE_INPUTS, 'build.sh'), dir], {
     stdio: ['ignore', logFd, logFd],
@@ -187,7 +221,10 @@ function ensureImage(opts) {
   });
   closeSync(logFd);
   if (r.status !== 0 || !imageReady(dir)) {
-    const tail = readFileSync(join(images, `${key}.log`), 'utf8').split('\n').slice(-30).join('\n');
+    const tail = readFileSync(join(images, `${key}.log`), 'utf8')
+      .split('\n')
+      .slice(-30)
+      .join('\n');
     log(`image build failed (status ${r.status}); the end of its log:\n${tail}`);
     process.exit(125);
   }
@@ -209,14 +246,20 @@ const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 function pruneRuns(runs, keepName) {
   if (!existsSync(runs)) return;
-  const old = readdirSync(runs).filter((n) => n !== keepName).sort().reverse().slice(3);
+  const old = readdirSync(runs)
+    .filter((n) => n !== keepName)
+    .sort()
+    .reverse()
+    .slice(3);
   for (const n of old) rmSync(join(runs, n), { recursive: true, force: true });
 }
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    log(`the VM tier boots an x86-64 Debian guest that runs this host's node binary: it needs an x86-64 Linux host (this is ${process.platform}/${process.arch})`);
+    log(
+      `the VM tier boots an x86-64 Debian guest that runs this host's node binary: it needs an x86-64 Linux host (this is ${process.platform}/${process.arch})`,
+    );
     process.exit(2);
   }
   ensureTools(RUN_TOOLS, opts.install);
@@ -242,7 +285,11 @@ async function main() {
   mkdirSync(io, { recursive: true });
   pruneRuns(runs, runName);
   const overlay = join(run, 'overlay.qcow2');
-  const q = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(image.dir, 'rootfs.img'), '-F', 'raw', overlay], { encoding: 'utf8' });
+  const q = spawnSync(
+    'qemu-img',
+    ['create', '-q', '-f', 'qcow2', '-b', join(image.dir, 'rootfs.img'), '-F', 'raw', overlay],
+    { encoding: 'utf8' },
+  );
   if (q.status !== 0) {
     log(`qemu-img create failed: ${q.stderr}`);
     process.exit(125);
@@ -274,26 +321,56 @@ async function main() {
   );
 
   const cmdline = [
-    'console=ttyS0', 'quiet', 'loglevel=4', 'panic=1',
-    'systemd.unified_cgroup_hierarchy=1', 'systemd.show_status=0',
+    'console=ttyS0',
+    'quiet',
+    'loglevel=4',
+    'panic=1',
+    'systemd.unified_cgroup_hierarchy=1',
+    'systemd.show_status=0',
     // TCG's TSCs look unsynchronized to the kernel, which then falls back to the HPET: every clock read
     // becomes an emulated MMIO access. The TSC is fine here.
-    'tsc=reliable', 'mitigations=off',
+    'tsc=reliable',
+    'mitigations=off',
   ].join(' ');
   const consoleLog = join(run, 'console.log');
   const args = [
-    '-machine', 'pc', '-accel', 'tcg,thread=multi', '-cpu', 'max',
-    '-smp', String(opts.smp), '-m', String(opts.memory),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-kernel', join(image.dir, 'vmlinux'), '-initrd', join(image.dir, 'initrd.img'), '-append', cmdline,
-    '-drive', `file=${overlay},if=none,id=root,format=qcow2,cache=unsafe`,
-    '-device', 'virtio-blk-pci,drive=root',
-    '-drive', `file=${ioDisk},if=none,id=iodisk,format=raw,cache=unsafe`,
-    '-device', 'virtio-blk-pci,drive=iodisk,serial=unitpool-io',
-    '-virtfs', `local,path=${io},mount_tag=vmio,security_model=none,id=vmio`,
-    '-virtfs', `local,path=${project},mount_tag=project,security_model=none,readonly=on,id=project`,
-    '-virtfs', `local,path=${dirname(node)},mount_tag=hostnode,security_model=none,readonly=on,id=hostnode`,
-    '-serial', `file:${consoleLog}`,
+    '-machine',
+    'pc',
+    '-accel',
+    'tcg,thread=multi',
+    '-cpu',
+    'max',
+    '-smp',
+    String(opts.smp),
+    '-m',
+    String(opts.memory),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    join(image.dir, 'vmlinux'),
+    '-initrd',
+    join(image.dir, 'initrd.img'),
+    '-append',
+    cmdline,
+    '-drive',
+    `file=${overlay},if=none,id=root,format=qcow2,cache=unsafe`,
+    '-device',
+    'virtio-blk-pci,drive=root',
+    '-drive',
+    `file=${ioDisk},if=none,id=iodisk,format=raw,cache=unsafe`,
+    '-device',
+    'virtio-blk-pci,drive=iodisk,serial=unitpool-io',
+    '-virtfs',
+    `local,path=${io},mount_tag=vmio,security_model=none,id=vmio`,
+    '-virtfs',
+    `local,path=${project},mount_tag=project,security_model=none,readonly=on,id=project`,
+    '-virtfs',
+    `local,path=${dirname(node)},mount_tag=hostnode,security_model=none,readonly=on,id=hostnode`,
+    '-serial',
+    `file:${consoleLog}`,
   ];
   log(`booting Debian 12 under qemu (tcg, ${opts.smp} vCPUs, ${opts.memory} MB); run directory ${relative(ROOT, run)}`);
   const tBoot = Date.now();
@@ -388,7 +465,12 @@ async function main() {
   if (existsSync(report)) {
     try {
       const j = JSON.parse(readFileSync(report, 'utf8'));
-      counts = { passed: j.numPassedTests, failed: j.numFailedTests, skipped: j.numPendingTests + j.numTodoTests, files: j.numTotalTestSuites };
+      counts = {
+        passed: j.numPassedTests,
+        failed: j.numFailedTests,
+        skipped: j.numPendingTests + j.numTodoTests,
+        files: j.numTotalTestSuites,
+      };
       timings.tests = counts;
     } catch {
       /* not written completely */
@@ -406,7 +488,11 @@ async function main() {
   );
   const consoleTail = () => {
     const text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '';
-    return text.split('\n').filter((l) => l.trim()).slice(-40).join('\n');
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-40)
+      .join('\n');
   };
 
   let exitCode;
@@ -416,7 +502,9 @@ async function main() {
     log(`the VM was killed after ${opts.timeout} s; the end of its console:\n${consoleTail()}`);
     exitCode = 124;
   } else if (status === undefined || Number.isNaN(status)) {
-    log(`the VM stopped (qemu ${signal ? `killed by ${signal}` : `exit ${code}`}) without reporting the command's status`);
+    log(
+      `the VM stopped (qemu ${signal ? `killed by ${signal}` : `exit ${code}`}) without reporting the command's status`,
+    );
     if (qemuErr.trim()) log(`qemu said: ${qemuErr.trim()}`);
     log(`the end of its console (${relative(ROOT, consoleLog)}):\n${consoleTail()}`);
     exitCode = 125;

@@ -79,7 +79,8 @@ export function parseAgentArgs(argv: readonly string[]): AgentArgs {
       if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
       if (NUMBERS.has(flag as never)) {
         const n = Number(value);
-        if (!Number.isInteger(n) || n < (flag === '--stop-timeout' ? 0 : 1)) throw new UsageError(`${flag}: ${value} is not a positive integer`);
+        if (!Number.isInteger(n) || n < (flag === '--stop-timeout' ? 0 : 1))
+          throw new UsageError(`${flag}: ${value} is not a positive integer`);
         (o as unknown as Record<string, unknown>)[key] = n;
       } else (o as unknown as Record<string, unknown>)[key] = value;
     } else if (a === '--allow-source') o.allowSource = true;
@@ -93,11 +94,16 @@ export function parseAgentArgs(argv: readonly string[]): AgentArgs {
 }
 
 /** The pool flags as UnitPoolOptions, through unitpool run's own parser and property builder. */
-export function poolOptions(args: AgentArgs, cwd: string): { pool: UnitPoolOptions; originOf: (option: string) => string | undefined } {
+export function poolOptions(
+  args: AgentArgs,
+  cwd: string,
+): { pool: UnitPoolOptions; originOf: (option: string) => string | undefined } {
   const run = parseRunArgs([...args.pool, '--', 'agent'], cwd);
-  if (run.command.length !== 1) throw new UsageError(`unexpected argument ${JSON.stringify(run.command[0])}: the agent runs no command`);
+  if (run.command.length !== 1)
+    throw new UsageError(`unexpected argument ${JSON.stringify(run.command[0])}: the agent runs no command`);
   const envValues = [...run.envValues];
-  if (run.captureEnv) for (const n of run.envNames) if (process.env[n] !== undefined) envValues.push(`${n}=${process.env[n]}`);
+  if (run.captureEnv)
+    for (const n of run.envNames) if (process.env[n] !== undefined) envValues.push(`${n}=${process.env[n]}`);
   const built = buildProperties({ ...run, envValues }, cwd);
   const env = run.captureEnv ? 'inherit' : run.envNames.length > 0 ? run.envNames : undefined;
   const pool: UnitPoolOptions = {
@@ -159,12 +165,16 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     }
     throw e;
   }
-  log(`${agent.host} takes jobs from queue ${args.queue} in ${agent.pool.unit?.name ?? 'its unit'} (pid ${process.pid})`);
+  log(
+    `${agent.host} takes jobs from queue ${args.queue} in ${agent.pool.unit?.name ?? 'its unit'} (pid ${process.pid})`,
+  );
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       stopping.count++;
       const timeout = stopping.count === 1 ? args.stopTimeout : 0;
-      log(`${signal}: ${stopping.count === 1 ? 'finishing the running jobs' : 'handing the running jobs back'}, then stopping the unit`);
+      log(
+        `${signal}: ${stopping.count === 1 ? 'finishing the running jobs' : 'handing the running jobs back'}, then stopping the unit`,
+      );
       agent.close({ timeout }).then(
         () => resolve(0),
         (err: unknown) => {

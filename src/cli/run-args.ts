@@ -7,7 +7,14 @@
 
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { DEFAULT_ENV_NAMES, mergeProperties, presetProperties, type PropertyOverrides, suggest, type UnitOptions } from '../properties/index.js';
+import {
+  DEFAULT_ENV_NAMES,
+  mergeProperties,
+  presetProperties,
+  type PropertyOverrides,
+  suggest,
+  type UnitOptions,
+} from '../properties/index.js';
 import { fromUnitFile, isListProperty, splitAssignment } from './unit-syntax.js';
 
 /** One flag that sets a property, in command-line order. */
@@ -54,11 +61,23 @@ export interface FlagSpec<T> {
   apply(target: T, value: string | boolean, shown: string, cwd: string): void;
 }
 
-const BOOL_WORDS: Readonly<Record<string, boolean>> = { true: true, false: false, on: true, off: false, yes: true, no: false, '1': true, '0': false };
+const BOOL_WORDS: Readonly<Record<string, boolean>> = {
+  true: true,
+  false: false,
+  on: true,
+  off: false,
+  yes: true,
+  no: false,
+  '1': true,
+  '0': false,
+};
 
 function boolValue(flag: string, text: string): boolean {
   const b = BOOL_WORDS[text.toLowerCase()];
-  if (b === undefined) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a boolean; write ${flag}=true or ${flag}=false (also on/off, yes/no)`);
+  if (b === undefined)
+    throw new UsageError(
+      `${flag}: ${JSON.stringify(text)} is not a boolean; write ${flag}=true or ${flag}=false (also on/off, yes/no)`,
+    );
   return b;
 }
 
@@ -84,7 +103,11 @@ function mode(v: string | boolean): unknown {
 /** The flags that configure the unit: shared by every command that starts one. */
 export const POOL_FLAGS: readonly FlagSpec<PoolFlags>[] = [
   { names: ['--memory', '--memory-limit', '-m'], kind: 'value', apply: property('MemoryMax') },
-  { names: ['--cpu', '--cpu-limit', '-c'], kind: 'value', apply: property('CPUQuota', (v) => fromUnitFile('CPUQuota', String(v))) },
+  {
+    names: ['--cpu', '--cpu-limit', '-c'],
+    kind: 'value',
+    apply: property('CPUQuota', (v) => fromUnitFile('CPUQuota', String(v))),
+  },
   { names: ['--preset'], kind: 'value', apply: (o, v) => o.presets.push(String(v)) },
   {
     names: ['--current-dir-only'],
@@ -124,7 +147,9 @@ export const POOL_FLAGS: readonly FlagSpec<PoolFlags>[] = [
       try {
         [name, text] = splitAssignment(String(v));
       } catch (e) {
-        throw new UsageError(`${shown.split(' ')[0]}: ${(e as Error).message}: write Name=value, e.g. -p MemoryMax=512M`);
+        throw new UsageError(
+          `${shown.split(' ')[0]}: ${(e as Error).message}: write Name=value, e.g. -p MemoryMax=512M`,
+        );
       }
       o.settings.push({ flag: shown, name, value: text, unitFile: true });
     },
@@ -134,7 +159,15 @@ export const POOL_FLAGS: readonly FlagSpec<PoolFlags>[] = [
 ];
 
 export function emptyPoolFlags(): PoolFlags {
-  return { bus: 'system', presets: [], settings: [], envNames: [], envValues: [], captureEnv: false, capturePath: true };
+  return {
+    bus: 'system',
+    presets: [],
+    settings: [],
+    envNames: [],
+    envValues: [],
+    captureEnv: false,
+    capturePath: true,
+  };
 }
 
 /**
@@ -166,7 +199,12 @@ export function parseFlags<T>(argv: readonly string[], specs: readonly FlagSpec<
 
     const spec = byName.get(flag);
     if (!spec) {
-      const near = flag.startsWith('--') ? suggest(flag.slice(2), longs.map((l) => l.slice(2))) : undefined;
+      const near = flag.startsWith('--')
+        ? suggest(
+            flag.slice(2),
+            longs.map((l) => l.slice(2)),
+          )
+        : undefined;
       throw new UsageError(`unknown option ${flag}${near ? `; did you mean --${near}?` : ''}`);
     }
     switch (spec.kind) {
@@ -178,7 +216,12 @@ export function parseFlags<T>(argv: readonly string[], specs: readonly FlagSpec<
         let v = true;
         if (inline !== undefined) v = boolValue(flag, inline);
         // `--capture-env on -- cmd`: the next word is the value if it is a boolean word and a command follows.
-        else if (argv[i + 1] !== undefined && BOOL_WORDS[argv[i + 1]!.toLowerCase()] !== undefined && i + 2 < argv.length) v = boolValue(flag, argv[++i]!);
+        else if (
+          argv[i + 1] !== undefined &&
+          BOOL_WORDS[argv[i + 1]!.toLowerCase()] !== undefined &&
+          i + 2 < argv.length
+        )
+          v = boolValue(flag, argv[++i]!);
         spec.apply(target, v, `${flag}=${v}`, cwd);
         break;
       }
@@ -205,8 +248,14 @@ export function parsePoolFlags<T extends object>(
   const flags = emptyPoolFlags();
   const both = { pool: flags, own: own.target };
   const specs: FlagSpec<typeof both>[] = [
-    ...POOL_FLAGS.map((s) => ({ ...s, apply: (t: typeof both, v: string | boolean, shown: string, c: string) => s.apply(t.pool, v, shown, c) })),
-    ...own.specs.map((s) => ({ ...s, apply: (t: typeof both, v: string | boolean, shown: string, c: string) => s.apply(t.own, v, shown, c) })),
+    ...POOL_FLAGS.map((s) => ({
+      ...s,
+      apply: (t: typeof both, v: string | boolean, shown: string, c: string) => s.apply(t.pool, v, shown, c),
+    })),
+    ...own.specs.map((s) => ({
+      ...s,
+      apply: (t: typeof both, v: string | boolean, shown: string, c: string) => s.apply(t.own, v, shown, c),
+    })),
   ];
   const end = parseFlags(argv, specs, both, cwd);
   return { flags, own: own.target, rest: argv.slice(end) };
@@ -220,7 +269,10 @@ const RUN_FLAGS: readonly FlagSpec<RunOwn>[] = [
 ];
 
 export function parseRunArgs(argv: readonly string[], cwd = process.cwd()): RunArgs {
-  const { flags, own, rest } = parsePoolFlags(argv, cwd, { specs: RUN_FLAGS, target: { help: false, version: false, quiet: false } });
+  const { flags, own, rest } = parsePoolFlags(argv, cwd, {
+    specs: RUN_FLAGS,
+    target: { help: false, version: false, quiet: false },
+  });
   if (!own.help && !own.version && rest.length === 0) throw new UsageError('no command given');
   return { ...flags, ...own, command: rest };
 }
@@ -258,7 +310,8 @@ function asList(value: unknown): unknown[] {
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     // Environment as a record, or a single bind/tmpfs entry object.
     const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.every(([, v]) => typeof v === 'string') && !('source' in value) && !('path' in value)) return entries.map(([k, v]) => `${k}=${String(v)}`);
+    if (entries.every(([, v]) => typeof v === 'string') && !('source' in value) && !('path' in value))
+      return entries.map(([k, v]) => `${k}=${String(v)}`);
     return [value];
   }
   return value === undefined || value === null ? [] : [value];
@@ -281,10 +334,16 @@ export function buildProperties(
     props[name] = d.value;
     origins.flags.set(name, `the default ${d.flag} (turn it off with ${d.flag}=false)`);
   }
-  const base = presetProperties(args.presets.length === 1 ? args.presets[0] : args.presets.length > 1 ? args.presets : undefined, { cwd });
+  const base = presetProperties(
+    args.presets.length === 1 ? args.presets[0] : args.presets.length > 1 ? args.presets : undefined,
+    { cwd },
+  );
   for (const name of Object.keys(base)) origins.flags.set(name, args.presets.map((p) => `--preset ${p}`).join(' '));
   Object.assign(props, base);
-  const settings: Setting[] = [...args.settings, ...args.envValues.map((v) => ({ flag: `--env ${v}`, name: 'Environment', value: [v], append: true }))];
+  const settings: Setting[] = [
+    ...args.settings,
+    ...args.envValues.map((v) => ({ flag: `--env ${v}`, name: 'Environment', value: [v], append: true })),
+  ];
   for (const s of settings) {
     origins.flags.set(s.name, s.flag);
     let value = s.value;
@@ -322,7 +381,11 @@ export function buildProperties(
  * SAFE_DEFAULTS lie under everything (a user manager cannot set up their namespaces, so there they are off).
  * Throws UsageError (a -p value that is not unit-file syntax) or OptionError (a preset).
  */
-export function unitOptionsFromFlags(flags: PoolFlags, cwd: string, env: NodeJS.ProcessEnv = process.env): { unitOptions: UnitOptions; origins: Origins } {
+export function unitOptionsFromFlags(
+  flags: PoolFlags,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { unitOptions: UnitOptions; origins: Origins } {
   const envValues = [...flags.envValues];
   let policy: UnitOptions['env'];
   if (flags.captureEnv) {
@@ -338,5 +401,11 @@ export function unitOptionsFromFlags(flags: PoolFlags, cwd: string, env: NodeJS.
   const built = buildProperties({ ...flags, envValues }, cwd, flags.bus === 'system' ? SAFE_DEFAULTS : {});
   const properties = { ...built.properties } as Record<string, unknown>;
   if (properties.WorkingDirectory === undefined) properties.WorkingDirectory = cwd;
-  return { unitOptions: { properties: properties as UnitOptions['properties'], ...(policy !== undefined ? { env: policy } : {}) }, origins: built.origins };
+  return {
+    unitOptions: {
+      properties: properties as UnitOptions['properties'],
+      ...(policy !== undefined ? { env: policy } : {}),
+    },
+    origins: built.origins,
+  };
 }

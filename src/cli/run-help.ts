@@ -59,13 +59,24 @@ not be run; 126 if the command could not be executed; 127 if it was not found.`;
 
 export function runHelp(): string {
   const presets = PRESET_NAMES.map((n) => `  ${n.padEnd(16)}${PRESET_DOCS[n].summary}`);
-  return [RUN_USAGE, '', 'Presets (--preset NAME):', ...presets, '', 'Properties (-p NAME=VALUE; the example shows the syntax):', ...propertiesHelpLines()].join('\n');
+  return [
+    RUN_USAGE,
+    '',
+    'Presets (--preset NAME):',
+    ...presets,
+    '',
+    'Properties (-p NAME=VALUE; the example shows the syntax):',
+    ...propertiesHelpLines(),
+  ].join('\n');
 }
 
 /** unitpool's version, from its package.json. */
 export function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ??
+      'unknown'
+    );
   } catch {
     return 'unknown';
   }

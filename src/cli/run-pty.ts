@@ -48,10 +48,18 @@ export async function openPty(bus: 'system' | 'user', timeoutMs = 5000): Promise
   const report = join(dir, 'tty');
   const exe = SCRIPT.find((p) => existsSync(p))!;
   // -q: no start/done lines; -e: script's status is its child's; -f: flush at once. /dev/null: no typescript.
-  const child: ChildProcess = spawn(exe, ['-qefc', `echo "$$ $(tty)" > '${report}.new' && mv '${report}.new' '${report}' && exec sleep 2147483647`, '/dev/null'], {
-    stdio: 'inherit',
-    env: { ...process.env, SHELL: '/bin/sh' },
-  });
+  const child: ChildProcess = spawn(
+    exe,
+    [
+      '-qefc',
+      `echo "$$ $(tty)" > '${report}.new' && mv '${report}.new' '${report}' && exec sleep 2147483647`,
+      '/dev/null',
+    ],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, SHELL: '/bin/sh' },
+    },
+  );
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', () => resolve());

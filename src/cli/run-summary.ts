@@ -64,23 +64,35 @@ export function summaryLines(o: Outcome): string[] {
   if (oom) {
     const limit = setNumber(service.MemoryMax);
     const cap = limit !== undefined ? ` (MemoryMax=${formatBytes(limit)})` : '';
-    const who = code === 2 || code === 3 ? "the command was killed by the kernel's OOM killer" : `the kernel's OOM killer killed ${kills > 1 ? `${kills} processes` : 'a process'} of the unit`;
+    const who =
+      code === 2 || code === 3
+        ? "the command was killed by the kernel's OOM killer"
+        : `the kernel's OOM killer killed ${kills > 1 ? `${kills} processes` : 'a process'} of the unit`;
     lines.push(`unitpool run: ${who}: the unit ran out of memory${cap}`);
   }
-  lines.push(`Finished with result: ${oom ? 'oom-kill' : (typeof service.Result === 'string' ? service.Result : 'unknown')}`);
+  lines.push(
+    `Finished with result: ${oom ? 'oom-kill' : typeof service.Result === 'string' ? service.Result : 'unknown'}`,
+  );
   lines.push(`Main processes terminated with: ${describeExit(code, status)}`);
   const started = setNumber(service.ExecMainStartTimestampMonotonic);
   const exited = setNumber(service.ExecMainExitTimestampMonotonic);
-  lines.push(`Service runtime: ${formatTimespan(started && exited && exited >= started ? exited - started : o.wallUsec)}`);
+  lines.push(
+    `Service runtime: ${formatTimespan(started && exited && exited >= started ? exited - started : o.wallUsec)}`,
+  );
   const cpuNs = setNumber(snapshot?.service.CPUUsageNSec) ?? setNumber(service.CPUUsageNSec);
   const cpuUsec = cpuNs !== undefined ? cpuNs / 1000 : snapshot?.usage.cpuUsec;
   if (cpuUsec !== undefined) lines.push(`CPU time consumed: ${formatTimespan(cpuUsec)}`);
   const usage = snapshot?.usage ?? {};
-  const peak = setNumber(snapshot?.service.MemoryPeak) ?? usage.memoryPeak ?? setNumber(service.MemoryPeak) ?? (oom ? setNumber(service.MemoryMax) : undefined);
+  const peak =
+    setNumber(snapshot?.service.MemoryPeak) ??
+    usage.memoryPeak ??
+    setNumber(service.MemoryPeak) ??
+    (oom ? setNumber(service.MemoryMax) : undefined);
   if (peak !== undefined) lines.push(`Memory peak: ${formatBytes(peak)}`);
   const swap = setNumber(snapshot?.service.MemorySwapPeak) ?? usage.swapPeak;
   if (swap !== undefined) lines.push(`Memory swap peak: ${formatBytes(swap)}`);
-  const figure = (prop: string, fallback?: number) => setNumber(snapshot?.service[prop]) ?? setNumber(service[prop]) ?? fallback;
+  const figure = (prop: string, fallback?: number) =>
+    setNumber(snapshot?.service[prop]) ?? setNumber(service[prop]) ?? fallback;
   const ipIn = figure('IPIngressBytes');
   const ipOut = figure('IPEgressBytes');
   if (ipIn !== undefined) lines.push(`IP traffic received: ${formatBytes(ipIn)}`);

@@ -21,7 +21,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import type { Writable } from 'node:stream';
-import { CapabilityError, DBusCallError, OptionError, SystemdUnavailableError, UnitStartError, UsageError } from '../errors.js';
+import {
+  CapabilityError,
+  DBusCallError,
+  OptionError,
+  SystemdUnavailableError,
+  UnitStartError,
+  UsageError,
+} from '../errors.js';
 import { type CompiledUnitOptions, compileUnitOptions, type ReadablePath } from '../properties/index.js';
 import { MANAGER_IFACE, MANAGER_PATH, SERVICE_IFACE, SystemdBus, Variant } from '../unit/bus.js';
 import { enforceCapabilities } from '../unit/capabilities.js';
@@ -69,10 +76,10 @@ function ownProperties(exe: string, command: readonly string[], figures: boolean
   // accounting) and fits a cap as small as playpen's -m 300K date better.
   if (figures) for (const what of ['CPU', 'Memory', 'Tasks', 'IO', 'IP']) props.push([`${what}Accounting`, 'b', true]);
   const sleep = figures ? sleepBinary() : undefined;
-  if (sleep) props.push(['ExecStopPostEx', 'a(sasas)', [[sleep, ['sleep', HELPER_SECONDS], ['privileged', 'ignore-failure']]]]);
+  if (sleep)
+    props.push(['ExecStopPostEx', 'a(sasas)', [[sleep, ['sleep', HELPER_SECONDS], ['privileged', 'ignore-failure']]]]);
   return props;
 }
-
 
 /**
  * Starts the unit and waits for its start job (with Type=exec: until the command is exec'd). Unlike
@@ -82,21 +89,53 @@ async function startUnit(bus: SystemdBus, name: string, properties: readonly DBu
   const props = properties.map(([k, sig, v]) => [k, new Variant(sig, v)]);
   let result: string;
   try {
-    result = await runJob(bus, async () => (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [name, 'fail', props, []]))[0] as string);
+    result = await runJob(
+      bus,
+      async () =>
+        (
+          await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [
+            name,
+            'fail',
+            props,
+            [],
+          ])
+        )[0] as string,
+    );
   } catch (err) {
-    throw new UnitStartError(`systemd refused to create ${name}: ${err instanceof Error ? err.message : String(err)}`, err instanceof DBusCallError ? err.dbusName : 'error', '', { cause: err, unit: name });
+    throw new UnitStartError(
+      `systemd refused to create ${name}: ${err instanceof Error ? err.message : String(err)}`,
+      err instanceof DBusCallError ? err.dbusName : 'error',
+      '',
+      { cause: err, unit: name },
+    );
   }
-  if (result !== 'done') throw new UnitStartError(`${name} failed to start (job ${result})`, result, '', { unit: name });
+  if (result !== 'done')
+    throw new UnitStartError(`${name} failed to start (job ${result})`, result, '', { unit: name });
 }
 
 /** The service properties the summary reads: a few Gets in parallel cost less than one GetAll of them all. */
 const SUMMARY_PROPERTIES = [
-  'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic', 'ControlGroup', 'MemoryMax',
-  'CPUUsageNSec', 'MemoryPeak', 'MemorySwapPeak', 'IPIngressBytes', 'IPEgressBytes', 'IOReadBytes', 'IOWriteBytes', 'ExecStopPost',
+  'Result',
+  'ExecMainCode',
+  'ExecMainStatus',
+  'ExecMainStartTimestampMonotonic',
+  'ExecMainExitTimestampMonotonic',
+  'ControlGroup',
+  'MemoryMax',
+  'CPUUsageNSec',
+  'MemoryPeak',
+  'MemorySwapPeak',
+  'IPIngressBytes',
+  'IPEgressBytes',
+  'IOReadBytes',
+  'IOWriteBytes',
+  'ExecStopPost',
 ];
 
 async function readService(bus: SystemdBus, path: string): Promise<Record<string, unknown> | undefined> {
-  const values = await Promise.all(SUMMARY_PROPERTIES.map((n) => bus.getProperty(path, SERVICE_IFACE, n).catch(() => undefined)));
+  const values = await Promise.all(
+    SUMMARY_PROPERTIES.map((n) => bus.getProperty(path, SERVICE_IFACE, n).catch(() => undefined)),
+  );
   const out: Record<string, unknown> = {};
   SUMMARY_PROPERTIES.forEach((n, i) => {
     if (values[i] !== undefined) out[n] = values[i];
@@ -123,7 +162,10 @@ function flagOf(option: string, origins: Origins, args: RunArgs): string | undef
 }
 
 /** The command line, checked and compiled; or the exit status of a refusal. */
-function prepare(argv: readonly string[], cwd: string): number | RunArgs | { args: RunArgs; exe: string; compiled: CompiledUnitOptions; origins: Origins } {
+function prepare(
+  argv: readonly string[],
+  cwd: string,
+): number | RunArgs | { args: RunArgs; exe: string; compiled: CompiledUnitOptions; origins: Origins } {
   let args: RunArgs | undefined;
   let origins: Origins = { flags: new Map(), items: new Map() };
   try {
@@ -132,7 +174,9 @@ function prepare(argv: readonly string[], cwd: string): number | RunArgs | { arg
     // The command, found here (the unit's PATH may differ, and systemd wants an absolute path).
     const exe = findExecutable(args.command[0]!, cwd, process.env.PATH);
     if (!exe) {
-      log(`${args.command[0]}: command not found${args.command[0]!.includes('/') ? ' (or not executable)' : ' on PATH'}`);
+      log(
+        `${args.command[0]}: command not found${args.command[0]!.includes('/') ? ' (or not executable)' : ' on PATH'}`,
+      );
       return 127;
     }
     // The unit's properties, through the library's own compiler.
@@ -142,7 +186,11 @@ function prepare(argv: readonly string[], cwd: string): number | RunArgs | { arg
     const readable: ReadablePath[] = [{ path: exe, what: 'the command' }];
     if (typeof wd === 'string' && wd.startsWith('/')) readable.push({ path: wd, what: 'the working directory' });
     const quiet = args.quiet;
-    const compiled = compileUnitOptions(built.unitOptions, { readablePaths: readable, runsNode: runsNode(exe), warn: (m) => (quiet ? undefined : log(`warning: ${m}`)) });
+    const compiled = compileUnitOptions(built.unitOptions, {
+      readablePaths: readable,
+      runsNode: runsNode(exe),
+      warn: (m) => (quiet ? undefined : log(`warning: ${m}`)),
+    });
     return { args, exe, compiled, origins };
   } catch (e) {
     if (e instanceof UsageError) {
@@ -186,7 +234,11 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
   let stops = 0;
   let killedByUs = false;
   const interrupts: number[] = [];
-  const kill = (who: 'all' | 'main' | 'control', signal: number) => bus!.call(MANAGER_PATH, MANAGER_IFACE, 'KillUnit', 'ssi', [name, who, signal]).then(() => {}, () => {});
+  const kill = (who: 'all' | 'main' | 'control', signal: number) =>
+    bus!.call(MANAGER_PATH, MANAGER_IFACE, 'KillUnit', 'ssi', [name, who, signal]).then(
+      () => {},
+      () => {},
+    );
   const onSignal = (sig: NodeJS.Signals) => {
     if (!live) return void early.push(sig);
     if (sig === 'SIGINT') {
@@ -233,7 +285,9 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     } catch (e) {
       if (e instanceof CapabilityError) {
         const origin = origins.flags.get(e.property);
-        log(`${origin ? `${origin}: ` : ''}${e.property} cannot be enforced on this host: ${e.reason}; remove it to run without it`);
+        log(
+          `${origin ? `${origin}: ` : ''}${e.property} cannot be enforced on this host: ${e.reason}; remove it to run without it`,
+        );
         return 2;
       }
       throw e;
@@ -253,7 +307,11 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       }
     }
     try {
-      stdio = await openStdio({ bus: args.bus, readerGone: sigpipe, ...(pty ? { skip: { stdin: true, stdout: true, stderr: pty.stderr } } : {}) });
+      stdio = await openStdio({
+        bus: args.bus,
+        readerGone: sigpipe,
+        ...(pty ? { skip: { stdin: true, stdout: true, stderr: pty.stderr } } : {}),
+      });
     } catch (e) {
       await pty?.finish();
       const err = e as NodeJS.ErrnoException;
@@ -262,7 +320,12 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
       return 125;
     }
     // With -q nothing of the cgroup is printed: no accounting, no stop-post helper (one fork and a few round trips fewer).
-    const properties = [...ownProperties(exe, args.command, !args.quiet), ...(pty?.properties ?? []), ...stdio.properties, ...userProperties];
+    const properties = [
+      ...ownProperties(exe, args.command, !args.quiet),
+      ...(pty?.properties ?? []),
+      ...stdio.properties,
+      ...userProperties,
+    ];
 
     // Follow the unit; read its cgroup in stop-post, then release the helper.
     let snapshot: Outcome['snapshot'];
@@ -304,7 +367,10 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
 
     // What was read in stop-post stands (Result and the exit status are set before it), unless the cgroup was
     // gone by then (a cap too small for the helper to run): then the end tells how the helper died.
-    const final = snapshot?.oomKills !== undefined || bus.isClosed ? undefined : await readService(bus, w.path).catch(() => undefined);
+    const final =
+      snapshot?.oomKills !== undefined || bus.isClosed
+        ? undefined
+        : await readService(bus, w.path).catch(() => undefined);
     const service = final ?? snapshot?.service;
     if (!service) {
       log(`lost track of ${name} (${startError ? startError.message : `last state ${w.state}`})`);
@@ -317,8 +383,13 @@ export async function runRunCommand(argv: readonly string[]): Promise<number> {
     // sees the exec succeed): only systemd's own statuses (200-243) or no process at all mean it did not run.
     if (startError && (code === 0 || (code === 1 && SYSTEMD_EXIT_STATUS[status]))) {
       if (code === 1) {
-        const what = status === 203 ? `could not execute ${exe}` : `systemd could not set up the command (${status}/${SYSTEMD_EXIT_STATUS[status]})`;
-        log(`${what}: ${name} failed with exit status ${status}/${SYSTEMD_EXIT_STATUS[status]}${status === 203 ? ' (not a program this kernel runs, or its #! interpreter is missing)' : `; see journalctl -u ${name}`}`);
+        const what =
+          status === 203
+            ? `could not execute ${exe}`
+            : `systemd could not set up the command (${status}/${SYSTEMD_EXIT_STATUS[status]})`;
+        log(
+          `${what}: ${name} failed with exit status ${status}/${SYSTEMD_EXIT_STATUS[status]}${status === 203 ? ' (not a program this kernel runs, or its #! interpreter is missing)' : `; see journalctl -u ${name}`}`,
+        );
         return status === 203 ? 126 : 125;
       }
       log(startError.message);

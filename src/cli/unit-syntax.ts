@@ -8,9 +8,26 @@
 import { TABLE, type PropertyName, type PropertySpec } from '../properties/index.js';
 
 /** Kinds whose unit-file form is a space-separated list that repeated assignments extend. */
-const LIST_KINDS: ReadonlySet<string> = new Set(['groups', 'paths', 'binds', 'tmpfs', 'dirNames', 'environment', 'ipAccess']);
+const LIST_KINDS: ReadonlySet<string> = new Set([
+  'groups',
+  'paths',
+  'binds',
+  'tmpfs',
+  'dirNames',
+  'environment',
+  'ipAccess',
+]);
 
-const BOOL_WORDS: Readonly<Record<string, boolean>> = { yes: true, no: false, true: true, false: false, on: true, off: false, '1': true, '0': false };
+const BOOL_WORDS: Readonly<Record<string, boolean>> = {
+  yes: true,
+  no: false,
+  true: true,
+  false: false,
+  on: true,
+  off: false,
+  '1': true,
+  '0': false,
+};
 
 export function isTableProperty(name: string): name is PropertyName {
   return Object.prototype.hasOwnProperty.call(TABLE, name);

@@ -89,7 +89,9 @@ export class UnitWatch {
     this.polling = true;
     try {
       // Three Gets, not a GetAll of the unit's hundred-odd properties: this runs right after every start.
-      const [load, active, sub] = await Promise.all(['LoadState', 'ActiveState', 'SubState'].map((n) => this.bus.getProperty(this.path, UNIT_IFACE, n)));
+      const [load, active, sub] = await Promise.all(
+        ['LoadState', 'ActiveState', 'SubState'].map((n) => this.bus.getProperty(this.path, UNIT_IFACE, n)),
+      );
       if (load === 'not-found') this.finish();
       else this.observe(active as string, sub as string);
     } catch (err) {

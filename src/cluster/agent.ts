@@ -14,7 +14,19 @@
 import { hostname } from 'node:os';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import { BrokenPoolError, UnitStartError, WorkerExitedError } from '../errors.js';
-import { boolean, checkOptions, func, milliseconds, nested, nonEmptyString, positiveInteger, refusalOf, required, type SchemaOf, wholeNumber } from '../options/check.js';
+import {
+  boolean,
+  checkOptions,
+  func,
+  milliseconds,
+  nested,
+  nonEmptyString,
+  positiveInteger,
+  refusalOf,
+  required,
+  type SchemaOf,
+  wholeNumber,
+} from '../options/check.js';
 import { UNIT_POOL_OPTIONS_SCHEMA } from '../options/pool.js';
 import { SourceText, type TaskFunction } from '../pool/functions.js';
 import { UnitPool, type UnitPoolOptions } from '../pool/pool.js';
@@ -225,7 +237,10 @@ export class Agent {
     if (spec.values.length === 0) return results;
     const chunk = { ...options, chunksize: spec.values.length };
     // 'zip': the tuples back into one column per iterable, for map(fn, a, b, ...)
-    const columns = spec.call === 'zip' ? (spec.values[0] as unknown[]).map((_, j) => spec.values.map((t) => (t as unknown[])[j])) : [spec.values];
+    const columns =
+      spec.call === 'zip'
+        ? (spec.values[0] as unknown[]).map((_, j) => spec.values.map((t) => (t as unknown[])[j]))
+        : [spec.values];
     for await (const r of this.pool.map(fn, ...columns, chunk)) results.push(r);
     return results;
   }

@@ -9,7 +9,18 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { OptionError, PoolClosedError, TaskTimeoutError } from '../errors.js';
-import { checkOptions, either, nested, nonEmptyString, positiveInteger, refusalOf, required, type SchemaOf, url, wholeNumber } from '../options/check.js';
+import {
+  checkOptions,
+  either,
+  nested,
+  nonEmptyString,
+  positiveInteger,
+  refusalOf,
+  required,
+  type SchemaOf,
+  url,
+  wholeNumber,
+} from '../options/check.js';
 import { MAP_OPTIONS_SCHEMA, SHUTDOWN_OPTIONS_SCHEMA, SUBMIT_OPTIONS_SCHEMA } from '../options/pool.js';
 import type { TaskFunction } from '../pool/functions.js';
 import { mapArguments, MapIterator } from '../pool/map.js';
@@ -134,7 +145,11 @@ export class ClusterPool implements PoolCalls {
   }
 
   /** Runs fn(...args) on an agent; resolves with its result or rejects with what it threw (with `host` set). */
-  submit<A extends unknown[], R>(fn: ((...args: A) => R) | TaskFunction, args?: A, options?: SubmitOptions): Promise<Awaited<R>>;
+  submit<A extends unknown[], R>(
+    fn: ((...args: A) => R) | TaskFunction,
+    args?: A,
+    options?: SubmitOptions,
+  ): Promise<Awaited<R>>;
   submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = {}): Promise<unknown> {
     return this.enqueue(fn, 'call', args, options).result;
   }
@@ -150,8 +165,15 @@ export class ClusterPool implements PoolCalls {
     const chunksize = options.chunksize ?? 1;
     this.checkOpen('map');
     this.functions.of(fn);
-    const submitChunk = (chunk: unknown[]) => this.enqueue(fn, spread ? 'zip' : 'chunk', chunk, { timeout: options.timeout, signal: options.signal });
-    return new MapIterator<unknown, never>(items, { chunksize, maxInFlight: () => this.maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
+    const submitChunk = (chunk: unknown[]) =>
+      this.enqueue(fn, spread ? 'zip' : 'chunk', chunk, { timeout: options.timeout, signal: options.signal });
+    return new MapIterator<unknown, never>(items, {
+      chunksize,
+      maxInFlight: () => this.maxInFlight,
+      submitChunk,
+      onProgress: options.onProgress,
+      ordered: options.ordered !== false,
+    });
   };
 
   /** No new tasks; waits for this client's jobs (unless wait: false), cancelling the waiting ones with cancelPending. */
@@ -162,7 +184,11 @@ export class ClusterPool implements PoolCalls {
     this.closing = true;
     if (cancelPending) {
       for (const p of [...this.results.pending.values()]) {
-        if (!p.started) void this.cancel(p, new PoolClosedError('task cancelled by shutdown({ cancelPending: true }) before it started'));
+        if (!p.started)
+          void this.cancel(
+            p,
+            new PoolClosedError('task cancelled by shutdown({ cancelPending: true }) before it started'),
+          );
       }
     }
     this.shutdownDone ??= this.finish();
@@ -199,12 +225,22 @@ export class ClusterPool implements PoolCalls {
   }
 
   /** One job; what cannot be submitted is a rejected result. */
-  private enqueue(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
+  private enqueue(
+    fn: TaskFunction,
+    call: CallKind,
+    values: unknown[],
+    options: SubmitOptions,
+  ): { result: Promise<unknown>; cancel(): void } {
     try {
       if (call === 'call') checkOptions('submit()', options, SUBMIT_OPTIONS_SCHEMA);
       if (options.onProgress !== undefined) {
         // Refused rather than dropped: progress reports do not travel through the queue (yet).
-        throw new OptionError('onProgress', options.onProgress, 'a ClusterPool does not carry progress reports from its agents', 'no onProgress with ClusterPool (a UnitPool on one machine has it)');
+        throw new OptionError(
+          'onProgress',
+          options.onProgress,
+          'a ClusterPool does not carry progress reports from its agents',
+          'no onProgress with ClusterPool (a UnitPool on one machine has it)',
+        );
       }
       this.checkOpen(call === 'call' ? 'submit' : 'map');
       if (!Array.isArray(values)) {
@@ -217,7 +253,12 @@ export class ClusterPool implements PoolCalls {
     }
   }
 
-  private add(fn: TaskFunction, call: CallKind, values: unknown[], options: SubmitOptions): { result: Promise<unknown>; cancel(): void } {
+  private add(
+    fn: TaskFunction,
+    call: CallKind,
+    values: unknown[],
+    options: SubmitOptions,
+  ): { result: Promise<unknown>; cancel(): void } {
     const timeout = options.timeout;
     const data = encodeJob({ fn: this.functions.of(fn), call, values, timeout: timeout ?? null }, this.maxPayload);
     options.signal?.throwIfAborted();
@@ -237,7 +278,9 @@ export class ClusterPool implements PoolCalls {
     this.results.pending.set(id, p);
     this.started
       // a job cancelled before it was added is not added
-      .then(() => (this.results.pending.has(id) ? this.queue.add(call, data, { ...this.jobOptions, jobId: id }) : undefined))
+      .then(() =>
+        this.results.pending.has(id) ? this.queue.add(call, data, { ...this.jobOptions, jobId: id }) : undefined,
+      )
       .then(
         () => (p.added = true),
         (err: unknown) => this.results.settle(id, undefined, err),
@@ -254,7 +297,9 @@ export class ClusterPool implements PoolCalls {
         setTimeout(() => {
           // not started: take it off the queue; started: the agent's own TaskTimeoutError (with its host) comes soon
           if (!p.started) void this.cancel(p, new TaskTimeoutError(timeout));
-          timers.push(setTimeout(() => this.results.settle(p.id, undefined, new TaskTimeoutError(timeout)), TIMEOUT_GRACE));
+          timers.push(
+            setTimeout(() => this.results.settle(p.id, undefined, new TaskTimeoutError(timeout)), TIMEOUT_GRACE),
+          );
         }, timeout),
       );
     }

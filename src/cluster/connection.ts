@@ -10,7 +10,10 @@ import { either, nonEmptyString, object } from '../options/check.js';
 export type ConnectionOption = string | RedisOptions;
 
 /** The shape of a ConnectionOption, for checkOptions(); redisOptions() judges the URL. */
-export const CONNECTION_FORM = either([nonEmptyString, object], "a Redis URL ('redis://127.0.0.1:6380'), a unix socket path or ioredis options");
+export const CONNECTION_FORM = either(
+  [nonEmptyString, object],
+  "a Redis URL ('redis://127.0.0.1:6380'), a unix socket path or ioredis options",
+);
 
 /** Reconnects every 100 ms at first, then every second, for ever. */
 function retryStrategy(times: number): number {
@@ -29,10 +32,21 @@ export function redisOptions(connection: ConnectionOption, option = 'connection'
       url = new URL('invalid:');
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      throw new OptionError(option, connection, 'not a Redis URL', "'redis://127.0.0.1:6380', 'rediss://host:6379/0' or the path of a unix socket");
+      throw new OptionError(
+        option,
+        connection,
+        'not a Redis URL',
+        "'redis://127.0.0.1:6380', 'rediss://host:6379/0' or the path of a unix socket",
+      );
     }
     const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
-    if (db !== undefined && !Number.isInteger(db)) throw new OptionError(option, connection, `database ${url.pathname.slice(1)} is not a number`, "'redis://host:6379/0'");
+    if (db !== undefined && !Number.isInteger(db))
+      throw new OptionError(
+        option,
+        connection,
+        `database ${url.pathname.slice(1)} is not a number`,
+        "'redis://host:6379/0'",
+      );
     return {
       ...common,
       host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
@@ -44,7 +58,12 @@ export function redisOptions(connection: ConnectionOption, option = 'connection'
     };
   }
   if (connection === null || typeof connection !== 'object') {
-    throw new OptionError(option, connection, 'not a Redis URL or ioredis options', "'redis://127.0.0.1:6380' or { host, port }");
+    throw new OptionError(
+      option,
+      connection,
+      'not a Redis URL or ioredis options',
+      "'redis://127.0.0.1:6380' or { host, port }",
+    );
   }
   return { ...connection, ...common };
 }

@@ -88,7 +88,10 @@ export class ModuleRefusedError extends UnitPoolError {
   readonly reason: string;
 
   constructor(module: string, reason: string, options: UnitPoolErrorOptions = {}) {
-    super(`module ${JSON.stringify(module.length > 120 ? module.slice(0, 117) + '...' : module)} refused: ${reason}`, options);
+    super(
+      `module ${JSON.stringify(module.length > 120 ? module.slice(0, 117) + '...' : module)} refused: ${reason}`,
+      options,
+    );
     this.module = module;
     this.reason = reason;
   }
@@ -184,9 +187,15 @@ function rebase(decoded: Error, prototype: object): Error {
   const hidden = { writable: true, enumerable: false, configurable: true };
   Object.defineProperty(error, 'message', { ...hidden, value: decoded.message });
   Object.defineProperty(error, 'stack', { ...hidden, value: decoded.stack });
-  if (Object.prototype.hasOwnProperty.call(decoded, 'cause')) Object.defineProperty(error, 'cause', { ...hidden, value: decoded.cause });
+  if (Object.prototype.hasOwnProperty.call(decoded, 'cause'))
+    Object.defineProperty(error, 'cause', { ...hidden, value: decoded.cause });
   for (const key of Object.keys(decoded)) {
-    Object.defineProperty(error, key, { value: (decoded as unknown as Record<string, unknown>)[key], writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(error, key, {
+      value: (decoded as unknown as Record<string, unknown>)[key],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
   }
   return error;
 }

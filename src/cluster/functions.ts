@@ -24,14 +24,29 @@ export class JobFunctions {
 
   /** `modules`: the client's copy of the agents' modules directory, for absolute references. */
   constructor(modules: string | URL | undefined) {
-    this.root = modules === undefined ? undefined : modules instanceof URL || modules.startsWith('file:') ? fileURLToPath(modules) : modules;
-    if (this.root !== undefined && !isAbsolute(this.root)) throw refused('modules', modules, `modules: ${this.root} is not an absolute path or a file: URL`, "an absolute path or a file: URL, e.g. new URL('./jobs/', import.meta.url)");
+    this.root =
+      modules === undefined
+        ? undefined
+        : modules instanceof URL || modules.startsWith('file:')
+          ? fileURLToPath(modules)
+          : modules;
+    if (this.root !== undefined && !isAbsolute(this.root))
+      throw refused(
+        'modules',
+        modules,
+        `modules: ${this.root} is not an absolute path or a file: URL`,
+        "an absolute path or a file: URL, e.g. new URL('./jobs/', import.meta.url)",
+      );
   }
 
   /** What the job carries for `fn`; throws OptionError for what cannot run remotely. */
   of(fn: TaskFunction): JobFunction {
     if (fn === null || (typeof fn !== 'function' && typeof fn !== 'object')) {
-      throw refused('fn', fn, `the task must be a function or a module reference { module: 'file.mjs', name: 'exportName' }; got ${typeof fn}`);
+      throw refused(
+        'fn',
+        fn,
+        `the task must be a function or a module reference { module: 'file.mjs', name: 'exportName' }; got ${typeof fn}`,
+      );
     }
     let spec = this.cache.get(fn);
     if (!spec) {
@@ -45,9 +60,15 @@ export class JobFunctions {
     if (!('module' in ref)) throw refused('fn', ref, 'a module reference needs { module, name }');
     const name = ref.name ?? 'default';
     let path: string;
-    if (ref.module instanceof URL || (typeof ref.module === 'string' && ref.module.startsWith('file:'))) path = fileURLToPath(ref.module);
+    if (ref.module instanceof URL || (typeof ref.module === 'string' && ref.module.startsWith('file:')))
+      path = fileURLToPath(ref.module);
     else if (typeof ref.module === 'string') path = ref.module;
-    else throw refused('fn.module', ref.module, `module reference: module must be a path relative to the agents' --modules directory, got ${typeof ref.module}`);
+    else
+      throw refused(
+        'fn.module',
+        ref.module,
+        `module reference: module must be a path relative to the agents' --modules directory, got ${typeof ref.module}`,
+      );
     if (!isAbsolute(path)) return ['m', path, name];
     if (this.root === undefined) {
       throw refused(
@@ -59,7 +80,11 @@ export class JobFunctions {
     }
     const rel = relative(this.root, path);
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      throw refused('fn.module', ref.module, `module reference ${path} is not inside the modules directory ${this.root} given to the ClusterPool`);
+      throw refused(
+        'fn.module',
+        ref.module,
+        `module reference ${path} is not inside the modules directory ${this.root} given to the ClusterPool`,
+      );
     }
     return ['m', rel.split(sep).join('/'), name];
   }
@@ -68,7 +93,13 @@ export class JobFunctions {
 function fromSource(fn: (...args: never[]) => unknown): JobFunction {
   const source = Function.prototype.toString.call(fn);
   const name = fn.name || 'anonymous function';
-  if (NATIVE.test(source)) throw refused('fn', fn, `${name} cannot be sent to an agent: it is a native or bound function, which has no source text`);
-  if (/^class[\s{]/.test(source)) throw refused('fn', fn, `${name} cannot be sent to an agent: it is a class, not a function`);
+  if (NATIVE.test(source))
+    throw refused(
+      'fn',
+      fn,
+      `${name} cannot be sent to an agent: it is a native or bound function, which has no source text`,
+    );
+  if (/^class[\s{]/.test(source))
+    throw refused('fn', fn, `${name} cannot be sent to an agent: it is a class, not a function`);
   return ['s', source, name];
 }

@@ -64,7 +64,8 @@ function readPayload(jobId: string | undefined, field: unknown, maxPayload: numb
   if (field.length > base64Limit(maxPayload)) {
     throw new PayloadTooLargeError(what, Math.floor((field.length * 3) / 4), maxPayload, {});
   }
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(field) || field.length % 4 !== 0) throw new MalformedJobError(jobId, `its ${what} payload is not base64`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(field) || field.length % 4 !== 0)
+    throw new MalformedJobError(jobId, `its ${what} payload is not base64`);
   return Buffer.from(field, 'base64');
 }
 
@@ -78,13 +79,19 @@ function decodeBytes(jobId: string | undefined, bytes: Buffer, what: string): un
 
 /** A job's data as the agent reads it; throws MalformedJobError or PayloadTooLargeError. */
 export function decodeJob(jobId: string | undefined, data: unknown, maxPayload: number): JobSpec {
-  if (!isRecord(data) || data.u !== 1) throw new MalformedJobError(jobId, 'it is not a unitpool job (no { u: 1, p } data)');
+  if (!isRecord(data) || data.u !== 1)
+    throw new MalformedJobError(jobId, 'it is not a unitpool job (no { u: 1, p } data)');
   const message = decodeBytes(jobId, readPayload(jobId, data.p, maxPayload, 'arguments'), 'arguments');
-  if (!Array.isArray(message) || message.length !== 4) throw new MalformedJobError(jobId, 'its payload is not [fn, call, values, timeout]');
+  if (!Array.isArray(message) || message.length !== 4)
+    throw new MalformedJobError(jobId, 'its payload is not [fn, call, values, timeout]');
   const [fn, call, values, timeout] = message as unknown[];
-  if (call !== 'call' && call !== 'chunk' && call !== 'zip') throw new MalformedJobError(jobId, `unknown call kind ${String(call)}`);
+  if (call !== 'call' && call !== 'chunk' && call !== 'zip')
+    throw new MalformedJobError(jobId, `unknown call kind ${String(call)}`);
   if (!Array.isArray(values)) throw new MalformedJobError(jobId, 'its arguments are not an array');
-  if (call === 'zip' && !values.every((t) => Array.isArray(t) && t.length > 1 && t.length === (values[0] as unknown[]).length)) {
+  if (
+    call === 'zip' &&
+    !values.every((t) => Array.isArray(t) && t.length > 1 && t.length === (values[0] as unknown[]).length)
+  ) {
     throw new MalformedJobError(jobId, 'its argument tuples are not arrays of one length');
   }
   if (timeout !== null && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
@@ -127,10 +134,20 @@ export interface DecodedOutcome {
 /** A return value as the client reads it; throws MalformedJobError or PayloadTooLargeError. */
 export function decodeOutcome(jobId: string, returnvalue: unknown, maxPayload: number): DecodedOutcome {
   const outcome = typeof returnvalue === 'string' ? parseJson(jobId, returnvalue) : returnvalue;
-  if (!isRecord(outcome) || outcome.u !== 1 || typeof outcome.ok !== 'boolean' || typeof outcome.h !== 'string' || outcome.h.length > 256) {
+  if (
+    !isRecord(outcome) ||
+    outcome.u !== 1 ||
+    typeof outcome.ok !== 'boolean' ||
+    typeof outcome.h !== 'string' ||
+    outcome.h.length > 256
+  ) {
     throw new MalformedJobError(jobId, 'its return value is not a unitpool outcome');
   }
-  const value = decodeBytes(jobId, readPayload(jobId, outcome.p, maxPayload, outcome.ok ? 'result' : 'error'), 'result');
+  const value = decodeBytes(
+    jobId,
+    readPayload(jobId, outcome.p, maxPayload, outcome.ok ? 'result' : 'error'),
+    'result',
+  );
   return { host: outcome.h, ok: outcome.ok, value };
 }
 

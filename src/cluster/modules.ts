@@ -25,7 +25,9 @@ export class ModuleDirectory {
     try {
       real = realpathSync(dir);
     } catch (err) {
-      throw new ModuleRefusedError(dir, `the modules directory cannot be opened: ${(err as Error).message}`, { cause: err });
+      throw new ModuleRefusedError(dir, `the modules directory cannot be opened: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (!statSync(real).isDirectory()) throw new ModuleRefusedError(dir, 'the modules directory is not a directory');
     this.root = real;
@@ -48,27 +50,37 @@ export class ModuleDirectory {
   }
 
   private checkExport(module: string, name: string): string {
-    if (name !== 'default' && !EXPORT_NAME.test(name)) throw new ModuleRefusedError(module, `export name ${JSON.stringify(name)} is not an identifier`);
+    if (name !== 'default' && !EXPORT_NAME.test(name))
+      throw new ModuleRefusedError(module, `export name ${JSON.stringify(name)} is not an identifier`);
     return name;
   }
 
   private locate(module: string): string {
     if (this.root === undefined) {
-      throw new ModuleRefusedError(module, 'this agent was started without a modules directory (--modules DIR), so it runs no module');
+      throw new ModuleRefusedError(
+        module,
+        'this agent was started without a modules directory (--modules DIR), so it runs no module',
+      );
     }
     if (module === '' || module.length > 4096) throw new ModuleRefusedError(module, 'an empty or overlong path');
-    if (module.includes('\0') || module.includes('\\')) throw new ModuleRefusedError(module, 'the path contains a NUL or a backslash');
+    if (module.includes('\0') || module.includes('\\'))
+      throw new ModuleRefusedError(module, 'the path contains a NUL or a backslash');
     if (isAbsolute(module) || /^[a-z][a-z0-9+.-]*:/i.test(module)) {
-      throw new ModuleRefusedError(module, `name it relative to the agent's modules directory (absolute paths and URLs are refused)`);
+      throw new ModuleRefusedError(
+        module,
+        `name it relative to the agent's modules directory (absolute paths and URLs are refused)`,
+      );
     }
-    if (module.split('/').some((part) => part === '..')) throw new ModuleRefusedError(module, '`..` may not appear in the path');
+    if (module.split('/').some((part) => part === '..'))
+      throw new ModuleRefusedError(module, '`..` may not appear in the path');
     let real: string;
     try {
       real = realpathSync(join(this.root, module));
     } catch (err) {
       throw new ModuleRefusedError(module, `no such module in the agent's modules directory`, { cause: err });
     }
-    if (!real.startsWith(this.root + sep)) throw new ModuleRefusedError(module, `it leads out of the agent's modules directory (a symlink to ${real})`);
+    if (!real.startsWith(this.root + sep))
+      throw new ModuleRefusedError(module, `it leads out of the agent's modules directory (a symlink to ${real})`);
     if (!statSync(real).isFile()) throw new ModuleRefusedError(module, 'it is not a file');
     return pathToFileURL(real).href;
   }

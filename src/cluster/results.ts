@@ -53,7 +53,10 @@ export class ResultListener {
   /** Starts reading the event stream from its current end. */
   async start(): Promise<void> {
     const redis = await this.queue.client;
-    const last = (await redis.runCommand('xrevrange', [this.queue.keys.events, '+', '-', 'COUNT', 1])) as [string, string[]][];
+    const last = (await redis.runCommand('xrevrange', [this.queue.keys.events, '+', '-', 'COUNT', 1])) as [
+      string,
+      string[],
+    ][];
     this.lastId = last[0]?.[0] ?? '0-0';
     await this.listen();
   }
@@ -101,7 +104,13 @@ export class ResultListener {
   private async skipBadEvent(): Promise<void> {
     try {
       const redis = await this.queue.client;
-      const entries = (await redis.runCommand('xrange', [this.queue.keys.events, `(${this.lastId}`, '+', 'COUNT', 1000])) as [string, string[]][];
+      const entries = (await redis.runCommand('xrange', [
+        this.queue.keys.events,
+        `(${this.lastId}`,
+        '+',
+        'COUNT',
+        1000,
+      ])) as [string, string[]][];
       for (const [id, fields] of entries) {
         const event: Record<string, string> = {};
         for (let i = 0; i + 1 < fields.length; i += 2) event[fields[i]!] = fields[i + 1]!;
@@ -169,13 +178,24 @@ export class ResultListener {
         const state = await this.queue.getJobState(p.id);
         if (!this.pending.has(p.id)) continue;
         if (state === 'unknown') {
-          this.settle(p.id, undefined, new JobFailedError(p.id, 'the job is no longer in the queue (removed, or trimmed by retention before its result was read)'));
+          this.settle(
+            p.id,
+            undefined,
+            new JobFailedError(
+              p.id,
+              'the job is no longer in the queue (removed, or trimmed by retention before its result was read)',
+            ),
+          );
         } else if (state === 'completed' || state === 'failed') {
           let job: Job | undefined;
           try {
             job = await Job.fromId(this.queue, p.id);
           } catch (err) {
-            this.settle(p.id, undefined, new MalformedJobError(p.id, 'it cannot be read back from Redis', { cause: err }));
+            this.settle(
+              p.id,
+              undefined,
+              new MalformedJobError(p.id, 'it cannot be read back from Redis', { cause: err }),
+            );
             continue;
           }
           if (!job) continue;

@@ -35,34 +35,69 @@ export type Schema = Readonly<Record<string, Form>>;
 /** A schema with exactly the keys of the options interface T (`satisfies SchemaOf<T>` keeps the two in step). */
 export type SchemaOf<T> = { readonly [K in keyof Required<T>]: Form };
 
-const form = (expected: string, type: JsType | undefined, test: (value: unknown) => boolean): Form => ({ expected, type, test });
+const form = (expected: string, type: JsType | undefined, test: (value: unknown) => boolean): Form => ({
+  expected,
+  type,
+  test,
+});
 const isNumber = (v: unknown): v is number => typeof v === 'number';
 
-export const positiveInteger: Form = form('a positive integer', 'number', (v) => Number.isInteger(v) && (v as number) >= 1);
-export const wholeNumber: Form = form('a whole number (0 or more)', 'number', (v) => Number.isInteger(v) && (v as number) >= 0);
+export const positiveInteger: Form = form(
+  'a positive integer',
+  'number',
+  (v) => Number.isInteger(v) && (v as number) >= 1,
+);
+export const wholeNumber: Form = form(
+  'a whole number (0 or more)',
+  'number',
+  (v) => Number.isInteger(v) && (v as number) >= 0,
+);
 /** A duration in ms; 0 allowed. */
-export const milliseconds: Form = form('a number of milliseconds (0 or more)', 'number', (v) => isNumber(v) && Number.isFinite(v) && v >= 0);
+export const milliseconds: Form = form(
+  'a number of milliseconds (0 or more)',
+  'number',
+  (v) => isNumber(v) && Number.isFinite(v) && v >= 0,
+);
 /** A duration in ms greater than 0. */
-export const positiveMilliseconds: Form = form('a positive number of milliseconds', 'number', (v) => isNumber(v) && Number.isFinite(v) && v > 0);
+export const positiveMilliseconds: Form = form(
+  'a positive number of milliseconds',
+  'number',
+  (v) => isNumber(v) && Number.isFinite(v) && v > 0,
+);
 export const boolean: Form = form('true or false', 'boolean', (v) => typeof v === 'boolean');
 export const string: Form = form('a string', 'string', (v) => typeof v === 'string');
 export const nonEmptyString: Form = form('a non-empty string', 'string', (v) => typeof v === 'string' && v.length > 0);
 export const func: Form = form('a function', 'function', (v) => typeof v === 'function');
 export const array: Form = form('an array', 'array', (v) => Array.isArray(v));
-export const stringArray: Form = form('an array of strings', 'array', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'));
+export const stringArray: Form = form(
+  'an array of strings',
+  'array',
+  (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'),
+);
 /** Any object that is not an array (its keys are checked elsewhere). */
-export const object: Form = form('an object', 'object', (v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+export const object: Form = form(
+  'an object',
+  'object',
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+);
 export const abortSignal: Form = form('an AbortSignal', 'object', (v) => v instanceof AbortSignal);
 /** A stream.Writable, or anything with write() and on() (as process.stdout, a socket). */
-export const writable: Form = form('a writable stream', 'object', (v) => v instanceof Writable || (isObject(v) && typeof v.write === 'function' && typeof v.on === 'function'));
+export const writable: Form = form(
+  'a writable stream',
+  'object',
+  (v) => v instanceof Writable || (isObject(v) && typeof v.write === 'function' && typeof v.on === 'function'),
+);
 export const url: Form = form('a URL', 'object', (v) => v instanceof URL);
 
 /** Exactly one of these values. */
 export function oneOf(...values: readonly (string | number | boolean)[]): Form {
   const words = values.map((v) => shown(v));
-  const expected = words.length <= 2 ? words.join(' or ') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+  const expected =
+    words.length <= 2 ? words.join(' or ') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
   const types = new Set(values.map((v) => typeof v));
-  return form(expected, types.size === 1 ? (typeof values[0] as JsType) : undefined, (v) => values.includes(v as string));
+  return form(expected, types.size === 1 ? (typeof values[0] as JsType) : undefined, (v) =>
+    values.includes(v as string),
+  );
 }
 
 /** Any of these forms (`expected` says it in words when the forms' own words read badly together). */
@@ -92,7 +127,13 @@ export function checkOptions(where: string, value: unknown, schema: Schema, path
   if (value === undefined && !path) return;
   const what = path || 'options';
   if (!object.test(value)) {
-    throw refuse(where, what, value, `the ${path ? `${path} option` : 'options'} must be an object${hint(object, value)}, got ${shown(value)}`, object.expected);
+    throw refuse(
+      where,
+      what,
+      value,
+      `the ${path ? `${path} option` : 'options'} must be an object${hint(object, value)}, got ${shown(value)}`,
+      object.expected,
+    );
   }
   const record = value as Record<string, unknown>;
   const known = Object.keys(schema);
@@ -113,7 +154,8 @@ export function checkOptions(where: string, value: unknown, schema: Schema, path
       if (f.required) throw refuse(where, name, v, `${name} is required: ${f.expected}`, f.expected);
       continue;
     }
-    if (!f.test(v)) throw refuse(where, name, v, `${name} must be ${f.expected}${hint(f, v)}, got ${shown(v)}`, f.expected);
+    if (!f.test(v))
+      throw refuse(where, name, v, `${name} must be ${f.expected}${hint(f, v)}, got ${shown(v)}`, f.expected);
     if (f.schema && object.test(v)) checkOptions(where, v, f.schema, `${name}.`);
   }
 }

@@ -24,7 +24,14 @@ import {
   wholeNumber,
   writable,
 } from './check.js';
-import type { MapOptions, ShutdownOptions, StreamOptions, SubmitOptions, TaskOptions, UnitPoolOptions } from '../pool/options.js';
+import type {
+  MapOptions,
+  ShutdownOptions,
+  StreamOptions,
+  SubmitOptions,
+  TaskOptions,
+  UnitPoolOptions,
+} from '../pool/options.js';
 import type { UnitOptions } from '../properties/index.js';
 
 /** A task: a function, or a module reference { module, name }. */
@@ -37,8 +44,14 @@ export const taskFunction = either(
 export const UNIT_OPTIONS_SCHEMA = {
   properties: object,
   preset: either([nonEmptyString, stringArray], 'a preset name or an array of them'),
-  scratchSize: either([wholeNumber, nonEmptyString], "a size: bytes as a number, or a string like '64M', '1G' or '10%'"),
-  env: either([nonEmptyString, stringArray, object], "'inherit', 'none', an array of variable names or a record of variables"),
+  scratchSize: either(
+    [wholeNumber, nonEmptyString],
+    "a size: bytes as a number, or a string like '64M', '1G' or '10%'",
+  ),
+  env: either(
+    [nonEmptyString, stringArray, object],
+    "'inherit', 'none', an array of variable names or a record of variables",
+  ),
   raw: array,
   bestEffort: stringArray,
 } satisfies SchemaOf<UnitOptions>;
@@ -46,7 +59,10 @@ export const UNIT_OPTIONS_SCHEMA = {
 export const UNIT_POOL_OPTIONS_SCHEMA = {
   ...UNIT_OPTIONS_SCHEMA,
   maxWorkers: positiveInteger,
-  bus: either([oneOf('system', 'user'), nested({ address: required(nonEmptyString) })], "'system', 'user' or { address: 'unix:path=...' }"),
+  bus: either(
+    [oneOf('system', 'user'), nested({ address: required(nonEmptyString) })],
+    "'system', 'user' or { address: 'unix:path=...' }",
+  ),
   isolation: oneOf('pool', 'worker', 'systemd', 'none'),
   maxFrame: positiveInteger,
   callSites: boolean,

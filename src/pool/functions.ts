@@ -95,7 +95,13 @@ export class FunctionRegistry {
         `module reference ${String(ref.module)}: use an absolute path, a file: URL or new URL('./mod.js', import.meta.url); ` +
           `relative specifiers would resolve against the worker, not your code`,
       );
-    return this.intern(`module:${url}#${exportName}`, `${url}#${exportName}`, (key) => [ToWorker.Define, key, 'module', url, exportName]);
+    return this.intern(`module:${url}#${exportName}`, `${url}#${exportName}`, (key) => [
+      ToWorker.Define,
+      key,
+      'module',
+      url,
+      exportName,
+    ]);
   }
 
   private intern(id: string, label: string, message: (key: number) => unknown[]): FnEntry {

@@ -55,10 +55,17 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
   private wake: (() => void) | undefined;
 
   constructor(items: Iterable<T> | AsyncIterable<T>, options: MapIteratorOptions<T>) {
-    ({ chunksize: this.chunksize, maxInFlight: this.maxInFlight, submitChunk: this.submitChunk, onProgress: this.onProgress } = options);
+    ({
+      chunksize: this.chunksize,
+      maxInFlight: this.maxInFlight,
+      submitChunk: this.submitChunk,
+      onProgress: this.onProgress,
+    } = options);
     if (!options.ordered) this.arrivals = [];
-    if (typeof (items as Iterable<T>)[Symbol.iterator] === 'function') this.syncInput = (items as Iterable<T>)[Symbol.iterator]();
-    else if (typeof (items as AsyncIterable<T>)[Symbol.asyncIterator] === 'function') this.asyncInput = (items as AsyncIterable<T>)[Symbol.asyncIterator]();
+    if (typeof (items as Iterable<T>)[Symbol.iterator] === 'function')
+      this.syncInput = (items as Iterable<T>)[Symbol.iterator]();
+    else if (typeof (items as AsyncIterable<T>)[Symbol.asyncIterator] === 'function')
+      this.asyncInput = (items as AsyncIterable<T>)[Symbol.asyncIterator]();
     else throw new TypeError('map(fn, items): items must be iterable or async iterable');
     const o = items as { length?: unknown; size?: unknown };
     this.total = typeof o.length === 'number' ? o.length : typeof o.size === 'number' ? o.size : undefined;
@@ -110,7 +117,11 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
         this.results = (await next.result) as R[];
         this.next_ = 0;
         this.done += this.results.length;
-        this.onProgress?.({ done: this.done, total: this.total, rate: this.done / Math.max((performance.now() - this.started) / 1000, 1e-3) });
+        this.onProgress?.({
+          done: this.done,
+          total: this.total,
+          rate: this.done / Math.max((performance.now() - this.started) / 1000, 1e-3),
+        });
         if (this.results.length > 0) return { value: this.results[this.next_++]!, done: false };
       }
     } catch (err) {
@@ -168,7 +179,10 @@ export class MapIterator<T, R> implements AsyncIterableIterator<R> {
 type AnyIterable = Iterable<unknown> | AsyncIterable<unknown>;
 
 const isIterable = (v: unknown): v is AnyIterable =>
-  v !== null && v !== undefined && (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
+  v !== null &&
+  v !== undefined &&
+  (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' ||
+    typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
 
 /**
  * map()'s arguments after fn: one iterable or several (Python's map(fn, a, b): fn(a[i], b[i]), the shortest wins),
@@ -209,7 +223,9 @@ function zip(iterables: readonly AnyIterable[]): AnyIterable {
   }
   return (async function* () {
     const its = iterables.map((it) =>
-      typeof (it as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (it as Iterable<unknown>)[Symbol.iterator](),
+      typeof (it as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+        ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : (it as Iterable<unknown>)[Symbol.iterator](),
     );
     try {
       for (;;) {

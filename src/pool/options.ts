@@ -126,13 +126,23 @@ function checkIsolation(o: UnitPoolOptions): void {
     }
   }
   if (o.env !== undefined && o.env !== 'inherit') {
-    throw new OptionError('env', o.env, `isolation: 'none' workers inherit this process's environment`, `env: 'inherit' or no env`);
+    throw new OptionError(
+      'env',
+      o.env,
+      `isolation: 'none' workers inherit this process's environment`,
+      `env: 'inherit' or no env`,
+    );
   }
 }
 
 /** Options that go together (each one's own form is checked by the schema in src/options/pool.ts first). */
 export function checkPoolOptions(o: UnitPoolOptions): void {
   if (o.fresh && o.maxTasksPerWorker !== undefined && o.maxTasksPerWorker !== 1) {
-    throw new OptionError('maxTasksPerWorker', o.maxTasksPerWorker, 'with fresh: true every worker runs exactly one task', 'no maxTasksPerWorker with fresh: true');
+    throw new OptionError(
+      'maxTasksPerWorker',
+      o.maxTasksPerWorker,
+      'with fresh: true every worker runs exactly one task',
+      'no maxTasksPerWorker with fresh: true',
+    );
   }
 }

@@ -34,7 +34,13 @@ import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { BrokenPoolError, PoolClosedError, QueueFullError, SerializationError, UnitPoolError } from '../errors.js';
 import { checkOptions, refusalOf } from '../options/check.js';
-import { MAP_OPTIONS_SCHEMA, SHUTDOWN_OPTIONS_SCHEMA, STREAM_OPTIONS_SCHEMA, SUBMIT_OPTIONS_SCHEMA, UNIT_POOL_OPTIONS_SCHEMA } from '../options/pool.js';
+import {
+  MAP_OPTIONS_SCHEMA,
+  SHUTDOWN_OPTIONS_SCHEMA,
+  STREAM_OPTIONS_SCHEMA,
+  SUBMIT_OPTIONS_SCHEMA,
+  UNIT_POOL_OPTIONS_SCHEMA,
+} from '../options/pool.js';
 import { compileUnitOptions, type CompiledUnitOptions } from '../properties/index.js';
 import type { BusChoice } from '../unit/bus.js';
 import { type Capabilities, hostCapabilities } from '../unit/capabilities.js';
@@ -66,7 +72,16 @@ import { TaskBook } from './task-book.js';
 import type { WorkerState } from './worker.js';
 import { WorkerSet } from './worker-set.js';
 
-export type { MapOptions, MapProgress, PoolUsage, ShutdownOptions, StreamOptions, SubmitOptions, TaskOptions, UnitPoolOptions };
+export type {
+  MapOptions,
+  MapProgress,
+  PoolUsage,
+  ShutdownOptions,
+  StreamOptions,
+  SubmitOptions,
+  TaskOptions,
+  UnitPoolOptions,
+};
 
 export interface PoolStats {
   queued: number;
@@ -169,12 +184,17 @@ export class UnitPool implements AsyncDisposable {
   }
 
   /** Runs fn(...args) in a worker; resolves with its result or rejects with what it threw. */
-  submit<A extends unknown[], R>(fn: ((...args: A) => R) | TaskFunction, args?: A, options?: SubmitOptions): Promise<Awaited<R>>;
+  submit<A extends unknown[], R>(
+    fn: ((...args: A) => R) | TaskFunction,
+    args?: A,
+    options?: SubmitOptions,
+  ): Promise<Awaited<R>>;
   submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = NO_OPTIONS): Promise<unknown> {
     try {
       if (options !== NO_OPTIONS) checkOptions('submit()', options, SUBMIT_OPTIONS_SCHEMA);
       this.checkOpen('submit');
-      if (!Array.isArray(args)) throw new SerializationError('args', `submit(fn, args) takes an array of arguments, got ${typeof args}`);
+      if (!Array.isArray(args))
+        throw new SerializationError('args', `submit(fn, args) takes an array of arguments, got ${typeof args}`);
       const entry = this.registry.resolve(fn);
       const id = ++taskIds;
       const payload = encodeWithPath([ToWorker.Call, id, entry.key, args], 'args', 3);
@@ -197,11 +217,16 @@ export class UnitPool implements AsyncDisposable {
    * loop). Leaving the loop early stops the generator in the worker (its `finally` runs); an error it throws comes
    * out of the loop after the values before it.
    */
-  stream<A extends unknown[], T>(fn: ((...args: A) => AsyncIterable<T> | Iterable<T>) | TaskFunction, args?: A, options?: StreamOptions): AsyncIterableIterator<T>;
+  stream<A extends unknown[], T>(
+    fn: ((...args: A) => AsyncIterable<T> | Iterable<T>) | TaskFunction,
+    args?: A,
+    options?: StreamOptions,
+  ): AsyncIterableIterator<T>;
   stream(fn: TaskFunction, args: unknown[] = [], options: StreamOptions = {}): AsyncIterableIterator<unknown> {
     checkOptions('stream()', options, STREAM_OPTIONS_SCHEMA);
     this.checkOpen('stream');
-    if (!Array.isArray(args)) throw new SerializationError('args', `stream(fn, args) takes an array of arguments, got ${typeof args}`);
+    if (!Array.isArray(args))
+      throw new SerializationError('args', `stream(fn, args) takes an array of arguments, got ${typeof args}`);
     const window = options.window ?? 16;
     const entry = this.registry.resolve(fn);
     const id = ++taskIds;
@@ -225,8 +250,17 @@ export class UnitPool implements AsyncDisposable {
    * `ordered: false`). Items are pulled lazily, `chunksize` per task, with a bounded number of chunks in flight;
    * leaving the loop early cancels the chunks that have not started.
    */
-  map<T, R>(fn: ((item: T) => R) | TaskFunction, items: Iterable<T> | AsyncIterable<T>, options?: MapOptions): AsyncIterableIterator<Awaited<R>>;
-  map<A, B, R>(fn: ((a: A, b: B) => R) | TaskFunction, a: Iterable<A> | AsyncIterable<A>, b: Iterable<B> | AsyncIterable<B>, options?: MapOptions): AsyncIterableIterator<Awaited<R>>;
+  map<T, R>(
+    fn: ((item: T) => R) | TaskFunction,
+    items: Iterable<T> | AsyncIterable<T>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>>;
+  map<A, B, R>(
+    fn: ((a: A, b: B) => R) | TaskFunction,
+    a: Iterable<A> | AsyncIterable<A>,
+    b: Iterable<B> | AsyncIterable<B>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<Awaited<R>>;
   map<A, B, C, R>(
     fn: ((a: A, b: B, c: C) => R) | TaskFunction,
     a: Iterable<A> | AsyncIterable<A>,
@@ -235,7 +269,10 @@ export class UnitPool implements AsyncDisposable {
     options?: MapOptions,
   ): AsyncIterableIterator<Awaited<R>>;
   /** Any number of iterables, then the options. */
-  map<R>(fn: ((...items: never[]) => R) | TaskFunction, ...iterablesThenOptions: (Iterable<unknown> | AsyncIterable<unknown> | MapOptions)[]): AsyncIterableIterator<Awaited<R>>;
+  map<R>(
+    fn: ((...items: never[]) => R) | TaskFunction,
+    ...iterablesThenOptions: (Iterable<unknown> | AsyncIterable<unknown> | MapOptions)[]
+  ): AsyncIterableIterator<Awaited<R>>;
   map(fn: TaskFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
     const { items, spread, options: given } = mapArguments(rest);
     checkOptions('map()', given, MAP_OPTIONS_SCHEMA);
@@ -250,11 +287,25 @@ export class UnitPool implements AsyncDisposable {
     const submitChunk = (chunk: unknown[]) => {
       this.checkOpen('map');
       const id = ++taskIds;
-      const payload = encodeWithPath(spread ? [ToWorker.CallChunk, id, entry.key, chunk, 1] : [ToWorker.CallChunk, id, entry.key, chunk], 'items', 3);
+      const payload = encodeWithPath(
+        spread ? [ToWorker.CallChunk, id, entry.key, chunk, 1] : [ToWorker.CallChunk, id, entry.key, chunk],
+        'items',
+        3,
+      );
       const [task, result] = this.enqueue(id, entry, payload, chunkOptions);
-      return { result, cancel: () => task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')) };
+      return {
+        result,
+        cancel: () =>
+          task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')),
+      };
     };
-    return new MapIterator<unknown, unknown>(items, { chunksize, maxInFlight, submitChunk, onProgress: options.onProgress, ordered: options.ordered !== false });
+    return new MapIterator<unknown, unknown>(items, {
+      chunksize,
+      maxInFlight,
+      submitChunk,
+      onProgress: options.onProgress,
+      ordered: options.ordered !== false,
+    });
   }
 
   /** Stops the pool: no new tasks; waits for the queued ones (unless cancelPending) and stops the unit. */
@@ -264,7 +315,8 @@ export class UnitPool implements AsyncDisposable {
     const { wait = true, cancelPending = false } = options;
     this.closing = true;
     this.scheduler.wakeWaiters(true);
-    if (cancelPending) this.failQueued(new PoolClosedError('task cancelled by shutdown({ cancelPending: true }) before it started'));
+    if (cancelPending)
+      this.failQueued(new PoolClosedError('task cancelled by shutdown({ cancelPending: true }) before it started'));
     this.shutdownDone ??= this.finish();
     return wait ? this.shutdownDone : Promise.resolve();
   }
@@ -305,7 +357,13 @@ export class UnitPool implements AsyncDisposable {
       for (const t of w.inflight) if (t.state !== 'settled') running++;
       workers.push({ id: w.id, pid: w.pid, state: w.state, tasks: w.done, channel: w.channelKind });
     }
-    return { queued: this.scheduler.queued.size, running, done: this.tasks.counts.done, failed: this.tasks.counts.failed, workers };
+    return {
+      queued: this.scheduler.queued.size,
+      running,
+      done: this.tasks.counts.done,
+      failed: this.tasks.counts.failed,
+      workers,
+    };
   }
 
   // ── start ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -330,7 +388,10 @@ export class UnitPool implements AsyncDisposable {
       unitGone: (why, onPurpose) => this.onUnitGone(why, onPurpose),
     };
     if (this.isolation === 'worker') return new SliceHost(common, events);
-    return new SupervisorHost({ ...common, local: this.isolation === 'none', stderr: () => o.stderr ?? process.stderr }, events);
+    return new SupervisorHost(
+      { ...common, local: this.isolation === 'none', stderr: () => o.stderr ?? process.stderr },
+      events,
+    );
   }
 
   private async start(): Promise<void> {
@@ -373,7 +434,13 @@ export class UnitPool implements AsyncDisposable {
           this.workers.ensure();
           this.scheduler.updateCapacity();
         },
-        (err: unknown) => this.break(new BrokenPoolError(`the pool's unit ${name} lost its supervisor (${why}), and a fresh unit could not be started`, { cause: err })),
+        (err: unknown) =>
+          this.break(
+            new BrokenPoolError(
+              `the pool's unit ${name} lost its supervisor (${why}), and a fresh unit could not be started`,
+              { cause: err },
+            ),
+          ),
       );
   }
 
@@ -391,13 +458,20 @@ export class UnitPool implements AsyncDisposable {
   // ── tasks ────────────────────────────────────────────────────────────────────────────────────────────────
 
   private checkOpen(what: string): void {
-    if (this.closing) throw this.withUnit(new PoolClosedError(`${what}() after shutdown(): this pool takes no new tasks`));
+    if (this.closing)
+      throw this.withUnit(new PoolClosedError(`${what}() after shutdown(): this pool takes no new tasks`));
     if (this.broken) throw this.broken;
   }
 
-  private enqueue(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions & { onProgress?: unknown }): [Task, Promise<unknown>] {
+  private enqueue(
+    id: number,
+    fn: FnEntry,
+    payload: Buffer,
+    options: TaskOptions & { onProgress?: unknown },
+  ): [Task, Promise<unknown>] {
     const [task, result] = this.tasks.open(id, fn, payload, options);
-    if (typeof options.onProgress === 'function') task.listener = { progress: options.onProgress as (value: unknown) => void };
+    if (typeof options.onProgress === 'function')
+      task.listener = { progress: options.onProgress as (value: unknown) => void };
     this.workers.noteFunction(fn);
     this.scheduler.add(task);
     if (this.options.idleTimeout !== undefined) this.workers.ensure();

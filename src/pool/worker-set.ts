@@ -76,7 +76,8 @@ export class WorkerSet {
         this.earlyDeaths = 0;
         events.onReply(task, ok, value, took);
       },
-      onInitError: (_worker, error) => events.onBreak(new BrokenPoolError('the initializer threw in a new worker', { cause: error })),
+      onInitError: (_worker, error) =>
+        events.onBreak(new BrokenPoolError('the initializer threw in a new worker', { cause: error })),
       onOutput: (fd, bytes, from) => events.onOutput(fd, bytes, from),
       onFault: (worker, what) => this.fault(worker, what),
       onListenerError: (task, err) => events.onTaskFailed(task, err),
@@ -92,7 +93,13 @@ export class WorkerSet {
       },
       signal: (worker, signal) => host.signal(worker.id, signal),
     };
-    this.ctx = { events: workerEvents, tasksPerWorker: options.tasksPerWorker, idleTimeout: options.idleTimeout, init: options.init, prelude: () => this.recentFns };
+    this.ctx = {
+      events: workerEvents,
+      tasksPerWorker: options.tasksPerWorker,
+      idleTimeout: options.idleTimeout,
+      init: options.init,
+      prelude: () => this.recentFns,
+    };
   }
 
   get size(): number {
@@ -105,7 +112,8 @@ export class WorkerSet {
 
   /** A task of `fn` was submitted: fresh spares define the latest functions before a task asks. */
   noteFunction(fn: FnEntry): void {
-    if (this.options.tasksPerWorker === 1 && this.recentFns[0] !== fn) this.recentFns = [fn, ...this.recentFns.filter((e) => e !== fn)].slice(0, 8);
+    if (this.options.tasksPerWorker === 1 && this.recentFns[0] !== fn)
+      this.recentFns = [fn, ...this.recentFns.filter((e) => e !== fn)].slice(0, 8);
   }
 
   /** New workers for a unit about to start (its supervisor forks them as it runs); their ids. */
@@ -117,7 +125,8 @@ export class WorkerSet {
   /** The least busy worker with room for one more task under `depth`. */
   pick(depth: number): Worker | undefined {
     let best: Worker | undefined;
-    for (const w of this.all.values()) if (w.takesTasks && (!best || w.inflight.length < best.inflight.length)) best = w;
+    for (const w of this.all.values())
+      if (w.takesTasks && (!best || w.inflight.length < best.inflight.length)) best = w;
     return best && best.inflight.length < depth ? best : undefined;
   }
 
@@ -224,7 +233,10 @@ export class WorkerSet {
       this.all.delete(worker.id);
       this.host.forget(worker.id);
       const cause = new Error(why);
-      const exited = new WorkerExitedError({ exitCode: null, signal: null, reason: 'supervisor-exit', pid: worker.pid }, { cause });
+      const exited = new WorkerExitedError(
+        { exitCode: null, signal: null, reason: 'supervisor-exit', pid: worker.pid },
+        { cause },
+      );
       if (running) this.events.onTaskFailed(running, exited);
       for (const task of behind) if (task.state !== 'settled') this.events.onRequeue(task);
     }

@@ -138,7 +138,9 @@ export class Worker {
       // Only a frame the wire cannot carry (over 4 GiB) gets here: this task fails, nothing else is affected.
       this.inflight.pop();
       this.holds.pop()!();
-      throw new SerializationError('args', `the task is too large to send (${task.payload.length} bytes)`, { cause: err });
+      throw new SerializationError('args', `the task is too large to send (${task.payload.length} bytes)`, {
+        cause: err,
+      });
     }
     if (this.ctx.tasksPerWorker !== undefined && this.sent >= this.ctx.tasksPerWorker) this.retire();
   }
@@ -150,7 +152,10 @@ export class Worker {
     try {
       msg = parseFromWorker(payload);
     } catch (err) {
-      return this.ctx.events.onFault(this, (err as MalformedMessageError).problem ?? 'a frame that is not a valid message');
+      return this.ctx.events.onFault(
+        this,
+        (err as MalformedMessageError).problem ?? 'a frame that is not a valid message',
+      );
     }
     switch (msg[0]) {
       case FromWorker.Ready:
@@ -187,10 +192,14 @@ export class Worker {
   /** progress(value) or a stream's Item, from the running task: for its listener, before its result. */
   private onReport(taskId: number, kind: 'progress' | 'item', value: unknown): void {
     const task = this.inflight[0];
-    if (!task || task.id !== taskId) return this.ctx.events.onFault(this, `a ${kind} report for task ${taskId}, which is not the task it is running`);
+    if (!task || task.id !== taskId)
+      return this.ctx.events.onFault(this, `a ${kind} report for task ${taskId}, which is not the task it is running`);
     if (task.state === 'settled') return;
     const listen = kind === 'progress' ? task.listener?.progress : task.listener?.item;
-    if (!listen) return kind === 'item' ? this.ctx.events.onFault(this, 'a stream item for a task that is not a stream') : undefined;
+    if (!listen)
+      return kind === 'item'
+        ? this.ctx.events.onFault(this, 'a stream item for a task that is not a stream')
+        : undefined;
     try {
       listen(value);
     } catch (err) {
@@ -201,7 +210,8 @@ export class Worker {
 
   private onReply(taskId: number, ok: boolean, value: unknown): void {
     const task = this.inflight[0];
-    if (!task || task.id !== taskId) return this.ctx.events.onFault(this, `a reply for task ${taskId}, which is not the task it is running`);
+    if (!task || task.id !== taskId)
+      return this.ctx.events.onFault(this, `a reply for task ${taskId}, which is not the task it is running`);
     this.inflight.shift();
     this.holds.shift()!();
     this.done++;

@@ -18,8 +18,25 @@
 import { cpus } from 'node:os';
 import { OptionError } from '../errors.js';
 import { type EnvOption, environmentFromPolicy, environmentFromProperty, environmentList } from './env.js';
-import { checkAmbientInBoundingSet, checkIdentities, compileApparmor, compileCaps, compileGroups, compileIdentity, compileSelinux } from './kinds/identity.js';
-import { checkErrnoHasFilter, checkJit, compileArchs, compileErrno, compileFamilies, compileIpAccess, compileNamespaces, compileSyscalls } from './kinds/kernel.js';
+import {
+  checkAmbientInBoundingSet,
+  checkIdentities,
+  compileApparmor,
+  compileCaps,
+  compileGroups,
+  compileIdentity,
+  compileSelinux,
+} from './kinds/identity.js';
+import {
+  checkErrnoHasFilter,
+  checkJit,
+  compileArchs,
+  compileErrno,
+  compileFamilies,
+  compileIpAccess,
+  compileNamespaces,
+  compileSyscalls,
+} from './kinds/kernel.js';
 import { type Compiled, type Ctx, type DBusProperty, isPlainObject, type KindCompiler } from './kinds/kind.js';
 import { checkRoomForWorkers, compileRlimit } from './kinds/limits.js';
 import {
@@ -126,7 +143,10 @@ const COMPILERS = {
   selinux: compileSelinux,
   apparmor: compileApparmor,
   // Emitted in pass 3, merged with the env policy.
-  environment: (ctx, name, _spec, value): Compiled<Record<string, string>> => ({ value: environmentFromProperty(value, `${ctx.base}.${name}`), dbus: [] }),
+  environment: (ctx, name, _spec, value): Compiled<Record<string, string>> => ({
+    value: environmentFromProperty(value, `${ctx.base}.${name}`),
+    dbus: [],
+  }),
 } satisfies Record<Kind, KindCompiler>;
 
 type ValueOfKind<K extends Kind> = ReturnType<(typeof COMPILERS)[K]>['value'];
@@ -164,7 +184,13 @@ export class CompiledProperties {
   ) {
     const base = options.path ?? 'properties';
     const input = (props ?? {}) as Record<string, unknown>;
-    if (!isPlainObject(input)) throw new OptionError(base, props, 'not an object of systemd properties', `{ MemoryMax: '512M', CPUQuota: '50%' }`);
+    if (!isPlainObject(input))
+      throw new OptionError(
+        base,
+        props,
+        'not an object of systemd properties',
+        `{ MemoryMax: '512M', CPUQuota: '50%' }`,
+      );
     this.input = input;
     const warn = options.warn ?? ((message) => process.emitWarning(message, { type: 'UnitPoolWarning' }));
     this.ctx = {
@@ -180,7 +206,13 @@ export class CompiledProperties {
     };
     for (const [name, value] of Object.entries(input)) {
       checkName(base, name, value);
-      if (value === null) throw new OptionError(`${base}.${name}`, value, 'null is not a value; leave the property out instead', expectedOf(TABLE[name]));
+      if (value === null)
+        throw new OptionError(
+          `${base}.${name}`,
+          value,
+          'null is not a value; leave the property out instead',
+          expectedOf(TABLE[name]),
+        );
     }
     this.parts = PROPERTY_NAMES.filter((name) => input[name] !== undefined).map((name) => {
       const spec = TABLE[name];
@@ -202,7 +234,9 @@ export class CompiledProperties {
   without(names: readonly PropertyName[]): DBusProperty[] {
     if (names.length === 0) return this.properties;
     const parts = this.parts.filter((p) => !names.includes(p.name));
-    const input = Object.fromEntries(Object.entries(this.input).filter(([name]) => !names.includes(name as PropertyName)));
+    const input = Object.fromEntries(
+      Object.entries(this.input).filter(([name]) => !names.includes(name as PropertyName)),
+    );
     return this.assemble(parts, input);
   }
 
@@ -211,7 +245,10 @@ export class CompiledProperties {
     const out = parts.flatMap((p) => p.compiled.dbus);
     const v = valuesOf(parts);
     out.push(...crossCheck(this.ctx, v, input, this.options, out));
-    const env = { ...environmentFromPolicy(this.options.env, this.options.parentEnv ?? process.env), ...(v.Environment ?? {}) };
+    const env = {
+      ...environmentFromPolicy(this.options.env, this.options.parentEnv ?? process.env),
+      ...(v.Environment ?? {}),
+    };
     if (Object.keys(env).length > 0) out.push(['Environment', 'as', environmentList(env)]);
     out.push(...checkRaw(this.options.raw));
     return out;
@@ -226,13 +263,28 @@ function valuesOf(parts: readonly Part[]): CompiledValues {
  * Pass 2: the checks of properties together, in this order (the first problem is the one reported). Returns the
  * properties it adds; may change ProtectHome in `out` (yes becomes tmpfs to keep readable paths readable).
  */
-function crossCheck(ctx: Ctx, v: CompiledValues, props: Readonly<Record<string, unknown>>, options: CompileOptions, out: DBusProperty[]): DBusProperty[] {
-  const userEntry = checkIdentities(ctx, { user: v.User, group: v.Group, supplementary: v.SupplementaryGroups ?? [], dynamicUser: v.DynamicUser }, props, options.lookup ?? nssLookup);
+function crossCheck(
+  ctx: Ctx,
+  v: CompiledValues,
+  props: Readonly<Record<string, unknown>>,
+  options: CompileOptions,
+  out: DBusProperty[],
+): DBusProperty[] {
+  const userEntry = checkIdentities(
+    ctx,
+    { user: v.User, group: v.Group, supplementary: v.SupplementaryGroups ?? [], dynamicUser: v.DynamicUser },
+    props,
+    options.lookup ?? nssLookup,
+  );
   warnMemoryHighNotBelowMax(ctx, v.MemoryMax, v.MemoryHigh);
   checkJit(ctx, v.MemoryDenyWriteExecute, options.jitless, props);
   checkAmbientInBoundingSet(ctx, v.AmbientCapabilities, v.CapabilityBoundingSet, props);
   const nonRoot = v.DynamicUser === true || (userEntry !== undefined && userEntry.uid !== 0);
-  checkRoomForWorkers(ctx, { workers: options.maxWorkers, tasksMax: v.TasksMax, nofile: v.LimitNOFILE, nproc: v.LimitNPROC, nonRoot }, props);
+  checkRoomForWorkers(
+    ctx,
+    { workers: options.maxWorkers, tasksMax: v.TasksMax, nofile: v.LimitNOFILE, nproc: v.LimitNPROC, nonRoot },
+    props,
+  );
   const mounts = {
     inaccessible: (v.InaccessiblePaths ?? []).map((e) => e.path),
     tmpfs: v.TemporaryFileSystem ?? [],
@@ -247,8 +299,14 @@ function crossCheck(ctx: Ctx, v: CompiledValues, props: Readonly<Record<string, 
   if (!options.readablePaths || options.readablePaths.length === 0) return [];
   const identity = v.DynamicUser ? ('dynamic' as const) : userEntry;
   const privateTmp = v.PrivateTmp === true || v.DynamicUser === true;
-  const readable = keepReadable(ctx, mounts, { paths: options.readablePaths, identity, privateTmp, stat: options.stat }, props);
-  if (readable.protectHome) out[out.findIndex(([n]) => n === 'ProtectHome')] = ['ProtectHome', 's', readable.protectHome];
+  const readable = keepReadable(
+    ctx,
+    mounts,
+    { paths: options.readablePaths, identity, privateTmp, stat: options.stat },
+    props,
+  );
+  if (readable.protectHome)
+    out[out.findIndex(([n]) => n === 'ProtectHome')] = ['ProtectHome', 's', readable.protectHome];
   return readable.binds ? [readable.binds] : [];
 }
 
@@ -267,12 +325,22 @@ export function checkRaw(raw: unknown, path = 'raw'): DBusProperty[] {
   const expected = `[['Name', 'signature', value], ...], e.g. [['IOSchedulingClass', 'i', 3]]`;
   if (!Array.isArray(raw)) throw new OptionError(path, raw, 'not an array of [name, signature, value]', expected);
   return (raw as unknown[]).map((entry, i) => {
-    if (!Array.isArray(entry) || entry.length !== 3) throw new OptionError(`${path}[${i}]`, entry, 'not a [name, signature, value] triple', expected);
+    if (!Array.isArray(entry) || entry.length !== 3)
+      throw new OptionError(`${path}[${i}]`, entry, 'not a [name, signature, value] triple', expected);
     const [name, signature, value] = entry as [unknown, unknown, unknown];
-    if (typeof name !== 'string' || name.length === 0) throw new OptionError(`${path}[${i}]`, entry, 'the name must be a non-empty string', expected);
-    if (typeof signature !== 'string' || signature.length === 0) throw new OptionError(`${path}[${i}]`, entry, 'the signature must be a non-empty string', expected);
-    if (value === undefined || value === null) throw new OptionError(`${path}[${i}]`, entry, 'the value is missing', expected);
-    if (RESERVED.has(name)) throw new OptionError(`${path}[${i}]`, entry, `${name} is set by unitpool itself (the pool depends on it) and cannot be changed`, expected);
+    if (typeof name !== 'string' || name.length === 0)
+      throw new OptionError(`${path}[${i}]`, entry, 'the name must be a non-empty string', expected);
+    if (typeof signature !== 'string' || signature.length === 0)
+      throw new OptionError(`${path}[${i}]`, entry, 'the signature must be a non-empty string', expected);
+    if (value === undefined || value === null)
+      throw new OptionError(`${path}[${i}]`, entry, 'the value is missing', expected);
+    if (RESERVED.has(name))
+      throw new OptionError(
+        `${path}[${i}]`,
+        entry,
+        `${name} is set by unitpool itself (the pool depends on it) and cannot be changed`,
+        expected,
+      );
     return [name, signature, value] as const;
   });
 }

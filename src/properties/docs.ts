@@ -111,7 +111,8 @@ export function presetsMarkdown(headingLevel = 3): string {
     for (const [k, v] of Object.entries(props)) {
       // { allow, deny } is two assignments in a unit file: the allow-list, then the deny-list applied after it.
       const o = v as { allow?: unknown; deny?: unknown };
-      if (Array.isArray(o.allow) && Array.isArray(o.deny)) out.push(`${k}=${unitFileForm(o.allow)}`, `${k}=~${unitFileForm(o.deny)}`);
+      if (Array.isArray(o.allow) && Array.isArray(o.deny))
+        out.push(`${k}=${unitFileForm(o.allow)}`, `${k}=~${unitFileForm(o.deny)}`);
       else out.push(`${k}=${unitFileForm(v)}`);
     }
     out.push('```', '');

@@ -76,7 +76,11 @@ export const NOT_INHERITED: readonly string[] = [
 ];
 
 /** Never passed to workers: Node would take them as its own IPC channel / cluster identity. */
-export const FORBIDDEN_ENV: readonly string[] = ['NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID'];
+export const FORBIDDEN_ENV: readonly string[] = [
+  'NODE_CHANNEL_FD',
+  'NODE_CHANNEL_SERIALIZATION_MODE',
+  'NODE_UNIQUE_ID',
+];
 
 /** systemd's env_name_is_valid(): letters, digits and '_', not starting with a digit. */
 export function isValidEnvName(name: string): boolean {
@@ -86,25 +90,42 @@ export function isValidEnvName(name: string): boolean {
 /** systemd's env_value_is_valid(): valid UTF-8 (no lone surrogates here) and no NUL. */
 export function envValueProblem(value: string): string | undefined {
   if (value.includes('\0')) return 'contains a NUL character';
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) return 'is not valid Unicode (a lone surrogate)';
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value))
+    return 'is not valid Unicode (a lone surrogate)';
   return undefined;
 }
 
 function checkName(path: string, value: unknown, name: string): void {
   if (!isValidEnvName(name)) {
-    throw new OptionError(path, value, `${JSON.stringify(name)} is not a valid variable name`, 'names of letters, digits and _, not starting with a digit');
+    throw new OptionError(
+      path,
+      value,
+      `${JSON.stringify(name)} is not a valid variable name`,
+      'names of letters, digits and _, not starting with a digit',
+    );
   }
   if (FORBIDDEN_ENV.includes(name)) {
-    throw new OptionError(path, value, `${name} cannot be passed to workers (Node would treat it as its own IPC channel)`, 'other variable names');
+    throw new OptionError(
+      path,
+      value,
+      `${name} cannot be passed to workers (Node would treat it as its own IPC channel)`,
+      'other variable names',
+    );
   }
 }
 
 function checkValue(path: string, value: unknown, name: string, v: unknown): string {
   if (typeof v !== 'string') {
-    throw new OptionError(`${path}.${name}`, v, 'an environment value must be a string', `a string, e.g. { ${name}: '1' }`);
+    throw new OptionError(
+      `${path}.${name}`,
+      v,
+      'an environment value must be a string',
+      `a string, e.g. { ${name}: '1' }`,
+    );
   }
   const problem = envValueProblem(v);
-  if (problem) throw new OptionError(`${path}.${name}`, value, `the value ${problem}`, 'a string without NUL characters');
+  if (problem)
+    throw new OptionError(`${path}.${name}`, value, `the value ${problem}`, 'a string without NUL characters');
   return v;
 }
 
@@ -122,7 +143,8 @@ export function environmentFromPolicy(
   const out: Record<string, string> = {};
   const copy = (name: string) => {
     const v = parent[name];
-    if (v !== undefined && isValidEnvName(name) && !FORBIDDEN_ENV.includes(name) && envValueProblem(v) === undefined) out[name] = v;
+    if (v !== undefined && isValidEnvName(name) && !FORBIDDEN_ENV.includes(name) && envValueProblem(v) === undefined)
+      out[name] = v;
   };
   if (env === 'none') return out;
   if (env === 'inherit') {

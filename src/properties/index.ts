@@ -53,9 +53,23 @@ export type {
 export { compileProperties, CompiledProperties, checkRaw, NODE_SYSCALLS } from './compile.js';
 export type { CompileOptions, CompiledValues, DBusProperty, RawProperty } from './compile.js';
 export { formatExample, suggest } from './names.js';
-export { preset, mergeProperties, presetProperties, presetPropertyNames, PRESET_NAMES, PRESET_DOCS } from './presets.js';
+export {
+  preset,
+  mergeProperties,
+  presetProperties,
+  presetPropertyNames,
+  PRESET_NAMES,
+  PRESET_DOCS,
+} from './presets.js';
 export type { PresetName, PresetContext, PresetDoc, PropertyOverrides } from './presets.js';
-export { environmentFromPolicy, environmentFromProperty, DEFAULT_ENV_NAMES, NOT_INHERITED, FORBIDDEN_ENV, isValidEnvName } from './env.js';
+export {
+  environmentFromPolicy,
+  environmentFromProperty,
+  DEFAULT_ENV_NAMES,
+  NOT_INHERITED,
+  FORBIDDEN_ENV,
+  isValidEnvName,
+} from './env.js';
 export type { EnvOption } from './env.js';
 export { planReadable } from './readable.js';
 export type { ReadablePath, ReadablePlan, ReadableInput, ReadableProblem, FileInfo, StatFn } from './readable.js';

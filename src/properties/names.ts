@@ -12,7 +12,9 @@ export function formatExample(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return `[${value.map(formatExample).join(', ')}]`;
   if (value !== null && typeof value === 'object') {
-    const parts = Object.entries(value).map(([k, v]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`}: ${formatExample(v)}`);
+    const parts = Object.entries(value).map(
+      ([k, v]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`}: ${formatExample(v)}`,
+    );
     return `{ ${parts.join(', ')} }`;
   }
   return String(value);
@@ -30,18 +32,36 @@ export function checkName(base: string, name: string, value: unknown): asserts n
   if (Object.prototype.hasOwnProperty.call(TABLE, name)) return;
   const path = `${base}.${name}`;
   if (RESERVED.has(name)) {
-    throw new OptionError(path, value, `${name} is set by unitpool itself (the pool depends on it) and cannot be changed`, 'one of the supported properties (see the README table)');
+    throw new OptionError(
+      path,
+      value,
+      `${name} is set by unitpool itself (the pool depends on it) and cannot be changed`,
+      'one of the supported properties (see the README table)',
+    );
   }
   const hint = HINTS[name];
-  if (hint !== undefined) throw new OptionError(path, value, `${name} is not supported: ${hint}`, 'one of the supported properties (see the README table)');
+  if (hint !== undefined)
+    throw new OptionError(
+      path,
+      value,
+      `${name} is not supported: ${hint}`,
+      'one of the supported properties (see the README table)',
+    );
   const s = suggest(name, PROPERTY_NAMES);
   if (s !== undefined && s.toLowerCase() === name.toLowerCase()) {
-    throw new OptionError(path, value, `unknown property ${name}: property names are case-sensitive, as in unit files; did you mean ${s}?`, `${s}: ${formatExample(TABLE[s as PropertyName].example)}`);
+    throw new OptionError(
+      path,
+      value,
+      `unknown property ${name}: property names are case-sensitive, as in unit files; did you mean ${s}?`,
+      `${s}: ${formatExample(TABLE[s as PropertyName].example)}`,
+    );
   }
   throw new OptionError(
     path,
     value,
     `unknown property ${name}${s ? `; did you mean ${s}?` : ''}`,
-    s ? `${s}: ${formatExample(TABLE[s as PropertyName].example)}` : `one of the supported properties (see the README table), or the raw option for others`,
+    s
+      ? `${s}: ${formatExample(TABLE[s as PropertyName].example)}`
+      : `one of the supported properties (see the README table), or the raw option for others`,
   );
 }

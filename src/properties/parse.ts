@@ -159,8 +159,8 @@ const TIME_UNITS: Readonly<Record<string, bigint>> = {
   y: USEC.y,
   usec: USEC.us,
   us: USEC.us,
-  'μs': USEC.us,
-  'µs': USEC.us,
+  μs: USEC.us,
+  µs: USEC.us,
 };
 
 /** The time units systemd.time(7) accepts, for docs. */
@@ -191,7 +191,8 @@ export function parseDuration(value: unknown, defaultUnitUsec: bigint = USEC.s):
     if (whole === undefined) throw new Invalid('not a duration');
     let mult: bigint;
     if (unitWord === '') mult = defaultUnitUsec;
-    else if (unitWord === 'M') throw new Invalid(`'M' means months in systemd.time(7); write 'min' for minutes or 'month' for months`);
+    else if (unitWord === 'M')
+      throw new Invalid(`'M' means months in systemd.time(7); write 'min' for minutes or 'month' for months`);
     else {
       const u = TIME_UNITS[unitWord];
       if (u === undefined) throw new Invalid(`unknown time unit '${unitWord}' (use us, ms, s, min, h, d, w, month, y)`);
@@ -287,7 +288,8 @@ function parseIPv6(text: string): Buffer | undefined {
   if (halves.length > 2) return undefined;
   const left = halves[0] ? halves[0].split(':') : [];
   const right = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const groups = halves.length === 2 ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  const groups =
+    halves.length === 2 ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
   if (groups.length !== 8) return undefined;
   const out = Buffer.alloc(16);
   for (let i = 0; i < 8; i++) {
@@ -315,7 +317,8 @@ export function parseIpPrefix(text: string): IpPrefix {
   const bits = address.length * 8;
   let prefixlen = bits;
   if (len !== undefined) {
-    if (!/^\d{1,3}$/.test(len) || Number(len) > bits) throw new Invalid(`'/${len}' is not a prefix length for ${family === AF_INET ? 'IPv4 (0-32)' : 'IPv6 (0-128)'}`);
+    if (!/^\d{1,3}$/.test(len) || Number(len) > bits)
+      throw new Invalid(`'/${len}' is not a prefix length for ${family === AF_INET ? 'IPv4 (0-32)' : 'IPv6 (0-128)'}`);
     prefixlen = Number(len);
   }
   for (let i = 0; i < address.length; i++) {

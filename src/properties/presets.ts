@@ -54,17 +54,18 @@ export interface PresetDoc {
 
 export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   untrusted: {
-    summary: 'For code you do not trust: no network and no sockets, no writes outside its own capped scratch space, no privileges, a fresh uid, a syscall filter at least as tight as Docker\'s, and caps on tasks and memory (docs/untrusted.md).',
+    summary:
+      "For code you do not trust: no network and no sockets, no writes outside its own capped scratch space, no privileges, a fresh uid, a syscall filter at least as tight as Docker's, and caps on tasks and memory (docs/untrusted.md).",
     blocks: [
       'the network (PrivateNetwork; only AF_UNIX, RestrictAddressFamilies) and sockets: socket(2) fails with EPERM, so no host socket can be connected to; socketpair(2) stays, and the host sockets under /run are hidden from its datagram sendto(2)',
       'writes anywhere but its scratch space: one private tmpfs at /tmp, /var/tmp and /dev/shm, capped at the pool option scratchSize (default 256M) (ProtectSystem=strict, TemporaryFileSystem, BindPaths)',
-      'the host\'s /run, with its sockets and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict (an empty read-only TemporaryFileSystem); writes to /proc/pressure (ReadOnlyPaths); /dev/mqueue and the host\'s /dev/pts (InaccessiblePaths)',
-      'reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users\' processes (ProtectProc=invisible)',
+      "the host's /run, with its sockets and /run/lock, which systemd 252 leaves writable under ProtectSystem=strict (an empty read-only TemporaryFileSystem); writes to /proc/pressure (ReadOnlyPaths); /dev/mqueue and the host's /dev/pts (InaccessiblePaths)",
+      "reading /home, /root and /run/user (ProtectHome), devices (PrivateDevices), other users' processes (ProtectProc=invisible)",
       'privileges: a dynamic uid with no capabilities, no setuid gains, no setuid files, no realtime (DynamicUser, CapabilityBoundingSet=, NoNewPrivileges, RestrictSUIDSGID, RestrictRealtime)',
       'kernel tunables, modules, logs, cgroups, the clock and the hostname (Protect*)',
       'new namespaces, personality changes, System V IPC shared with the host (RestrictNamespaces, LockPersonality, PrivateIPC)',
       'syscalls outside @system-service (plus @pkey, which Node needs: SIGSYS) and foreign ABIs (SystemCallFilter, SystemCallArchitectures=native)',
-      'with EPERM, what @system-service allows and Docker\'s default profile blocks: keyrings, io_uring, userfaultfd, kcmp, memory policies, unshare and setns; and process_vm_readv/writev, process_madvise, name_to_handle_at, personality, socket (SystemCallFilter deny-list)',
+      "with EPERM, what @system-service allows and Docker's default profile blocks: keyrings, io_uring, userfaultfd, kcmp, memory policies, unshare and setns; and process_vm_readv/writev, process_madvise, name_to_handle_at, personality, socket (SystemCallFilter deny-list)",
       'fork bombs (TasksMax=1024) and memory hogs (MemoryMax=50% of RAM), for the whole pool',
       "tasks reaching each other: the pool defaults to isolation: 'worker' with it (a slice for the pool's budget, a unit and a dynamic uid per worker), so no task can read, see or signal another worker",
     ],
@@ -76,7 +77,8 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
     ],
   },
   currentDirOnly: {
-    summary: "playpen's --current-dir-only: the working directory is the only place the workers can write; home directories look empty; the system is read-only.",
+    summary:
+      "playpen's --current-dir-only: the working directory is the only place the workers can write; home directories look empty; the system is read-only.",
     blocks: [
       'reading or writing home directories (ProtectHome=tmpfs), except the working directory, which stays visible and writable (BindPaths)',
       'writes anywhere else (ProtectSystem=strict), a shared /tmp (PrivateTmp)',
@@ -86,7 +88,10 @@ export const PRESET_DOCS: Readonly<Record<PresetName, PresetDoc>> = {
   },
   batch: {
     summary: 'For background batch jobs: caps CPU at half the host and memory at half the RAM, and nothing else.',
-    blocks: ['more than half the CPUs (CPUQuota)', 'more than half the RAM (MemoryMax: past it the kernel OOM-kills a worker)'],
+    blocks: [
+      'more than half the CPUs (CPUQuota)',
+      'more than half the RAM (MemoryMax: past it the kernel OOM-kills a worker)',
+    ],
     keeps: ['everything else'],
   },
 };
@@ -113,9 +118,26 @@ const UNTRUSTED_HIDDEN = ['-/dev/mqueue', '-/dev/pts'];
  * for the supervisor's channels and child processes' stdio). docs/untrusted.md lists each with its reason.
  */
 export const UNTRUSTED_DENIED_SYSCALLS = [
-  '@keyring', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'userfaultfd', 'kcmp', 'process_vm_readv',
-  'process_vm_writev', 'process_madvise', 'mbind', 'set_mempolicy', 'get_mempolicy', 'migrate_pages', 'move_pages',
-  'set_mempolicy_home_node', 'unshare', 'setns', 'name_to_handle_at', 'personality', 'socket',
+  '@keyring',
+  'io_uring_setup',
+  'io_uring_enter',
+  'io_uring_register',
+  'userfaultfd',
+  'kcmp',
+  'process_vm_readv',
+  'process_vm_writev',
+  'process_madvise',
+  'mbind',
+  'set_mempolicy',
+  'get_mempolicy',
+  'migrate_pages',
+  'move_pages',
+  'set_mempolicy_home_node',
+  'unshare',
+  'setns',
+  'name_to_handle_at',
+  'personality',
+  'socket',
 ] as const;
 
 /** The properties of a preset. */
@@ -149,7 +171,10 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
         RestrictRealtime: true,
         NoNewPrivileges: true,
         CapabilityBoundingSet: [],
-        SystemCallFilter: { allow: ['@system-service', '@pkey'], deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`) },
+        SystemCallFilter: {
+          allow: ['@system-service', '@pkey'],
+          deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`),
+        },
         SystemCallArchitectures: 'native',
         UMask: '0077',
         TasksMax: 1024,
@@ -159,7 +184,12 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
     case 'currentDirOnly': {
       const cwd = context.cwd ?? process.cwd();
       if (!isAbsolute(cwd) || cwd === '/') {
-        throw new OptionError('preset', cwd, 'currentDirOnly opens the working directory, and it must be an absolute path other than /', 'a project directory as the working directory (run the program from it)');
+        throw new OptionError(
+          'preset',
+          cwd,
+          'currentDirOnly opens the working directory, and it must be an absolute path other than /',
+          'a project directory as the working directory (run the program from it)',
+        );
       }
       return {
         ProtectSystem: 'strict',
@@ -180,7 +210,12 @@ export function preset(name: PresetName, context: PresetContext = {}): UnitPrope
       };
     }
     default:
-      throw new OptionError('preset', name, `unknown preset ${JSON.stringify(name)}`, `one of ${PRESET_NAMES.map((n) => `'${n}'`).join(', ')}`);
+      throw new OptionError(
+        'preset',
+        name,
+        `unknown preset ${JSON.stringify(name)}`,
+        `one of ${PRESET_NAMES.map((n) => `'${n}'`).join(', ')}`,
+      );
   }
 }
 
@@ -207,7 +242,12 @@ export function presetProperties(value: unknown, context: PresetContext = {}, pa
   return mergeProperties(
     ...names.map((n, i) => {
       if (typeof n !== 'string' || !(PRESET_NAMES as readonly string[]).includes(n)) {
-        throw new OptionError(Array.isArray(value) ? `${path}[${i}]` : path, n, `unknown preset ${JSON.stringify(n)}`, `one of ${PRESET_NAMES.map((x) => `'${x}'`).join(', ')}`);
+        throw new OptionError(
+          Array.isArray(value) ? `${path}[${i}]` : path,
+          n,
+          `unknown preset ${JSON.stringify(n)}`,
+          `one of ${PRESET_NAMES.map((x) => `'${x}'`).join(', ')}`,
+        );
       }
       return preset(n as PresetName, context);
     }),

@@ -85,7 +85,9 @@ const TMP_DIRS = ['/tmp', '/var/tmp'];
 const HOME_TMPFS_MODE: Readonly<Record<string, number>> = { '/home': 0o755, '/root': 0o700, '/run/user': 0o755 };
 
 function ancestors(path: string): string[] {
-  const parts = trimSlash(path).split('/').filter((p) => p.length > 0);
+  const parts = trimSlash(path)
+    .split('/')
+    .filter((p) => p.length > 0);
   const out = ['/'];
   for (let i = 1; i < parts.length; i++) out.push('/' + parts.slice(0, i).join('/'));
   return out;
@@ -118,7 +120,9 @@ export function planReadable(input: ReadableInput): ReadablePlan {
       continue;
     }
     const underHome = HOME_DIRS.some((h) => isUnder(path, h));
-    const underTmpfs = input.tmpfs.some((t) => isUnder(path, t.path)) || (input.privateTmp === true && TMP_DIRS.some((t) => isUnder(path, t)));
+    const underTmpfs =
+      input.tmpfs.some((t) => isUnder(path, t.path)) ||
+      (input.privateTmp === true && TMP_DIRS.some((t) => isUnder(path, t)));
     if (!alreadyBound && ((homeHidden && underHome) || underTmpfs)) {
       if (!binds.includes(path)) binds.push(path);
       if (input.protectHome === 'yes' && underHome) protectHome = 'tmpfs';
@@ -128,7 +132,11 @@ export function planReadable(input: ReadableInput): ReadablePlan {
 
   // Pass 2: a chroot must contain them; a non-root identity must be able to reach and read them.
   const homeTmpfs = input.protectHome === 'tmpfs' || protectHome === 'tmpfs';
-  const hidingTops = [...(homeTmpfs ? HOME_DIRS : []), ...(input.privateTmp ? TMP_DIRS : []), ...input.tmpfs.map((t) => trimSlash(t.path))];
+  const hidingTops = [
+    ...(homeTmpfs ? HOME_DIRS : []),
+    ...(input.privateTmp ? TMP_DIRS : []),
+    ...input.tmpfs.map((t) => trimSlash(t.path)),
+  ];
   const id = input.identity;
   const nonRoot = id === 'dynamic' || (id !== undefined && id.uid !== 0);
   for (const { path, what } of visible) {
@@ -153,12 +161,14 @@ export function planReadable(input: ReadableInput): ReadablePlan {
       return (info.mode & bits) === bits;
     };
     const effective = (dir: string): FileInfo | undefined => {
-      if (homeTmpfs && HOME_TMPFS_MODE[dir] !== undefined) return { mode: HOME_TMPFS_MODE[dir]!, uid: 0, gid: 0, isDirectory: true };
+      if (homeTmpfs && HOME_TMPFS_MODE[dir] !== undefined)
+        return { mode: HOME_TMPFS_MODE[dir]!, uid: 0, gid: 0, isDirectory: true };
       if (input.privateTmp && TMP_DIRS.includes(dir)) return { mode: 0o1777, uid: 0, gid: 0, isDirectory: true };
       const t = input.tmpfs.find((x) => trimSlash(x.path) === dir);
       if (t) return { mode: tmpfsMode(t.options), uid: 0, gid: 0, isDirectory: true };
       // Between a hiding tmpfs and a bind mount point, systemd creates the directories with mode 0755.
-      if (bound && hidingTops.some((top) => isUnder(dir, top) && dir !== top)) return { mode: 0o755, uid: 0, gid: 0, isDirectory: true };
+      if (bound && hidingTops.some((top) => isUnder(dir, top) && dir !== top))
+        return { mode: 0o755, uid: 0, gid: 0, isDirectory: true };
       return stat(dir);
     };
     let blocked: string | undefined;

@@ -36,7 +36,8 @@ export const SCRATCH_MOUNT = '/dev/shm';
 export function scratchSizeValue(value: unknown, path = 'scratchSize'): string {
   const expected = `a size: bytes (a positive integer) or a string like '64M', '1G' or '10%' (of RAM); default '${DEFAULT_SCRATCH_SIZE}'`;
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 4096) throw new OptionError(path, value, 'not a whole number of bytes of at least 4096', expected);
+    if (!Number.isSafeInteger(value) || value < 4096)
+      throw new OptionError(path, value, 'not a whole number of bytes of at least 4096', expected);
     return String(value);
   }
   if (typeof value !== 'string') throw new OptionError(path, value, 'not a size', expected);

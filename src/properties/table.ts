@@ -315,7 +315,8 @@ type RlimitValue<R> = R extends 'size'
       ? Duration | 'infinity'
       : number;
 /** One value for soft and hard, { soft, hard }, or 'soft:hard' as in unit files. */
-export type RlimitInput<R> = RlimitValue<R> | { readonly soft: RlimitValue<R>; readonly hard: RlimitValue<R> } | `${string}:${string}`;
+export type RlimitInput<R> =
+  RlimitValue<R> | { readonly soft: RlimitValue<R>; readonly hard: RlimitValue<R> } | `${string}:${string}`;
 
 export interface BindPath {
   /** Absolute path on the host. */
@@ -359,8 +360,11 @@ export type NamespacesInput =
   | readonly NamespaceName[]
   | { readonly allow: readonly NamespaceName[] }
   | { readonly deny: readonly NamespaceName[] };
-export type IpAccessInput = Loose<'any' | 'localhost' | 'link-local' | 'multicast'> | readonly Loose<'any' | 'localhost' | 'link-local' | 'multicast'>[];
-export type IoBandwidthInput = Readonly<Record<string, Size | 'infinity'>> | `/${string} ${string}` | readonly `/${string} ${string}`[];
+export type IpAccessInput =
+  | Loose<'any' | 'localhost' | 'link-local' | 'multicast'>
+  | readonly Loose<'any' | 'localhost' | 'link-local' | 'multicast'>[];
+export type IoBandwidthInput =
+  Readonly<Record<string, Size | 'infinity'>> | `/${string} ${string}` | readonly `/${string} ${string}`[];
 export type EnvironmentInput = Readonly<Record<string, string>> | readonly `${string}=${string}`[];
 
 /** The input type of one table entry. */
@@ -408,19 +412,20 @@ export type InputOf<S> = S extends { kind: 'bool' }
                                           ? SyscallFilterInput
                                           : S extends { kind: 'errno' }
                                             ? ErrnoInput
-                                          : S extends { kind: 'archs' }
-                                            ? SyscallArchitecture | readonly SyscallArchitecture[]
-                                            : S extends { kind: 'caps' }
-                                              ? CapabilitiesInput
-                                              : S extends { kind: 'namespaces' }
-                                                ? NamespacesInput
-                                                : S extends { kind: 'ipAccess' }
-                                                  ? IpAccessInput
-                                                  : S extends { kind: 'apparmor' }
-                                                    ? string | { readonly profile: string; readonly ignoreErrors?: boolean }
-                                                    : S extends { kind: 'environment' }
-                                                      ? EnvironmentInput
-                                                      : never;
+                                            : S extends { kind: 'archs' }
+                                              ? SyscallArchitecture | readonly SyscallArchitecture[]
+                                              : S extends { kind: 'caps' }
+                                                ? CapabilitiesInput
+                                                : S extends { kind: 'namespaces' }
+                                                  ? NamespacesInput
+                                                  : S extends { kind: 'ipAccess' }
+                                                    ? IpAccessInput
+                                                    : S extends { kind: 'apparmor' }
+                                                      ? | string
+                                                        | { readonly profile: string; readonly ignoreErrors?: boolean }
+                                                      : S extends { kind: 'environment' }
+                                                        ? EnvironmentInput
+                                                        : never;
 
 // ---------------------------------------------------------------------------------------------------
 // Shared bits of the rows.
@@ -616,17 +621,29 @@ export const TABLE = {
     note: 'V8 assumes about 1 MB of stack; less turns deep recursion into a crash instead of a RangeError.',
   }),
   LimitCORE: limit('LimitCORE', 'size', 'Largest core dump a crashing worker may write; 0 disables core dumps.', 0),
-  LimitNOFILE: limit('LimitNOFILE', 'count', 'Open file descriptors per process (Node raises its soft limit to the hard one at start, so the hard limit is what the workers get).', 4096, {
-    floor: 64,
-    note: 'The supervisor holds a few descriptors per worker.',
-  }),
+  LimitNOFILE: limit(
+    'LimitNOFILE',
+    'count',
+    'Open file descriptors per process (Node raises its soft limit to the hard one at start, so the hard limit is what the workers get).',
+    4096,
+    {
+      floor: 64,
+      note: 'The supervisor holds a few descriptors per worker.',
+    },
+  ),
   LimitAS: limit('LimitAS', 'size', 'Per-process address space (virtual memory), not memory use.', '16G', {
     floor: 1024 * 1024 * 1024,
     note: 'V8 reserves about 800 MB of address space at start and WebAssembly about 10 GB per memory; use MemoryMax to cap memory.',
   }),
-  LimitNPROC: limit('LimitNPROC', 'count', 'Processes and threads of the same user, system-wide (not enforced for root).', 1024, {
-    floor: 16,
-  }),
+  LimitNPROC: limit(
+    'LimitNPROC',
+    'count',
+    'Processes and threads of the same user, system-wide (not enforced for root).',
+    1024,
+    {
+      floor: 16,
+    },
+  ),
   LimitMEMLOCK: limit('LimitMEMLOCK', 'size', 'Memory a process may lock into RAM.', '8M'),
   LimitLOCKS: limit('LimitLOCKS', 'count', 'File locks a process may hold.', 1024),
   LimitSIGPENDING: limit('LimitSIGPENDING', 'count', 'Signals that may be queued for a process.', 1024),
@@ -1214,7 +1231,7 @@ export const HINTS: Readonly<Record<string, string>> = {
       .filter((k) => k.startsWith('Limit'))
       .map((k) => [`${k}Soft`, `write ${k}: { soft, hard } (or 'soft:hard')`]),
   ),
-  MemoryLimit: "MemoryLimit is the old cgroup-v1 name; write MemoryMax",
+  MemoryLimit: 'MemoryLimit is the old cgroup-v1 name; write MemoryMax',
   CPUShares: 'CPUShares is the old cgroup-v1 name; write CPUWeight (1-10000, default 100)',
   StartupCPUShares: 'not supported; write CPUWeight',
   BlockIOWeight: 'BlockIOWeight is the old cgroup-v1 name; write IOWeight',

@@ -71,7 +71,8 @@ export function packageRoot(): string {
     const pj = join(dir, 'package.json');
     if (existsSync(pj)) {
       try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'unitpool') return (packageRootCache = dir);
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'unitpool')
+          return (packageRootCache = dir);
       } catch {
         /* keep looking */
       }
@@ -100,7 +101,10 @@ export function compileUnitOptions(
 ): CompiledUnitOptions {
   const { presetContext, ...compileExtra } = extra;
   const scratch = checkScratchSize(options);
-  const requested = mergeProperties(presetProperties(options.preset, { ...presetContext, ...scratch }), options.properties ?? {});
+  const requested = mergeProperties(
+    presetProperties(options.preset, { ...presetContext, ...scratch }),
+    options.properties ?? {},
+  );
   const compiled = new CompiledProperties(requested, {
     env: options.env,
     ...(options.raw !== undefined ? { raw: options.raw } : {}),
@@ -110,7 +114,13 @@ export function compileUnitOptions(
     ...compileExtra,
   });
   const bestEffort = checkBestEffort(options.bestEffort, requested);
-  return { properties: compiled.properties, cpus: compiled.cpus, requested, bestEffort, without: (names) => compiled.without(names) };
+  return {
+    properties: compiled.properties,
+    cpus: compiled.cpus,
+    requested,
+    bestEffort,
+    without: (names) => compiled.without(names),
+  };
 }
 
 /** scratchSize sizes the untrusted preset's scratch space: without that preset it would do nothing, so it is an error. */
@@ -118,7 +128,12 @@ function checkScratchSize(options: UnitOptions): Pick<PresetContext, 'scratchSiz
   if (options.scratchSize === undefined) return {};
   const names = options.preset === undefined ? [] : Array.isArray(options.preset) ? options.preset : [options.preset];
   if (!names.includes('untrusted')) {
-    throw new OptionError('scratchSize', options.scratchSize, `only preset 'untrusted' has a scratch space to size`, `preset: 'untrusted', or your own TemporaryFileSystem: '/tmp:size=...' without DynamicUser`);
+    throw new OptionError(
+      'scratchSize',
+      options.scratchSize,
+      `only preset 'untrusted' has a scratch space to size`,
+      `preset: 'untrusted', or your own TemporaryFileSystem: '/tmp:size=...' without DynamicUser`,
+    );
   }
   return { scratchSize: options.scratchSize };
 }

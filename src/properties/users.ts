@@ -44,7 +44,11 @@ type Db = 'passwd' | 'group';
 /** One line of `getent DB KEY`, undefined if the key does not exist. Falls back to /etc/DB without getent. */
 function getent(db: Db, key: string): string[] | undefined {
   try {
-    const out = execFileSync('getent', [db, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    const out = execFileSync('getent', [db, key], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    });
     const line = out.split('\n').find((l) => l.length > 0);
     return line === undefined ? undefined : line.split(':');
   } catch (err) {

@@ -96,7 +96,16 @@ export interface CgroupMounts {
   links: Array<[string, string]>;
 }
 
-const NON_CONTROLLER_OPTS = new Set(['rw', 'ro', 'none', 'xattr', 'noprefix', 'clone_children', 'cpuset_v2_mode', 'favordynmods']);
+const NON_CONTROLLER_OPTS = new Set([
+  'rw',
+  'ro',
+  'none',
+  'xattr',
+  'noprefix',
+  'clone_children',
+  'cpuset_v2_mode',
+  'favordynmods',
+]);
 
 function v1Controllers(superOptions: string[]): string[] {
   return superOptions.filter((o) => !NON_CONTROLLER_OPTS.has(o) && !o.startsWith('release_agent=')).sort();
@@ -248,7 +257,9 @@ export function createSandboxCgroups(mounts: CgroupMounts, name = newSandboxCgro
       }
     }
     if (e instanceof SandboxError) throw e;
-    throw new SandboxError('cgroup-layout', `cannot create the sandbox cgroups: ${(e as Error).message}`, '', { cause: e });
+    throw new SandboxError('cgroup-layout', `cannot create the sandbox cgroups: ${(e as Error).message}`, '', {
+      cause: e,
+    });
   }
   return { name, mounts, dirs: made };
 }
@@ -257,7 +268,8 @@ function mkdirCgroup(dir: string): void {
   try {
     mkdirSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new SandboxError('cgroup-layout', `cgroup ${dir} exists already`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new SandboxError('cgroup-layout', `cgroup ${dir} exists already`);
     throw e;
   }
 }
@@ -268,7 +280,9 @@ export function cgroupTree(dir: string): string[] {
   const walk = (d: string) => {
     let entries: string[];
     try {
-      entries = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      entries = readdirSync(d, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
@@ -283,10 +297,7 @@ export function cgroupTree(dir: string): string[] {
 /** Pids (as this process sees them) in the cgroup `dir` itself. */
 export function cgroupPids(dir: string): number[] {
   try {
-    return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;

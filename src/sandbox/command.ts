@@ -40,7 +40,15 @@ export interface SandboxCommandOptions {
 }
 
 export function parseSandboxArgs(argv: readonly string[]): SandboxCommandOptions {
-  const o: SandboxCommandOptions = { ifNeeded: false, force: false, keep: [], verbose: false, timeoutMs: 10_000, help: false, command: [] };
+  const o: SandboxCommandOptions = {
+    ifNeeded: false,
+    force: false,
+    keep: [],
+    verbose: false,
+    timeoutMs: 10_000,
+    help: false,
+    command: [],
+  };
   let i = 0;
   const value = (flag: string): string => {
     const v = argv[++i];
@@ -99,7 +107,9 @@ export async function runSandboxCommand(argv: readonly string[]): Promise<number
 
   if (!o.force && systemdIsPid1()) {
     if (o.ifNeeded) return runDirect(o.command);
-    log('not needed: systemd already is PID 1 here, so run the command directly (or pass --if-needed to do that, --force to boot a private systemd anyway)');
+    log(
+      'not needed: systemd already is PID 1 here, so run the command directly (or pass --if-needed to do that, --force to boot a private systemd anyway)',
+    );
     return 2;
   }
 
@@ -124,7 +134,8 @@ export async function runSandboxCommand(argv: readonly string[]): Promise<number
       }
       throw e;
     }
-    if (o.verbose) log(`systemd answered on the bus ${sandbox.bootMs.toFixed(0)} ms after start (PID 1 is host pid ${sandbox.pid})`);
+    if (o.verbose)
+      log(`systemd answered on the bus ${sandbox.bootMs.toFixed(0)} ms after start (PID 1 is host pid ${sandbox.pid})`);
     if (interrupted) return 128 + (osc.signals[interrupted] ?? 0);
 
     const child = sandbox.spawn(o.command[0]!, o.command.slice(1), { stdio: 'inherit', scope: true });

@@ -3,7 +3,17 @@
 // collecting the output. The launcher says whether the sandbox still runs; this module only enters it.
 
 import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { array, boolean, checkOptions, either, nonEmptyString, object, oneOf, type SchemaOf, string } from '../options/check.js';
+import {
+  array,
+  boolean,
+  checkOptions,
+  either,
+  nonEmptyString,
+  object,
+  oneOf,
+  type SchemaOf,
+  string,
+} from '../options/check.js';
 import { INNER_BUS_ADDRESS } from './manager-bus.js';
 import { TOOL_PATH } from './preflight.js';
 
@@ -51,17 +61,47 @@ export interface EnterTarget {
 }
 
 /** Spawns `command` inside, as root, like child_process.spawn. */
-export function spawnInside(target: EnterTarget, command: string, args: readonly string[] = [], o: SandboxSpawnOptions = {}): ChildProcess {
+export function spawnInside(
+  target: EnterTarget,
+  command: string,
+  args: readonly string[] = [],
+  o: SandboxSpawnOptions = {},
+): ChildProcess {
   checkOptions('sandbox.spawn()', o, SPAWN_OPTIONS_SCHEMA);
-  const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env), DBUS_SYSTEM_BUS_ADDRESS: INNER_BUS_ADDRESS, UNITPOOL_SANDBOX: '1' };
-  return spawn('/bin/sh', ['-c', ENTER_SCRIPT, 'unitpool-sandbox-enter', String(target.pid), o.cwd ?? process.cwd(), o.scope ? '1' : '0', command, ...args], {
-    stdio: o.stdio ?? 'pipe',
-    env: { ...env, UNITPOOL_SB_JOIN: target.cgroups.join('\n'), INSIDE: INSIDE_SCRIPT, PATH: `${env.PATH ?? ''}:${TOOL_PATH}` },
-  } satisfies SpawnOptions);
+  const env: NodeJS.ProcessEnv = {
+    ...(o.env ?? process.env),
+    DBUS_SYSTEM_BUS_ADDRESS: INNER_BUS_ADDRESS,
+    UNITPOOL_SANDBOX: '1',
+  };
+  return spawn(
+    '/bin/sh',
+    [
+      '-c',
+      ENTER_SCRIPT,
+      'unitpool-sandbox-enter',
+      String(target.pid),
+      o.cwd ?? process.cwd(),
+      o.scope ? '1' : '0',
+      command,
+      ...args,
+    ],
+    {
+      stdio: o.stdio ?? 'pipe',
+      env: {
+        ...env,
+        UNITPOOL_SB_JOIN: target.cgroups.join('\n'),
+        INSIDE: INSIDE_SCRIPT,
+        PATH: `${env.PATH ?? ''}:${TOOL_PATH}`,
+      },
+    } satisfies SpawnOptions,
+  );
 }
 
 /** Runs `command` inside and collects its output. `spawnIt` is spawnInside for a sandbox that still runs. */
-export function execInside(spawnIt: (options: SandboxSpawnOptions) => ChildProcess, o: ExecOptions = {}): Promise<ExecResult> {
+export function execInside(
+  spawnIt: (options: SandboxSpawnOptions) => ChildProcess,
+  o: ExecOptions = {},
+): Promise<ExecResult> {
   checkOptions('sandbox.exec()', o, EXEC_OPTIONS_SCHEMA);
   return new Promise<ExecResult>((resolve, reject) => {
     const { input, ...spawnOptions } = o;

@@ -18,7 +18,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { boolean, refusalOf, type SchemaOf } from '../options/check.js';
-import { createSandboxCgroups, readCgroupMounts, removeCgroupTrees, sweepStaleSandboxCgroups, type SandboxCgroups } from './cgroups.js';
+import {
+  createSandboxCgroups,
+  readCgroupMounts,
+  removeCgroupTrees,
+  sweepStaleSandboxCgroups,
+  type SandboxCgroups,
+} from './cgroups.js';
 import { execInside, type ExecOptions, type ExecResult, type SandboxSpawnOptions, spawnInside } from './enter.js';
 import { SandboxError } from './errors.js';
 import { callManager, getManagerProperty, INNER_BUS_ADDRESS } from './manager-bus.js';
@@ -85,14 +91,21 @@ class Tail {
   }
 }
 
-function envBlock(layoutDirs: SandboxCgroups, keep: string[], options: SandboxOptions, verbose: boolean): NodeJS.ProcessEnv {
+function envBlock(
+  layoutDirs: SandboxCgroups,
+  keep: string[],
+  options: SandboxOptions,
+  verbose: boolean,
+): NodeJS.ProcessEnv {
   const { mounts } = layoutDirs;
   return {
     PATH: TOOL_PATH,
     LANG: 'C.UTF-8',
     SHELL: '/bin/sh',
     UNITPOOL_SB_CGROUPS: layoutDirs.dirs.join('\n'),
-    UNITPOOL_SB_CGMOUNTS: mounts.hierarchies.map((h) => `${h.name} ${h.version === 2 ? 'cgroup2' : 'cgroup'} ${h.mountOptions}`).join('\n'),
+    UNITPOOL_SB_CGMOUNTS: mounts.hierarchies
+      .map((h) => `${h.name} ${h.version === 2 ? 'cgroup2' : 'cgroup'} ${h.mountOptions}`)
+      .join('\n'),
     UNITPOOL_SB_CGLINKS: mounts.links.map(([n, t]) => `${n} ${t}`).join('\n'),
     UNITPOOL_SB_KEEP: keep.join('\n'),
     UNITPOOL_SB_HOSTNAME: options.hostname ?? 'unitpool-sandbox',
@@ -103,7 +116,11 @@ function envBlock(layoutDirs: SandboxCgroups, keep: string[], options: SandboxOp
 
 /** Reasons the boot script or the kernel gave, turned into the error a user can act on. */
 function bootFailure(output: string, detail: string): SandboxError {
-  if (/unshare failed: Operation not permitted|cannot (?:change root filesystem propagation|unshare)|Permission denied.*mount|mount: .*permission denied/i.test(output)) {
+  if (
+    /unshare failed: Operation not permitted|cannot (?:change root filesystem propagation|unshare)|Permission denied.*mount|mount: .*permission denied/i.test(
+      output,
+    )
+  ) {
     return new SandboxError(
       'namespaces',
       `the kernel refused to create the sandbox's namespaces or mounts (${detail}). The sandbox needs root with ` +
@@ -157,9 +174,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     child = spawn(
       'setpriv',
       [
-        '--pdeathsig', 'KILL', '--',
-        'unshare', '--pid', '--mount', '--uts', '--ipc', '--fork', '--kill-child=SIGKILL', '--propagation', 'private', '--',
-        '/bin/bash', BOOT_SCRIPT, 'stage1',
+        '--pdeathsig',
+        'KILL',
+        '--',
+        'unshare',
+        '--pid',
+        '--mount',
+        '--uts',
+        '--ipc',
+        '--fork',
+        '--kill-child=SIGKILL',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/bash',
+        BOOT_SCRIPT,
+        'stage1',
       ],
       // detached: a session and process group of its own, so that the terminal's (or anyone's)
       // signals to our process group never reach the sandbox's processes.

@@ -28,7 +28,12 @@ export async function getManagerProperty(address: string, name: string, timeoutM
 export async function callManager(address: string, member: string, timeoutMs: number): Promise<void> {
   await busCall(
     address,
-    { destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager', member },
+    {
+      destination: 'org.freedesktop.systemd1',
+      path: '/org/freedesktop/systemd1',
+      interface: 'org.freedesktop.systemd1.Manager',
+      member,
+    },
     timeoutMs,
   );
 }
@@ -45,7 +50,14 @@ async function busCall(address: string, msg: dbus.MessageLike, timeoutMs: number
       new Promise<never>((_, reject) => {
         bus.on('error', (e: Error) => reject(e));
         timer = setTimeout(
-          () => reject(new DBusCallError(member, 'org.freedesktop.DBus.Error.Timeout', `no answer on ${address} within ${timeoutMs} ms`)),
+          () =>
+            reject(
+              new DBusCallError(
+                member,
+                'org.freedesktop.DBus.Error.Timeout',
+                `no answer on ${address} within ${timeoutMs} ms`,
+              ),
+            ),
           timeoutMs,
         );
       }),

@@ -5,7 +5,16 @@
 import { accessSync, constants as fsc, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkOptions, boolean, either, func, nonEmptyString, positiveMilliseconds, type SchemaOf, stringArray } from '../options/check.js';
+import {
+  checkOptions,
+  boolean,
+  either,
+  func,
+  nonEmptyString,
+  positiveMilliseconds,
+  type SchemaOf,
+  stringArray,
+} from '../options/check.js';
 import { parseMountInfo } from './cgroups.js';
 import { SandboxError } from './errors.js';
 
@@ -121,9 +130,14 @@ export function preflight(options: SandboxOptions = {}): void {
     );
   }
   if (!isExecutable(DBUS_DAEMON)) {
-    throw new SandboxError('no-dbus', `no ${DBUS_DAEMON}: the sandbox's system bus needs it. Install it: apt-get install dbus`);
+    throw new SandboxError(
+      'no-dbus',
+      `no ${DBUS_DAEMON}: the sandbox's system bus needs it. Install it: apt-get install dbus`,
+    );
   }
-  const missing = ['setpriv', 'unshare', 'nsenter', 'mount', 'umount', 'perl', 'bash', 'find', 'sleep'].filter((t) => !which(t));
+  const missing = ['setpriv', 'unshare', 'nsenter', 'mount', 'umount', 'perl', 'bash', 'find', 'sleep'].filter(
+    (t) => !which(t),
+  );
   if (!existsSync('/bin/bash')) missing.push('/bin/bash');
   if (missing.length) {
     throw new SandboxError(
@@ -134,7 +148,10 @@ export function preflight(options: SandboxOptions = {}): void {
   }
   for (const f of [BOOT_SCRIPT, WATCHDOG_SCRIPT]) {
     if (!existsSync(f)) {
-      throw new SandboxError('no-tools', `${f} is missing: build the package (npm run build copies src/sandbox/*.sh into dist/)`);
+      throw new SandboxError(
+        'no-tools',
+        `${f} is missing: build the package (npm run build copies src/sandbox/*.sh into dist/)`,
+      );
     }
   }
 }
@@ -172,7 +189,8 @@ export function keepPaths(requested: readonly string[], implicitCwd?: string): s
   try {
     for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
       const p = m.mountPoint;
-      if ((p.startsWith('/etc/') || p.startsWith('/var/')) && !p.startsWith('/var/tmp/') && p !== '/var/tmp') out.add(p);
+      if ((p.startsWith('/etc/') || p.startsWith('/var/')) && !p.startsWith('/var/tmp/') && p !== '/var/tmp')
+        out.add(p);
     }
   } catch {
     /* no mountinfo: nothing to add */

@@ -50,7 +50,10 @@ export function stillRunning(st: ProcStat): boolean {
 /** PID 1 has exec'd systemd, and boot.sh has mounted the sandbox's /run. */
 export function isSystemd(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd' && existsSync(`/proc/${pid}/root/run/unitpool-sandbox/units`);
+    return (
+      readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd' &&
+      existsSync(`/proc/${pid}/root/run/unitpool-sandbox/units`)
+    );
   } catch {
     return false;
   }

@@ -72,12 +72,25 @@ class WireBus extends EventEmitter {
         this.replies.delete(serial);
         handler?.(msg);
       } else if (msg.type === MessageType.METHOD_CALL) {
-        const { newError } = Message as unknown as { newError(to: DBusMessage, name: string, text: string): DBusMessage };
-        this.send(newError(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `Method '${msg.member}' on interface '${msg.interface ?? '(none)'}' does not exist`));
+        const { newError } = Message as unknown as {
+          newError(to: DBusMessage, name: string, text: string): DBusMessage;
+        };
+        this.send(
+          newError(
+            msg,
+            'org.freedesktop.DBus.Error.UnknownMethod',
+            `Method '${msg.member}' on interface '${msg.interface ?? '(none)'}' does not exist`,
+          ),
+        );
       }
     });
     _connection.on('error', (err: Error) => this.emit('error', err));
-    const hello = new Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' });
+    const hello = new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'Hello',
+    });
     this.call(hello).then(
       (reply) => {
         this.name = reply.body[0] as string;
@@ -91,7 +104,13 @@ class WireBus extends EventEmitter {
     return new Promise((resolve, reject) => {
       msg.serial = this.serial++;
       this.replies.set(msg.serial, (reply) => {
-        if (reply.type === MessageType.ERROR) reject(Object.assign(new Error(String(reply.body[0] ?? '')), { type: reply.errorName, text: String(reply.body[0] ?? '') }));
+        if (reply.type === MessageType.ERROR)
+          reject(
+            Object.assign(new Error(String(reply.body[0] ?? '')), {
+              type: reply.errorName,
+              text: String(reply.body[0] ?? ''),
+            }),
+          );
         else resolve(reply);
       });
       this._connection.message(msg);
@@ -127,7 +146,10 @@ export class SystemdBus {
       for (const handler of this.signalHandlers) handler(msg);
     });
     const stream = bus._connection.stream;
-    const onGone = (err?: Error) => this.markClosed(disconnected(err ? `the D-Bus connection failed: ${err.message}` : 'the D-Bus connection closed', err));
+    const onGone = (err?: Error) =>
+      this.markClosed(
+        disconnected(err ? `the D-Bus connection failed: ${err.message}` : 'the D-Bus connection closed', err),
+      );
     bus.on('error', onGone);
     stream.on('close', () => onGone());
     stream.on('end', () => onGone());
@@ -145,7 +167,12 @@ export class SystemdBus {
         } catch {
           /* already gone */
         }
-        reject(new SystemdUnavailableError(address, explainConnectError(err), { cause: err, ...(choice === 'user' ? { fix: USER_BUS_FIX } : {}) }));
+        reject(
+          new SystemdUnavailableError(address, explainConnectError(err), {
+            cause: err,
+            ...(choice === 'user' ? { fix: USER_BUS_FIX } : {}),
+          }),
+        );
       };
       const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       bus.once('error', fail);
@@ -181,7 +208,8 @@ export class SystemdBus {
         },
       };
       const timer = setTimeout(
-        () => entry.reject(new DBusCallError(member, 'org.freedesktop.DBus.Error.Timeout', `no reply in ${timeoutMs} ms`)),
+        () =>
+          entry.reject(new DBusCallError(member, 'org.freedesktop.DBus.Error.Timeout', `no reply in ${timeoutMs} ms`)),
         timeoutMs,
       );
       this.pending.add(entry);
@@ -192,7 +220,13 @@ export class SystemdBus {
           resolve((reply?.body ?? []) as unknown[]);
         },
         (err: { type?: string; text?: string; message?: string }) =>
-          entry.reject(new DBusCallError(member, err.type ?? 'org.freedesktop.DBus.Error.Failed', err.text ?? err.message ?? String(err))),
+          entry.reject(
+            new DBusCallError(
+              member,
+              err.type ?? 'org.freedesktop.DBus.Error.Failed',
+              err.text ?? err.message ?? String(err),
+            ),
+          ),
       );
     });
   }

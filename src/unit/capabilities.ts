@@ -80,7 +80,8 @@ export interface Refusal {
 
 /** Why systemd does nothing with these on cgroup v1 (or a hybrid layout), where the generic sentence is too vague. */
 const V1_REASONS: Readonly<Partial<Record<PropertyName, string>>> = {
-  AllowedCPUs: 'systemd 252 drives the cpuset controller only on cgroup v2: on v1 it would leave the workers on every CPU',
+  AllowedCPUs:
+    'systemd 252 drives the cpuset controller only on cgroup v2: on v1 it would leave the workers on every CPU',
   MemoryHigh: 'memory.high exists only in the cgroup v2 memory controller: on v1 systemd ignores MemoryHigh',
   MemorySwapMax: 'systemd 252 sets swap limits only on cgroup v2 (memory.swap.max): on v1 it ignores MemorySwapMax',
   IOWriteBandwidthMax:
@@ -89,7 +90,13 @@ const V1_REASONS: Readonly<Partial<Record<PropertyName, string>>> = {
     "systemd 252 notices the kernel's OOM kills only through cgroup v2's memory.events, so on v1 OOMPolicy has no effect; the pool itself still reports an OOM-killed worker, with reason 'oom-kill'",
 };
 
-const V1_CONTROLLER_DIR: Readonly<Record<CgroupController, string>> = { memory: 'memory', cpu: 'cpu', pids: 'pids', io: 'blkio', cpuset: 'cpuset' };
+const V1_CONTROLLER_DIR: Readonly<Record<CgroupController, string>> = {
+  memory: 'memory',
+  cpu: 'cpu',
+  pids: 'pids',
+  io: 'blkio',
+  cpuset: 'cpuset',
+};
 
 function layoutWords(layout: CgroupLayout): string {
   return layout === 'hybrid' ? 'the hybrid layout' : layout === 'v1' ? 'the legacy layout' : layout;
@@ -108,19 +115,26 @@ export function judge(name: PropertyName, needs: HostNeeds, facts: HostFacts): P
     } else if (needs.cgroupV2Only && facts.cgroup !== 'v2') {
       reasons.push(
         `this host runs its cgroup controllers on v1 (${layoutWords(facts.cgroup)}), and ` +
-          (V1_REASONS[name] ?? `systemd enforces ${name} only on the unified cgroup v2 hierarchy: it would accept it and do nothing`),
+          (V1_REASONS[name] ??
+            `systemd enforces ${name} only on the unified cgroup v2 hierarchy: it would accept it and do nothing`),
       );
     } else if (needs.cgroup && !facts.controllers.includes(needs.cgroup)) {
-      if (facts.cgroup !== 'v2') reasons.push(`no cgroup v1 ${V1_CONTROLLER_DIR[needs.cgroup]} hierarchy is mounted on this host`);
+      if (facts.cgroup !== 'v2')
+        reasons.push(`no cgroup v1 ${V1_CONTROLLER_DIR[needs.cgroup]} hierarchy is mounted on this host`);
       else if (user) {
         reasons.push(
           `the ${needs.cgroup} controller is not delegated to the user manager (${CGROUP_ROOT}${facts.managerCgroup}/cgroup.controllers lists ${facts.controllers.join(' ') || 'none'}); delegate it with a drop-in for user@.service (Delegate=${[...facts.controllers, needs.cgroup].join(' ')}) or use the system manager`,
         );
-      } else reasons.push(`the ${needs.cgroup} controller is not available on this host (${CGROUP_ROOT}/cgroup.controllers lists ${facts.controllers.join(' ') || 'none'})`);
+      } else
+        reasons.push(
+          `the ${needs.cgroup} controller is not available on this host (${CGROUP_ROOT}/cgroup.controllers lists ${facts.controllers.join(' ') || 'none'})`,
+        );
     }
   }
   if (needs.root === 'always' && user) {
-    reasons.push(`only the system manager can do this (a user manager runs unprivileged); this pool talks to a user manager: use bus: 'system' as root`);
+    reasons.push(
+      `only the system manager can do this (a user manager runs unprivileged); this pool talks to a user manager: use bus: 'system' as root`,
+    );
   }
   const namespaces = needs.namespaces ?? [];
   const missingNs = namespaces.filter((ns) => !facts.namespaces.includes(ns));
@@ -141,22 +155,34 @@ export function judge(name: PropertyName, needs: HostNeeds, facts: HostFacts): P
   if (needs.bpf && !facts.bpf) {
     reasons.push(
       facts.cgroup === 'v1' || facts.cgroup === 'none'
-        ? "it needs BPF programs attached to a cgroup2 hierarchy, and this host has none (legacy cgroup v1); systemd would only log that the BPF firewall is not supported"
+        ? 'it needs BPF programs attached to a cgroup2 hierarchy, and this host has none (legacy cgroup v1); systemd would only log that the BPF firewall is not supported'
         : 'it needs BPF cgroup programs, and this kernel has no bpf() syscall',
     );
   }
   if (needs.proportionalIo && facts.proportionalIo.length === 0) {
-    const scheds = Object.entries(facts.ioSchedulers).map(([d, s]) => `${d}: ${s}`).join(', ');
+    const scheds = Object.entries(facts.ioSchedulers)
+      .map(([d, s]) => `${d}: ${s}`)
+      .join(', ');
     reasons.push(
       `IO weights act only through a proportional IO scheduler, and no block device here uses BFQ${facts.cgroup === 'v2' ? ' or has io.cost enabled' : ''} (${scheds || 'no block devices'})` +
-        (facts.cgroup !== 'v2' ? '; on cgroup v1 systemd 252 also converts the weight twice (IOWeight=50 becomes blkio.bfq.weight 113, above the default 100)' : ''),
+        (facts.cgroup !== 'v2'
+          ? '; on cgroup v1 systemd 252 also converts the weight twice (IOWeight=50 becomes blkio.bfq.weight 113, above the default 100)'
+          : ''),
     );
   }
   if (needs.apparmor && !facts.apparmor) {
-    reasons.push(facts.systemdFeatures.includes('-APPARMOR') ? 'systemd was built without AppArmor' : 'AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled)');
+    reasons.push(
+      facts.systemdFeatures.includes('-APPARMOR')
+        ? 'systemd was built without AppArmor'
+        : 'AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled)',
+    );
   }
   if (needs.selinux && !facts.selinux) {
-    reasons.push(facts.systemdFeatures.includes('-SELINUX') ? 'systemd was built without SELinux' : 'SELinux is not enabled on this host (no /sys/fs/selinux)');
+    reasons.push(
+      facts.systemdFeatures.includes('-SELINUX')
+        ? 'systemd was built without SELinux'
+        : 'SELinux is not enabled on this host (no /sys/fs/selinux)',
+    );
   }
   if (reasons.length > 0) return { enforced: false, reason: reasons.join('; ') };
   if (needs.root === 'to-raise' && (user || !hasCap(facts, 'CAP_SYS_RESOURCE'))) {
@@ -166,7 +192,10 @@ export function judge(name: PropertyName, needs: HostNeeds, facts: HostFacts): P
     };
   }
   if (needs.proportionalIo && facts.cgroup !== 'v2') {
-    return { enforced: true, note: `only on ${facts.proportionalIo.join(', ')} (BFQ); systemd 252 on cgroup v1 converts the weight twice (IOWeight=50 becomes blkio.bfq.weight 113)` };
+    return {
+      enforced: true,
+      note: `only on ${facts.proportionalIo.join(', ')} (BFQ); systemd 252 on cgroup v1 converts the weight twice (IOWeight=50 becomes blkio.bfq.weight 113)`,
+    };
   }
   return { enforced: true };
 }
@@ -195,7 +224,11 @@ function formatLimit(name: PropertyName, v: bigint): string {
  * CAP_SYS_RESOURCE, a negative Nice without CAP_SYS_NICE). `compiled` is the unit's D-Bus properties (the Limit*
  * values in their raw rlimit units).
  */
-export function judgeRequested(requested: UnitProperties, compiled: readonly DBusProperty[], facts: HostFacts): Refusal[] {
+export function judgeRequested(
+  requested: UnitProperties,
+  compiled: readonly DBusProperty[],
+  facts: HostFacts,
+): Refusal[] {
   const out: Refusal[] = [];
   const values = requested as Record<string, unknown>;
   const who = `the ${facts.manager} manager`;
@@ -209,7 +242,10 @@ export function judgeRequested(requested: UnitProperties, compiled: readonly DBu
     if (property === 'Nice') {
       const value = values.Nice;
       if (typeof value === 'number' && value < 0 && !hasCap(facts, 'CAP_SYS_NICE')) {
-        out.push({ property, reason: `a negative nice level needs CAP_SYS_NICE, which ${who} does not have; systemd would fail to start the unit (201/NICE)` });
+        out.push({
+          property,
+          reason: `a negative nice level needs CAP_SYS_NICE, which ${who} does not have; systemd would fail to start the unit (201/NICE)`,
+        });
       }
     } else if (property === 'OOMScoreAdjust') {
       const own = facts.managerLimits?.oomScoreAdjust;
@@ -254,10 +290,13 @@ function warnOnce(r: Refusal): void {
   const key = `${r.property}\0${r.reason}`;
   if (warned.has(key)) return;
   warned.add(key);
-  process.emitWarning(`${r.property} is not enforced on this host, and the pool runs without it (bestEffort): ${r.reason}`, {
-    type: 'UnitPoolWarning',
-    code: 'UNITPOOL_BEST_EFFORT',
-  });
+  process.emitWarning(
+    `${r.property} is not enforced on this host, and the pool runs without it (bestEffort): ${r.reason}`,
+    {
+      type: 'UnitPoolWarning',
+      code: 'UNITPOOL_BEST_EFFORT',
+    },
+  );
 }
 
 /**
@@ -265,7 +304,11 @@ function warnOnce(r: Refusal): void {
  * is not in bestEffort (closing `bus`, since the pool will not start); returns the unit's properties without the
  * best-effort ones that cannot be enforced (each warned about once per process), from the same compile.
  */
-export async function enforceCapabilities(bus: SystemdBus, choice: BusChoice, compiled: CompiledUnitOptions): Promise<readonly DBusProperty[]> {
+export async function enforceCapabilities(
+  bus: SystemdBus,
+  choice: BusChoice,
+  compiled: CompiledUnitOptions,
+): Promise<readonly DBusProperty[]> {
   // Most pools ask for nothing the host could lack: no need to ask the manager anything.
   if (hostRequirements(compiled.requested).every((r) => Object.keys(r.needs).length === 0)) return compiled.properties;
   const facts = await readHostFacts(bus, choice);

@@ -50,7 +50,8 @@ function number(text: string | undefined): number | undefined {
 /** Paths of a unit's cgroup in each hierarchy that matters. */
 function paths(cg: string) {
   const layout = cgroupLayout();
-  if (layout === 'v2') return { unified: `${ROOT}${cg}`, memory: undefined, pids: undefined, blkio: undefined, cpuacct: undefined };
+  if (layout === 'v2')
+    return { unified: `${ROOT}${cg}`, memory: undefined, pids: undefined, blkio: undefined, cpuacct: undefined };
   return {
     unified: layout === 'hybrid' ? `${ROOT}/unified${cg}` : undefined,
     memory: `${ROOT}/memory${cg}`,
@@ -93,11 +94,16 @@ export function cgroupUsage(controlGroup: string): CgroupUsage {
   const p = paths(controlGroup);
   const out: CgroupUsage = {};
   const cpuStat = p.unified ? read(`${p.unified}/cpu.stat`) : undefined;
-  const cpu = field(cpuStat, 'usage_usec') ?? (p.cpuacct ? divide(number(read(`${p.cpuacct}/cpuacct.usage`)), 1000) : undefined);
+  const cpu =
+    field(cpuStat, 'usage_usec') ?? (p.cpuacct ? divide(number(read(`${p.cpuacct}/cpuacct.usage`)), 1000) : undefined);
   if (cpu !== undefined) out.cpuUsec = cpu;
-  const memCurrent = p.memory ? number(read(`${p.memory}/memory.usage_in_bytes`)) : number(read(`${p.unified}/memory.current`));
+  const memCurrent = p.memory
+    ? number(read(`${p.memory}/memory.usage_in_bytes`))
+    : number(read(`${p.unified}/memory.current`));
   if (memCurrent !== undefined) out.memoryCurrent = memCurrent;
-  const memPeak = p.memory ? number(read(`${p.memory}/memory.max_usage_in_bytes`)) : number(read(`${p.unified}/memory.peak`));
+  const memPeak = p.memory
+    ? number(read(`${p.memory}/memory.max_usage_in_bytes`))
+    : number(read(`${p.unified}/memory.peak`));
   if (memPeak !== undefined) out.memoryPeak = memPeak;
   const swapPeak = p.unified && !p.memory ? number(read(`${p.unified}/memory.swap.peak`)) : undefined;
   if (swapPeak !== undefined) out.swapPeak = swapPeak;
@@ -127,6 +133,7 @@ function ioV1(text: string | undefined): Pick<CgroupUsage, 'ioReadBytes' | 'ioWr
 
 function ioV2(text: string | undefined): Pick<CgroupUsage, 'ioReadBytes' | 'ioWriteBytes'> | undefined {
   if (text === undefined) return undefined;
-  const sum = (key: string) => [...text.matchAll(new RegExp(`\\b${key}=(\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
+  const sum = (key: string) =>
+    [...text.matchAll(new RegExp(`\\b${key}=(\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
   return { ioReadBytes: sum('rbytes'), ioWriteBytes: sum('wbytes') };
 }

@@ -166,12 +166,19 @@ export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system
   const [version, features, controlGroup] = await Promise.all([get('Version'), get('Features'), get('ControlGroup')]);
   const managerCgroup = typeof controlGroup === 'string' ? controlGroup : '';
   const manager: ManagerKind =
-    choice === 'user' ? 'user' : choice === 'system' ? 'system' : /\/user@\d+\.service$/.test(managerCgroup) ? 'user' : 'system';
+    choice === 'user'
+      ? 'user'
+      : choice === 'system'
+        ? 'system'
+        : /\/user@\d+\.service$/.test(managerCgroup)
+          ? 'user'
+          : 'system';
   const systemdFeatures = typeof features === 'string' ? features.split(/\s+/).filter((f) => /^[+-]/.test(f)) : [];
   // An old systemd without the Features property: assume it has what the kernel has.
   const built = (f: string) => systemdFeatures.length === 0 || systemdFeatures.includes(`+${f}`);
   const layout = cgroupLayout();
-  const controllers = layout === 'v2' ? v2Controllers(managerCgroup) : layout === 'none' || manager === 'user' ? [] : v1Controllers();
+  const controllers =
+    layout === 'v2' ? v2Controllers(managerCgroup) : layout === 'none' || manager === 'user' ? [] : v1Controllers();
   const userNamespaces = userNamespacesAvailable();
   const kernelNamespaces = (['mnt', 'net', 'ipc', 'uts'] as const).filter((ns) => existsSync(`/proc/self/ns/${ns}`));
   const status = read('/proc/self/status') ?? '';
@@ -207,8 +214,12 @@ export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system
     const oom = read(`/proc/${pid}/oom_score_adj`)?.trim();
     if (limits !== undefined || oom !== undefined) {
       const hard: Partial<Record<PropertyName, bigint>> = {};
-      for (const [name, l] of Object.entries(parseLimits(limits ?? '')) as [PropertyName, { hard: bigint }][]) hard[name] = l.hard;
-      facts.managerLimits = { hard, ...(oom !== undefined && /^-?\d+$/.test(oom) ? { oomScoreAdjust: Number(oom) } : {}) };
+      for (const [name, l] of Object.entries(parseLimits(limits ?? '')) as [PropertyName, { hard: bigint }][])
+        hard[name] = l.hard;
+      facts.managerLimits = {
+        hard,
+        ...(oom !== undefined && /^-?\d+$/.test(oom) ? { oomScoreAdjust: Number(oom) } : {}),
+      };
     }
   }
   return facts;

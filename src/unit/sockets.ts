@@ -14,7 +14,9 @@ export type SocketDirKind = 'p' | 'l' | 'run';
 /** Where the directories go: /run/unitpool for root on the system bus, else under the user's runtime directory. */
 export function socketBase(bus: 'system' | 'user'): string {
   const uid = process.getuid?.() ?? 0;
-  return uid === 0 && bus === 'system' ? '/run/unitpool' : join(process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`, 'unitpool');
+  return uid === 0 && bus === 'system'
+    ? '/run/unitpool'
+    : join(process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`, 'unitpool');
 }
 
 function pidNamespace(): string {

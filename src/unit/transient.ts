@@ -31,8 +31,7 @@ export interface UnitInfo {
 
 export type JobResult = 'done' | 'canceled' | 'timeout' | 'failed' | 'dependency' | 'skipped';
 
-const JOB_REMOVED_RULE =
-  `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
+const JOB_REMOVED_RULE = `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
 
 /**
  * Calls `start` (which returns a job object path) and resolves with the job's result once systemd removes the job.
@@ -55,7 +54,17 @@ export async function runJob(bus: SystemdBus, start: () => Promise<string>, time
     if (early) return early;
     wanted = job;
     return await new Promise<JobResult>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new DBusCallError('JobRemoved', 'org.freedesktop.DBus.Error.Timeout', `systemd job ${job} did not finish within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new DBusCallError(
+              'JobRemoved',
+              'org.freedesktop.DBus.Error.Timeout',
+              `systemd job ${job} did not finish within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
       const offClose = bus.onClose((err) => {
         clearTimeout(timer);
         reject(err);
@@ -107,25 +116,39 @@ export class TransientUnit implements UnitInfo {
     const props = properties.map(([k, sig, v]) => [k, new Variant(sig, v)]);
     let result: JobResult;
     try {
-      result = await runJob(bus, async () => {
-        const [job] = await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [
-          name,
-          'fail',
-          props,
-          [],
-        ]);
-        return job as string;
-      }, timeoutMs);
+      result = await runJob(
+        bus,
+        async () => {
+          const [job] = await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [
+            name,
+            'fail',
+            props,
+            [],
+          ]);
+          return job as string;
+        },
+        timeoutMs,
+      );
     } catch (err) {
       const detail = err instanceof DBusCallError ? err.message : String(err);
-      throw new UnitStartError(`systemd refused to create ${name}: ${detail}`, err instanceof DBusCallError ? err.dbusName : 'error', describeFailure(), {
-        cause: err,
-        unit: name,
-      });
+      throw new UnitStartError(
+        `systemd refused to create ${name}: ${detail}`,
+        err instanceof DBusCallError ? err.dbusName : 'error',
+        describeFailure(),
+        {
+          cause: err,
+          unit: name,
+        },
+      );
     }
     if (result !== 'done') {
       const why = await explainFailedStart(bus, name);
-      throw new UnitStartError(`${name} failed to start (job ${result}${why ? `; ${why}` : ''})`, result, describeFailure(), { unit: name });
+      throw new UnitStartError(
+        `${name} failed to start (job ${result}${why ? `; ${why}` : ''})`,
+        result,
+        describeFailure(),
+        { unit: name },
+      );
     }
     const [objectPath] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
     const own = await bus.getAllProperties(objectPath, typeInterface(name));
@@ -140,7 +163,8 @@ export class TransientUnit implements UnitInfo {
     try {
       await runJob(
         bus,
-        async () => (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [this.name, 'replace']))[0] as string,
+        async () =>
+          (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StopUnit', 'ss', [this.name, 'replace']))[0] as string,
         timeoutMs,
       );
     } catch (err) {
@@ -175,7 +199,10 @@ export class TransientUnit implements UnitInfo {
 
 async function readUnit(bus: SystemdBus, path: string, typeIface = SERVICE_IFACE) {
   try {
-    const [unit, service] = await Promise.all([bus.getAllProperties(path, UNIT_IFACE), bus.getAllProperties(path, typeIface)]);
+    const [unit, service] = await Promise.all([
+      bus.getAllProperties(path, UNIT_IFACE),
+      bus.getAllProperties(path, typeIface),
+    ]);
     if (unit.LoadState === 'not-found') return undefined;
     return { unit, service };
   } catch (err) {

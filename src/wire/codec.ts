@@ -84,7 +84,11 @@ export class Codec {
   private readonly recordsFrom: number;
 
   constructor(options: CodecOptions = {}) {
-    this.unpackr = new Unpackr({ structuredClone: false, mapsAsObjects: true, copyBuffers: options.copyBuffers === true });
+    this.unpackr = new Unpackr({
+      structuredClone: false,
+      mapsAsObjects: true,
+      copyBuffers: options.copyBuffers === true,
+    });
     this.recordsFrom = options.recordsFrom ?? 16;
   }
 
@@ -112,7 +116,9 @@ export class Codec {
     try {
       return this.unpackr.unpack(buffer);
     } catch (err) {
-      throw new ProtocolError(`cannot decode a message of ${buffer.length} bytes: ${errorMessage(err)}`, { cause: err });
+      throw new ProtocolError(`cannot decode a message of ${buffer.length} bytes: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
   }
 

@@ -70,7 +70,8 @@ export function encodeBoot(workers: readonly (readonly [id: number, key: Buffer]
 /** The boot frame's body: [id, key] pairs; throws on anything else. */
 export function parseBoot(body: Buffer): [number, Buffer][] {
   const count = body.length >= 4 ? body.readUInt32BE(0) : -1;
-  if (count < 0 || body.length !== 4 + count * (4 + KEY_SIZE)) throw new Error(`malformed boot frame (${body.length} bytes)`);
+  if (count < 0 || body.length !== 4 + count * (4 + KEY_SIZE))
+    throw new Error(`malformed boot frame (${body.length} bytes)`);
   return Array.from({ length: count }, (_, i) => [
     body.readUInt32BE(4 + i * (4 + KEY_SIZE)),
     Buffer.from(body.subarray(8 + i * (4 + KEY_SIZE), 8 + i * (4 + KEY_SIZE) + KEY_SIZE)),

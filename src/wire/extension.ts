@@ -98,7 +98,9 @@ function reviveError(data: unknown[]): Error {
   let error: Error;
   try {
     setStackTraceLimit(0);
-    error = isAggregate ? new AggregateError(errors ?? [], message, options) : new (Class as ErrorConstructor)(message, options);
+    error = isAggregate
+      ? new AggregateError(errors ?? [], message, options)
+      : new (Class as ErrorConstructor)(message, options);
   } finally {
     setStackTraceLimit(limit);
   }

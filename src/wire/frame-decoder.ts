@@ -71,7 +71,8 @@ export class FrameDecoder {
     return {
       buffer: () => this.nextReadBuffer(),
       callback: (bytesRead: number) => {
-        if (this.readIntoBody !== null && this.readIntoBody === this.body && this.readAt === this.bodyFill) this.bodyRead(bytesRead);
+        if (this.readIntoBody !== null && this.readIntoBody === this.body && this.readAt === this.bodyFill)
+          this.bodyRead(bytesRead);
         else this.push(this.readBuffer.subarray(0, bytesRead)); // (also when a push() in between changed the state)
         onRead?.();
         return true;

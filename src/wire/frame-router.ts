@@ -41,7 +41,10 @@ export class FrameRouter {
   constructor(options: FrameRouterOptions) {
     this.maxFrame = checkMaxFrame(options.maxFrame);
     this.onPiece = options.onPiece;
-    this.control = new FrameDecoder({ maxFrame: this.maxFrame, onFrame: (_channel, payload) => options.onControlFrame(payload) });
+    this.control = new FrameDecoder({
+      maxFrame: this.maxFrame,
+      onFrame: (_channel, payload) => options.onControlFrame(payload),
+    });
   }
 
   /** Feeds bytes; passes on the pieces (and delivers the control frames) they hold before returning. */

@@ -31,7 +31,10 @@ export class FrameTooLargeError extends ProtocolError {
   readonly channel: number;
 
   constructor(length: number, max: number, channel: number, options: UnitPoolErrorOptions = {}) {
-    super(`frame on channel ${channel} declares a payload of ${length} bytes, more than the limit of ${max} bytes (maxFrame)`, options);
+    super(
+      `frame on channel ${channel} declares a payload of ${length} bytes, more than the limit of ${max} bytes (maxFrame)`,
+      options,
+    );
     this.length = length;
     this.max = max;
     this.channel = channel;
@@ -50,7 +53,8 @@ export function checkMaxFrame(maxFrame: number | undefined): number {
 /** Throws a RangeError unless `channel` is an integer from 0 to 2^32-1. */
 export function checkChannel(channel: number): void {
   // `>>> 0` keeps integers in [0, 2^32) and changes anything else (fractions, negatives, NaN, huge)
-  if (channel >>> 0 !== channel) throw new RangeError(`channel must be an integer from 0 to ${0xffffffff}, got ${channel}`);
+  if (channel >>> 0 !== channel)
+    throw new RangeError(`channel must be an integer from 0 to ${0xffffffff}, got ${channel}`);
 }
 
 /**
@@ -58,7 +62,8 @@ export function checkChannel(channel: number): void {
  * Returns the buffer written to.
  */
 export function encodeHeader(length: number, channel: number, target?: Buffer, offset = 0): Buffer {
-  if (length >>> 0 !== length) throw new RangeError(`frame length must be an integer from 0 to ${MAX_FRAME_LIMIT}, got ${length}`);
+  if (length >>> 0 !== length)
+    throw new RangeError(`frame length must be an integer from 0 to ${MAX_FRAME_LIMIT}, got ${length}`);
   checkChannel(channel);
   const out = target ?? Buffer.allocUnsafe(HEADER_SIZE);
   out.writeUInt32BE(length, offset);

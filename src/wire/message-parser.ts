@@ -40,10 +40,19 @@ interface Shape {
   fields: readonly Field[];
 }
 
-const isInteger = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isInteger = (v: unknown, min: number, max: number): boolean =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
-const taskId: Field = { name: 'taskId', what: 'a task id (an integer >= 0)', test: (v) => isInteger(v, 0, Number.MAX_SAFE_INTEGER) };
-const workerId: Field = { name: 'workerId', what: 'a worker id (an integer from 1 to 2^32-1)', test: (v) => isInteger(v, 1, 0xffffffff) };
+const taskId: Field = {
+  name: 'taskId',
+  what: 'a task id (an integer >= 0)',
+  test: (v) => isInteger(v, 0, Number.MAX_SAFE_INTEGER),
+};
+const workerId: Field = {
+  name: 'workerId',
+  what: 'a worker id (an integer from 1 to 2^32-1)',
+  test: (v) => isInteger(v, 1, 0xffffffff),
+};
 const pid: Field = { name: 'pid', what: 'a process id (an integer >= 1)', test: (v) => isInteger(v, 1, 0x7fffffff) };
 const bytes: Field = { name: 'bytes', what: 'bytes (a msgpack bin)', test: (v) => v instanceof Uint8Array };
 const text = (name: string): Field => ({ name, what: 'a string', test: (v) => typeof v === 'string' });
@@ -62,19 +71,29 @@ const FROM_WORKER = new Map<number, Shape>([
 
 const FROM_SUPERVISOR = new Map<number, Shape>([
   [FromSupervisor.Hello, { name: 'Hello', fields: [pid] }],
-  [FromSupervisor.Spawned, { name: 'Spawned', fields: [workerId, pid, { name: 'relayed', what: '0 or 1', test: (v) => v === 0 || v === 1 }] }],
+  [
+    FromSupervisor.Spawned,
+    { name: 'Spawned', fields: [workerId, pid, { name: 'relayed', what: '0 or 1', test: (v) => v === 0 || v === 1 }] },
+  ],
   [
     FromSupervisor.Exited,
     {
       name: 'Exited',
       fields: [
         workerId,
-        { name: 'exitCode', what: 'an exit code (an integer) or null', test: (v) => v === null || isInteger(v, -0x80000000, 0x7fffffff) },
+        {
+          name: 'exitCode',
+          what: 'an exit code (an integer) or null',
+          test: (v) => v === null || isInteger(v, -0x80000000, 0x7fffffff),
+        },
         { name: 'signal', what: 'a signal name (a string) or null', test: (v) => v === null || typeof v === 'string' },
       ],
     },
   ],
-  [FromSupervisor.Output, { name: 'Output', fields: [workerId, { name: 'fd', what: '1 or 2', test: (v) => v === 1 || v === 2 }, bytes] }],
+  [
+    FromSupervisor.Output,
+    { name: 'Output', fields: [workerId, { name: 'fd', what: '1 or 2', test: (v) => v === 1 || v === 2 }, bytes] },
+  ],
   [FromSupervisor.SpawnFailed, { name: 'SpawnFailed', fields: [workerId, text('message')] }],
   [FromSupervisor.WorkerFault, { name: 'WorkerFault', fields: [workerId, text('message')] }],
 ]);
@@ -94,19 +113,29 @@ function parse(payload: Buffer, from: 'worker' | 'supervisor', shapes: ReadonlyM
   try {
     msg = decode(payload);
   } catch (err) {
-    throw new MalformedMessageError(from, `a frame of ${payload.length} bytes that is not msgpack (${(err as Error).message})`, { cause: err });
+    throw new MalformedMessageError(
+      from,
+      `a frame of ${payload.length} bytes that is not msgpack (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   if (!Array.isArray(msg)) throw new MalformedMessageError(from, `${describe(msg)} instead of a message (an array)`);
   const shape = typeof msg[0] === 'number' ? shapes.get(msg[0]) : undefined;
   if (shape === undefined) throw new MalformedMessageError(from, `a message of an unknown type ${describe(msg[0])}`);
   const fields = shape.fields;
   if (msg.length !== fields.length + 1) {
-    throw new MalformedMessageError(from, `a ${shape.name} message of ${msg.length} elements instead of ${fields.length + 1}`);
+    throw new MalformedMessageError(
+      from,
+      `a ${shape.name} message of ${msg.length} elements instead of ${fields.length + 1}`,
+    );
   }
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i]!;
     if (!field.test(msg[i + 1])) {
-      throw new MalformedMessageError(from, `a ${shape.name} message whose ${field.name} is ${describe(msg[i + 1])}, not ${field.what}`);
+      throw new MalformedMessageError(
+        from,
+        `a ${shape.name} message whose ${field.name} is ${describe(msg[i + 1])}, not ${field.what}`,
+      );
     }
   }
   return msg;
@@ -115,7 +144,8 @@ function parse(payload: Buffer, from: 'worker' | 'supervisor', shapes: ReadonlyM
 /** A short description of an untrusted value, for an error message (never its whole content). */
 function describe(value: unknown): string {
   if (value === null || value === undefined || typeof value === 'boolean') return String(value);
-  if (typeof value === 'number' || typeof value === 'bigint') return typeof value === 'bigint' ? `${value}n` : String(value);
+  if (typeof value === 'number' || typeof value === 'bigint')
+    return typeof value === 'bigint' ? `${value}n` : String(value);
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (value instanceof Uint8Array) return `${value.byteLength} bytes`;

@@ -35,10 +35,22 @@ export type DefineMessage =
   | [op: typeof ToWorker.Define, fnKey: number, kind: 'module', url: string, exportName: string];
 export type CallMessage = [op: typeof ToWorker.Call, taskId: number, fnKey: number, args: unknown[]];
 /** spread 1: each item is a tuple of arguments (map over several iterables, zipped). */
-export type CallChunkMessage = [op: typeof ToWorker.CallChunk, taskId: number, fnKey: number, items: unknown[], spread?: 1];
+export type CallChunkMessage = [
+  op: typeof ToWorker.CallChunk,
+  taskId: number,
+  fnKey: number,
+  items: unknown[],
+  spread?: 1,
+];
 export type InitMessage = [op: typeof ToWorker.Init, fnKey: number, args: unknown[]];
 export type ExitMessage = [op: typeof ToWorker.Exit];
-export type CallStreamMessage = [op: typeof ToWorker.CallStream, taskId: number, fnKey: number, args: unknown[], window: number];
+export type CallStreamMessage = [
+  op: typeof ToWorker.CallStream,
+  taskId: number,
+  fnKey: number,
+  args: unknown[],
+  window: number,
+];
 export type CreditMessage = [op: typeof ToWorker.Credit, taskId: number, n: number];
 export type CancelMessage = [op: typeof ToWorker.Cancel, taskId: number];
 export type ToWorkerMessage =
@@ -122,17 +134,22 @@ export const FromSupervisor = {
 
 export type HelloMessage = [op: typeof FromSupervisor.Hello, pid: number];
 export type SpawnedMessage = [op: typeof FromSupervisor.Spawned, workerId: number, pid: number, relayed: 0 | 1];
-export type ExitedMessage = [op: typeof FromSupervisor.Exited, workerId: number, exitCode: number | null, signal: string | null];
-export type SupervisorOutputMessage = [op: typeof FromSupervisor.Output, workerId: number, fd: 1 | 2, bytes: Uint8Array];
+export type ExitedMessage = [
+  op: typeof FromSupervisor.Exited,
+  workerId: number,
+  exitCode: number | null,
+  signal: string | null,
+];
+export type SupervisorOutputMessage = [
+  op: typeof FromSupervisor.Output,
+  workerId: number,
+  fd: 1 | 2,
+  bytes: Uint8Array,
+];
 export type SpawnFailedMessage = [op: typeof FromSupervisor.SpawnFailed, workerId: number, message: string];
 export type WorkerFaultMessage = [op: typeof FromSupervisor.WorkerFault, workerId: number, message: string];
 export type FromSupervisorMessage =
-  | HelloMessage
-  | SpawnedMessage
-  | ExitedMessage
-  | SupervisorOutputMessage
-  | SpawnFailedMessage
-  | WorkerFaultMessage;
+  HelloMessage | SpawnedMessage | ExitedMessage | SupervisorOutputMessage | SpawnFailedMessage | WorkerFaultMessage;
 
 /** A message from the pool, for a worker: the pool is trusted, so the decoded array is only given its type. */
 export function decodeToWorker(payload: Buffer): ToWorkerMessage {

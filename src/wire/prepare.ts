@@ -10,7 +10,15 @@
 
 import { types } from 'node:util';
 import { Boxed, NEGATIVE_ZERO, TAG_ERROR, TAG_MAP } from './extension.js';
-import { describeMapKey, errorMessage, Failure, keySegment, placeholder, toSerializationError, trace } from './value-path.js';
+import {
+  describeMapKey,
+  errorMessage,
+  Failure,
+  keySegment,
+  placeholder,
+  toSerializationError,
+  trace,
+} from './value-path.js';
 
 /** Containers nested deeper than this are refused (msgpackr's recursion overflows the stack near ~1400). */
 export const MAX_DEPTH = 1000;
@@ -53,7 +61,8 @@ function className(value: object): string {
 }
 
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
   else target[key] = value;
 }
 
@@ -84,7 +93,11 @@ function functionFailure(fn: unknown): Failure {
 
 function walkObject(value: object, depth: number): unknown {
   if (depth >= MAX_DEPTH) {
-    throw new Failure(`it is nested more than ${MAX_DEPTH} levels deep`, `nested more than ${MAX_DEPTH} levels deep`, 'depth');
+    throw new Failure(
+      `it is nested more than ${MAX_DEPTH} levels deep`,
+      `nested more than ${MAX_DEPTH} levels deep`,
+      'depth',
+    );
   }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === ArrayProto) return walkArray(value as unknown[], depth);
@@ -94,7 +107,8 @@ function walkObject(value: object, depth: number): unknown {
   if (proto === MapProto) return walkMap(value as Map<unknown, unknown>, depth);
   if (proto === SetProto) return walkSet(value as Set<unknown>, depth);
   if (value instanceof Error || types.isNativeError(value)) {
-    if (errorsInProgress.includes(value)) throw new Failure('it is a circular reference to an enclosing error', 'a circular reference');
+    if (errorsInProgress.includes(value))
+      throw new Failure('it is a circular reference to an enclosing error', 'a circular reference');
     return boxError(value as Error, depth);
   }
   return walkOther(value, depth);
@@ -301,7 +315,6 @@ function walkOther(value: object, depth: number): unknown {
 /** Errors being boxed, outermost first: a cause or field that leads back to one of them is a cycle. */
 const errorsInProgress: object[] = [];
 
-
 /** Walks a part of an error; what cannot be sent becomes a placeholder string instead of a failure. */
 function lenient(read: () => unknown, depth: number): unknown {
   try {
@@ -321,7 +334,8 @@ function readString(read: () => unknown): string | undefined {
 }
 
 function boxError(error: Error, depth: number): Boxed {
-  if (depth >= MAX_DEPTH) throw new Failure(`it is nested more than ${MAX_DEPTH} levels deep`, 'nested too deeply', 'depth');
+  if (depth >= MAX_DEPTH)
+    throw new Failure(`it is nested more than ${MAX_DEPTH} levels deep`, 'nested too deeply', 'depth');
   errorsInProgress.push(error);
   try {
     const name = readString(() => error.name) ?? 'Error';
@@ -336,9 +350,20 @@ function boxError(error: Error, depth: number): Boxed {
       /* a proxy that throws */
     }
     for (const key of keys) {
-      if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause' || (isAggregate && key === 'errors')) continue;
+      if (
+        key === 'name' ||
+        key === 'message' ||
+        key === 'stack' ||
+        key === 'cause' ||
+        (isAggregate && key === 'errors')
+      )
+        continue;
       fields ??= {};
-      setOwn(fields, key, lenient(() => (error as unknown as Record<string, unknown>)[key], depth + 1));
+      setOwn(
+        fields,
+        key,
+        lenient(() => (error as unknown as Record<string, unknown>)[key], depth + 1),
+      );
     }
     let errors: unknown[] | undefined;
     if (isAggregate) {
@@ -349,7 +374,9 @@ function boxError(error: Error, depth: number): Boxed {
         list = [];
       }
       // one by one: one unsendable entry must not cost the others
-      errors = Array.isArray(list) ? list.map((item) => lenient(() => item, depth + 2)) : [lenient(() => list, depth + 1)];
+      errors = Array.isArray(list)
+        ? list.map((item) => lenient(() => item, depth + 2))
+        : [lenient(() => list, depth + 1)];
     }
     const data: unknown[] = [TAG_ERROR, name, message, stack, fields, errors];
     if (Object.prototype.hasOwnProperty.call(error, 'cause')) data.push(lenient(() => error.cause, depth + 1));

@@ -29,7 +29,8 @@ export function keySegment(key: string): string {
 export function describeMapKey(key: unknown): string {
   if (typeof key === 'string') return JSON.stringify(key.length > 40 ? key.slice(0, 37) + '...' : key);
   if (typeof key === 'bigint') return `${key}n`;
-  if (key === null || (typeof key !== 'object' && typeof key !== 'function' && typeof key !== 'symbol')) return String(key);
+  if (key === null || (typeof key !== 'object' && typeof key !== 'function' && typeof key !== 'symbol'))
+    return String(key);
   return '…';
 }
 
@@ -44,12 +45,13 @@ export function errorMessage(err: unknown): string {
 /** Adds one level of path to a failure travelling up, turning any other exception into one. */
 export function trace(err: unknown, container: object, segment: string): Failure {
   const failure =
-    err instanceof Failure ? err : new Failure(`reading it threw: ${errorMessage(err)}`, 'reading it threw', 'value', err);
+    err instanceof Failure
+      ? err
+      : new Failure(`reading it threw: ${errorMessage(err)}`, 'reading it threw', 'value', err);
   failure.segments.push(segment);
   failure.containers.push(container);
   return failure;
 }
-
 
 /** The first container that occurs twice on the path, as [first index, second index] (root first). */
 export function findCycle(containersInnermostFirst: readonly object[]): [number, number] | undefined {
@@ -80,11 +82,16 @@ export function toSerializationError(err: unknown, root: string): SerializationE
       );
     }
   }
-  return new SerializationError(root + segments.join(''), err.problem, err.cause === undefined ? {} : { cause: err.cause });
+  return new SerializationError(
+    root + segments.join(''),
+    err.problem,
+    err.cause === undefined ? {} : { cause: err.cause },
+  );
 }
 
 export function placeholder(failure: unknown): string {
   if (!(failure instanceof Failure)) return '[not sendable: reading it threw]';
-  if (failure.kind === 'depth') return `[not sendable: ${findCycle(failure.containers) ? 'a circular reference' : failure.short}]`;
+  if (failure.kind === 'depth')
+    return `[not sendable: ${findCycle(failure.containers) ? 'a circular reference' : failure.short}]`;
   return `[not sendable: ${failure.short}]`;
 }

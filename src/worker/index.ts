@@ -22,6 +22,9 @@ export interface WorkerHook {
  */
 export function progress(value: unknown): Promise<void> {
   const hook = (globalThis as { [WORKER_HOOK]?: WorkerHook })[WORKER_HOOK];
-  if (!hook) throw new UsageError('progress() is for code that runs in a unitpool task (submit, map, stream): no task runs in this process');
+  if (!hook)
+    throw new UsageError(
+      'progress() is for code that runs in a unitpool task (submit, map, stream): no task runs in this process',
+    );
   return hook.progress(value);
 }

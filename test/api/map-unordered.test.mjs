@@ -26,7 +26,8 @@ describe('map with ordered: false', () => {
     for await (const y of pool.map((x) => x * 2, items, { ordered: false, chunksize: 100 })) out.push(y);
     expect(out.length).toBe(5000);
     expect([...out].sort((a, b) => a - b)).toEqual(items.map((x) => x * 2));
-    for (let i = 0; i < out.length; i += 100) expect(out.slice(i, i + 100)).toEqual(Array.from({ length: 100 }, (_, k) => out[i] + 2 * k));
+    for (let i = 0; i < out.length; i += 100)
+      expect(out.slice(i, i + 100)).toEqual(Array.from({ length: 100 }, (_, k) => out[i] + 2 * k));
   });
 
   it('pulls input lazily, in bounds, and cancels what has not started when the loop is left', async () => {
@@ -48,7 +49,8 @@ describe('map with ordered: false', () => {
 
   it('throws a failing chunk when it completes, not when its turn in input order comes', async () => {
     const started = Date.now();
-    const task = (ms) => (ms === 1 ? Promise.reject(new RangeError('one failed')) : new Promise((r) => setTimeout(r, ms)));
+    const task = (ms) =>
+      ms === 1 ? Promise.reject(new RangeError('one failed')) : new Promise((r) => setTimeout(r, ms));
     const it = pool.map(task, [1500, 1], { ordered: false });
     await expect(it.next()).rejects.toThrow(/one failed/);
     expect(Date.now() - started).toBeLessThan(1200);

@@ -32,16 +32,20 @@ describe('options objects are checked', () => {
 
   it('submit, map, stream and shutdown refuse misspelt options; what was submitted before still runs', async () => {
     const earlier = pool.submit((x) => x * 2, [21]);
-    await expect(pool.submit((x) => x, [1], { timout: 100 })).rejects.toThrow(/unknown option ['"]timout['"]; did you mean ['"]timeout['"]\?/);
+    await expect(pool.submit((x) => x, [1], { timout: 100 })).rejects.toThrow(
+      /unknown option ['"]timout['"]; did you mean ['"]timeout['"]\?/,
+    );
     await expect(pool.submit((x) => x, [1], { timeout: '100' })).rejects.toBeInstanceOf(OptionError);
-    expect(() => pool.map((x) => x, [1, 2], { chunkSize: 10 })).toThrow(/unknown option ['"]chunkSize['"]; did you mean ['"]chunksize['"]\?/);
+    expect(() => pool.map((x) => x, [1, 2], { chunkSize: 10 })).toThrow(
+      /unknown option ['"]chunkSize['"]; did you mean ['"]chunksize['"]\?/,
+    );
     expect(() => pool.stream(async function* () {}, [], { windw: 4 })).toThrow(/did you mean ['"]window['"]\?/);
     await expect(pool.shutdown({ wiat: true })).rejects.toThrow(/did you mean ['"]wait['"]\?/);
     expect(await earlier).toBe(42);
     expect(await pool.submit(() => 'still open')).toBe('still open');
   });
 
-  it('map over two iterables zips them, the shortest wins (Python\'s map)', async () => {
+  it("map over two iterables zips them, the shortest wins (Python's map)", async () => {
     const out = [];
     for await (const y of pool.map((a, b) => a + b, [1, 2, 3], [10, 20])) out.push(y);
     expect(out).toEqual([11, 22]);
@@ -52,7 +56,10 @@ describe('options objects are checked', () => {
       yield* ['a', 'b', 'c', 'd'];
     }
     const out = [];
-    for await (const y of pool.map((n, s, t) => `${n}${s}${t}`, [1, 2, 3], letters(), new Set(['x', 'y', 'z']), { chunksize: 2 })) out.push(y);
+    for await (const y of pool.map((n, s, t) => `${n}${s}${t}`, [1, 2, 3], letters(), new Set(['x', 'y', 'z']), {
+      chunksize: 2,
+    }))
+      out.push(y);
     expect(out).toEqual(['1ax', '2by', '3cz']);
   });
 

@@ -12,7 +12,11 @@ describe('results that cannot be delivered', () => {
   it('a result holding a function: SerializationError, its path inside the result, from the worker', async () => {
     const err = await pool.submit(() => ({ rows: [1, { format: () => 'x' }] })).catch((e) => e);
     expect(err).toBeInstanceOf(SerializationError);
-    expect(err).toMatchObject({ path: 'result.rows[1].format', direction: 'from-worker', code: 'ERR_UNITPOOL_SERIALIZE' });
+    expect(err).toMatchObject({
+      path: 'result.rows[1].format',
+      direction: 'from-worker',
+      code: 'ERR_UNITPOOL_SERIALIZE',
+    });
     expect(err.message).toMatch(/result\.rows\[1\]\.format cannot be sent from the worker back to the pool/);
   });
 

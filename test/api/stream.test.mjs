@@ -8,21 +8,28 @@ const pool = new UnitPool({ maxWorkers: 2 });
 afterAll(() => pool.shutdown());
 
 const readMark = (name) =>
-  pool.submit(async (file) => {
-    const { readFileSync } = await import('node:fs');
-    try {
-      return readFileSync(file, 'utf8');
-    } catch {
-      return 'none';
-    }
-  }, [name]);
+  pool.submit(
+    async (file) => {
+      const { readFileSync } = await import('node:fs');
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return 'none';
+      }
+    },
+    [name],
+  );
 
 describe('stream', () => {
   it('yields what the generator yields, in order, then ends', async () => {
     const out = [];
-    for await (const row of pool.stream(async function* (n) {
-      for (let i = 0; i < n; i++) yield { row: i };
-    }, [1000])) out.push(row.row);
+    for await (const row of pool.stream(
+      async function* (n) {
+        for (let i = 0; i < n; i++) yield { row: i };
+      },
+      [1000],
+    ))
+      out.push(row.row);
     expect(out).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
@@ -35,13 +42,17 @@ describe('stream', () => {
   it('the worker runs no more than the window ahead of a slow consumer', async () => {
     const mark = `/tmp/unitpool-stream-ahead-${process.pid}`;
     const seen = [];
-    for await (const i of pool.stream(async function* (file) {
-      const { writeFileSync } = await import('node:fs');
-      for (let i = 0; i < 10_000; i++) {
-        writeFileSync(file, String(i));
-        yield i;
-      }
-    }, [mark], { window: 8 })) {
+    for await (const i of pool.stream(
+      async function* (file) {
+        const { writeFileSync } = await import('node:fs');
+        for (let i = 0; i < 10_000; i++) {
+          writeFileSync(file, String(i));
+          yield i;
+        }
+      },
+      [mark],
+      { window: 8 },
+    )) {
       seen.push(i);
       if (seen.length === 5) {
         await new Promise((r) => setTimeout(r, 300));
@@ -55,14 +66,17 @@ describe('stream', () => {
 
   it('leaving the loop stops the generator: its finally runs in the worker before the loop is done', async () => {
     const mark = `/tmp/unitpool-stream-finally-${process.pid}`;
-    for await (const i of pool.stream(async function* (file) {
-      const { writeFileSync } = await import('node:fs');
-      try {
-        for (let i = 0; ; i++) yield i;
-      } finally {
-        writeFileSync(file, 'finally ran');
-      }
-    }, [mark])) {
+    for await (const i of pool.stream(
+      async function* (file) {
+        const { writeFileSync } = await import('node:fs');
+        try {
+          for (let i = 0; ; i++) yield i;
+        } finally {
+          writeFileSync(file, 'finally ran');
+        }
+      },
+      [mark],
+    )) {
       if (i === 3) break;
     }
     expect(await readMark(mark)).toBe('finally ran');
@@ -78,7 +92,8 @@ describe('stream', () => {
         yield 1;
         yield 2;
         throw new RangeError('row 3 is broken');
-      })) out.push(x);
+      }))
+        out.push(x);
     };
     await expect(loop()).rejects.toThrow(RangeError);
     expect(out).toEqual([1, 2]);
@@ -90,9 +105,14 @@ describe('stream', () => {
       for await (const x of pool.stream(async function* () {
         yield 'fine';
         yield { handler: () => 1 };
-      })) out.push(x);
+      }))
+        out.push(x);
     };
-    await expect(loop()).rejects.toMatchObject({ name: 'SerializationError', path: 'item.handler', direction: 'from-worker' });
+    await expect(loop()).rejects.toMatchObject({
+      name: 'SerializationError',
+      path: 'item.handler',
+      direction: 'from-worker',
+    });
     expect(out).toEqual(['fine']);
   });
 
@@ -100,11 +120,16 @@ describe('stream', () => {
     const loop = async () => {
       for await (const _ of pool.stream(() => 42)) void _;
     };
-    await expect(loop()).rejects.toThrow(/fn must be an async generator function, or return an iterable; it returned number/);
+    await expect(loop()).rejects.toThrow(
+      /fn must be an async generator function, or return an iterable; it returned number/,
+    );
   });
 
   it('a stream left before its task started is dropped', async () => {
-    const busy = [pool.submit(() => new Promise((r) => setTimeout(r, 300))), pool.submit(() => new Promise((r) => setTimeout(r, 300)))];
+    const busy = [
+      pool.submit(() => new Promise((r) => setTimeout(r, 300))),
+      pool.submit(() => new Promise((r) => setTimeout(r, 300))),
+    ];
     const it = pool.stream(async function* () {
       yield 'never';
     });

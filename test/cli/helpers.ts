@@ -28,9 +28,16 @@ export interface RunResult {
 }
 
 /** Runs `node dist/src/cli/main.js run ...args` and collects everything. */
-export function run(args: string[], opts: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(
+  args: string[],
+  opts: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, 'run', ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'run', ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     collect(p, resolve, reject);
     p.stdin.on('error', () => {});
     p.stdin.end(opts.input ?? '');
@@ -50,7 +57,11 @@ export function shell(line: string, opts: { cwd?: string } = {}): Promise<RunRes
 }
 
 /** Collects a child's stdout and stderr; settles when it closes (or cannot start). */
-function collect(p: ChildProcessByStdio<Writable | null, Readable, Readable>, resolve: (r: RunResult) => void, reject: (e: Error) => void): void {
+function collect(
+  p: ChildProcessByStdio<Writable | null, Readable, Readable>,
+  resolve: (r: RunResult) => void,
+  reject: (e: Error) => void,
+): void {
   let stdout = '';
   let stderr = '';
   p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

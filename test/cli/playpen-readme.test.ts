@@ -46,14 +46,25 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     chmodSync(proj, 0o755);
     writeFileSync(
       join(proj, 'package.json'),
-      JSON.stringify({ name: 'proj', version: '1.0.0', private: true, scripts: { dev: 'echo dev-server up', test: 'cat .env; echo tests-ran; touch /tmp/unitpool-readme-private-tmp' } }),
+      JSON.stringify({
+        name: 'proj',
+        version: '1.0.0',
+        private: true,
+        scripts: {
+          dev: 'echo dev-server up',
+          test: 'cat .env; echo tests-ran; touch /tmp/unitpool-readme-private-tmp',
+        },
+      }),
     );
     writeFileSync(join(proj, '.env'), 'SECRET=1\n');
     writeFileSync(
       join(proj, 'add_days.py'),
       'import sys\nfrom datetime import datetime as dt\nfrom datetime import timedelta\nfor line in sys.stdin:\n    value = dt.fromisoformat(line.strip())\n    output = value + timedelta(days=int(sys.argv[1]))\n    print(output.isoformat())\n',
     );
-    writeFileSync(join(proj, 'my-program'), '#!/bin/sh\nls /usr/lib > /dev/null && echo read-usr-lib\necho hi > /tmp/unitpool-readme-test-out && echo wrote-tmp\n(echo x > /usr/x) 2>/dev/null || echo usr-read-only\n');
+    writeFileSync(
+      join(proj, 'my-program'),
+      '#!/bin/sh\nls /usr/lib > /dev/null && echo read-usr-lib\necho hi > /tmp/unitpool-readme-test-out && echo wrote-tmp\n(echo x > /usr/x) 2>/dev/null || echo usr-read-only\n',
+    );
     chmodSync(join(proj, 'my-program'), 0o755);
   });
   afterAll(() => {
@@ -76,7 +87,9 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     // Without -q, the kill is named.
     const loud = await run(['-m', '1K', 'date']);
     expect(loud.code).toBe(137);
-    expect(loud.stderr).toMatch(/^unitpool run: the command was killed by the kernel's OOM killer: the unit ran out of memory \(MemoryMax=1\.0K\)$/m);
+    expect(loud.stderr).toMatch(
+      /^unitpool run: the command was killed by the kernel's OOM killer: the unit ran out of memory \(MemoryMax=1\.0K\)$/m,
+    );
     expect(loud.stderr).toMatch(/^Finished with result: oom-kill$/m);
     expect(loud.stderr).toMatch(/^Main processes terminated with: code=killed\/status=KILL$/m);
   });
@@ -120,7 +133,11 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     // $ playpen -m 50M -q -- python3 -c "print(123)"
     // 123
     it('-m 50M -q -- python3 -c "print(123)"', async () => {
-      expect(await run(['-m', '50M', '-q', '--', PYTHON!, '-c', 'print(123)'])).toMatchObject({ code: 0, stdout: '123\n', stderr: '' });
+      expect(await run(['-m', '50M', '-q', '--', PYTHON!, '-c', 'print(123)'])).toMatchObject({
+        code: 0,
+        stdout: '123\n',
+        stderr: '',
+      });
     });
 
     // $ playpen -m 50M -- python3 -c "print(123)"
@@ -148,7 +165,10 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     // $ echo $(date --rfc-3339 s) | playpen -m 50M -q -- python3 add_days.py 10 | tr '[0-9]' 'X'
     // XXXX-XX-XXTXX:XX:XX+XX:XX
     it('works in a pipeline: add_days.py', async () => {
-      const r = await shell(`echo $(date --rfc-3339 s) | $UNITPOOL run -m 50M -q -- ${PYTHON} add_days.py 10 | tr '[0-9]' 'X'`, { cwd: proj });
+      const r = await shell(
+        `echo $(date --rfc-3339 s) | $UNITPOOL run -m 50M -q -- ${PYTHON} add_days.py 10 | tr '[0-9]' 'X'`,
+        { cwd: proj },
+      );
       expect(r).toMatchObject({ code: 0, stdout: 'XXXX-XX-XXTXX:XX:XX+XX:XX\n', stderr: '' });
     });
   });
@@ -158,7 +178,7 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
   // ABC=123
   // <snip>
   // "But if the option is off, the ABC variable is not passed through."
-  it("--capture-env=on passes ABC=123; off, it does not", async () => {
+  it('--capture-env=on passes ABC=123; off, it does not', async () => {
     const env = { ...process.env, ABC: '123' };
     const on = await run(['-q', '--capture-env=on', '--', 'bash', '-c', 'env'], { env });
     expect(on.stdout).toMatch(/^ABC=123$/m);
@@ -192,7 +212,10 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     // $ playpen --current-dir-only --rw $(npm config get cache) --ro $(npm config get prefix) -m 2G -- npm install
     // $ playpen --current-dir-only --rw ~/.npm -m 2G -- npm install
     it('--current-dir-only --rw <npm cache> --ro <npm prefix> -m 2G -- npm install', async () => {
-      for (const extra of [['--rw', npm('config get cache'), '--ro', npm('config get prefix')], ['--rw', npm('config get cache')]]) {
+      for (const extra of [
+        ['--rw', npm('config get cache'), '--ro', npm('config get prefix')],
+        ['--rw', npm('config get cache')],
+      ]) {
         const r = await run(['-q', '--current-dir-only', ...extra, '-m', '2G', '--', 'npm', 'install'], { cwd: proj });
         expect(r.code).toBe(0);
         expect(r.stdout).toMatch(/^found 0 vulnerabilities$/m);
@@ -203,7 +226,22 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     it('--current-dir-only --ro <prefix> --rw <cache> --ro /run/user -- npm ci', async () => {
       mkdirSync('/run/user', { recursive: true, mode: 0o755 });
       await run(['-q', '--current-dir-only', '--', 'npm', 'install'], { cwd: proj }); // npm ci needs the lock file
-      const r = await run(['-q', '--current-dir-only', '--ro', npm('config get prefix'), '--rw', npm('config get cache'), '--ro', '/run/user', '--', 'npm', 'ci'], { cwd: proj });
+      const r = await run(
+        [
+          '-q',
+          '--current-dir-only',
+          '--ro',
+          npm('config get prefix'),
+          '--rw',
+          npm('config get cache'),
+          '--ro',
+          '/run/user',
+          '--',
+          'npm',
+          'ci',
+        ],
+        { cwd: proj },
+      );
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^found 0 vulnerabilities$/m);
     });
@@ -222,7 +260,9 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
     // $ playpen --current-dir-only --private-tmp -m 1G -- npm test
     it('--current-dir-only --private-tmp -m 1G -- npm test: its /tmp is its own', async () => {
       rmSync('/tmp/unitpool-readme-private-tmp', { force: true });
-      const r = await run(['-q', '--current-dir-only', '--private-tmp', '-m', '1G', '--', 'npm', 'test'], { cwd: proj });
+      const r = await run(['-q', '--current-dir-only', '--private-tmp', '-m', '1G', '--', 'npm', 'test'], {
+        cwd: proj,
+      });
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^tests-ran$/m);
       expect(spawnSync('test', ['-e', '/tmp/unitpool-readme-private-tmp']).status).toBe(1);
@@ -233,7 +273,10 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
   it('--current-dir-only --ro /usr/lib --rw /tmp -m 100M -- my-program', async () => {
     // --rw /tmp binds the sandbox's /tmp over the unit's private one: the file shows up here.
     rmSync('/tmp/unitpool-readme-test-out', { force: true });
-    const r = await run(['-q', '--current-dir-only', '--ro', '/usr/lib', '--rw', '/tmp', '-m', '100M', '--', './my-program'], { cwd: proj });
+    const r = await run(
+      ['-q', '--current-dir-only', '--ro', '/usr/lib', '--rw', '/tmp', '-m', '100M', '--', './my-program'],
+      { cwd: proj },
+    );
     expect(r).toMatchObject({ code: 0, stdout: 'read-usr-lib\nwrote-tmp\nusr-read-only\n', stderr: '' });
     expect(spawnSync('cat', ['/tmp/unitpool-readme-test-out'], { encoding: 'utf8' }).stdout).toBe('hi\n');
     rmSync('/tmp/unitpool-readme-test-out', { force: true });
@@ -242,8 +285,25 @@ describe.skipIf(noSystemd !== undefined)("playpen's README, with unitpool run", 
   // $ playpen -h   (the options listed in the README's usage)
   it("-h lists playpen's options, and -V prints the version", async () => {
     const h = await run(['-h']);
-    for (const flag of ['--memory-limit', '--cpu-limit', '--quiet', '--capture-env', '--capture-path', '--rw', '--ro', '--inaccessible', '--private-tmp', '--private-devices',
-      '--protect-kernel-tunables', '--protect-control-groups', '--protect-home', '--protect-system', '--current-dir-only', '--help', '--version']) {
+    for (const flag of [
+      '--memory-limit',
+      '--cpu-limit',
+      '--quiet',
+      '--capture-env',
+      '--capture-path',
+      '--rw',
+      '--ro',
+      '--inaccessible',
+      '--private-tmp',
+      '--private-devices',
+      '--protect-kernel-tunables',
+      '--protect-control-groups',
+      '--protect-home',
+      '--protect-system',
+      '--current-dir-only',
+      '--help',
+      '--version',
+    ]) {
       expect(h.stdout).toContain(flag);
     }
     expect(await run(['-V'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^unitpool \d+\.\d+\.\d+\n$/) });

@@ -2,7 +2,14 @@
 // library's own compiler (same values, same OptionError messages).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildProperties, originOf, parsePoolFlags, parseRunArgs, SAFE_DEFAULTS, unitOptionsFromFlags } from '../../src/cli/run-args.js';
+import {
+  buildProperties,
+  originOf,
+  parsePoolFlags,
+  parseRunArgs,
+  SAFE_DEFAULTS,
+  unitOptionsFromFlags,
+} from '../../src/cli/run-args.js';
 import { runsNode } from '../../src/cli/run-exe.js';
 import { fromUnitFile, splitWords } from '../../src/cli/unit-syntax.js';
 import { OptionError, UsageError } from '../../src/errors.js';
@@ -14,7 +21,10 @@ const built = noSystemd !== 'not built: run npm run build first';
 
 describe('parseRunArgs', () => {
   it('reads flags up to -- (or the first non-option) and keeps the command as given', () => {
-    const a = parseRunArgs(['-m', '50M', '-c100%', '--no-network', '-q', '--env', 'HOME', '--env=A=1', '--', 'sh', '-c', 'echo $$'], '/srv/p');
+    const a = parseRunArgs(
+      ['-m', '50M', '-c100%', '--no-network', '-q', '--env', 'HOME', '--env=A=1', '--', 'sh', '-c', 'echo $$'],
+      '/srv/p',
+    );
     expect(a.command).toEqual(['sh', '-c', 'echo $$']);
     expect(a.quiet).toBe(true);
     expect(a.envNames).toEqual(['HOME']);
@@ -48,8 +58,26 @@ describe('parseRunArgs', () => {
 
   it("takes playpen's flags in playpen's value forms", () => {
     const a = parseRunArgs(
-      ['-m', '50M', '--memory-limit=1G', '--cpu-limit', '100%', '--private-tmp=false', '--private-devices', 'off', '--protect-kernel-tunables=on',
-        '--protect-control-groups', '--protect-home', 'read-only', '--protect-system=none', '--capture-env=true', '--capture-path', 'false', '--', 'date'],
+      [
+        '-m',
+        '50M',
+        '--memory-limit=1G',
+        '--cpu-limit',
+        '100%',
+        '--private-tmp=false',
+        '--private-devices',
+        'off',
+        '--protect-kernel-tunables=on',
+        '--protect-control-groups',
+        '--protect-home',
+        'read-only',
+        '--protect-system=none',
+        '--capture-env=true',
+        '--capture-path',
+        'false',
+        '--',
+        'date',
+      ],
       '/srv/p',
     );
     expect(a.settings.map((s) => [s.flag, s.name, s.value])).toEqual([
@@ -69,10 +97,15 @@ describe('parseRunArgs', () => {
     expect(parseRunArgs(['--capture-env', 'on', 'env']).captureEnv).toBe(true);
     expect(parseRunArgs(['--current-dir-only', '--', 'ls']).presets).toEqual(['currentDirOnly']);
     expect(parseRunArgs(['--current-dir-only', '--current-dir-only=false', 'ls']).presets).toEqual([]);
-    expect(parseRunArgs(['-qm300K', 'date'])).toMatchObject({ quiet: true, settings: [{ name: 'MemoryMax', value: '300K' }] });
+    expect(parseRunArgs(['-qm300K', 'date'])).toMatchObject({
+      quiet: true,
+      settings: [{ name: 'MemoryMax', value: '300K' }],
+    });
     expect(parseRunArgs(['-V']).version).toBe(true);
     expect(parseRunArgs(['-c', '1.5', 'true']).settings[0]!.value).toBe(1.5);
-    expect(() => parseRunArgs(['--private-tmp=maybe', 'true'])).toThrow(/--private-tmp: "maybe" is not a boolean; write --private-tmp=true or --private-tmp=false/);
+    expect(() => parseRunArgs(['--private-tmp=maybe', 'true'])).toThrow(
+      /--private-tmp: "maybe" is not a boolean; write --private-tmp=true or --private-tmp=false/,
+    );
   });
 
   it('names the nearest known option for an unknown one, whatever its value', () => {
@@ -82,19 +115,34 @@ describe('parseRunArgs', () => {
   });
 
   it("has playpen's safer defaults under everything, each turned off by its flag", () => {
-    const props = (argv: string[]) => unitOptionsFromFlags(parseRunArgs(argv, '/srv/p'), '/srv/p').unitOptions.properties!;
-    expect(props(['date'])).toMatchObject({ PrivateTmp: true, PrivateDevices: true, ProtectKernelTunables: true, ProtectControlGroups: true, WorkingDirectory: '/srv/p' });
-    expect(props(['--private-tmp=false', '-p', 'PrivateDevices=no', 'date'])).toMatchObject({ PrivateTmp: false, PrivateDevices: false });
+    const props = (argv: string[]) =>
+      unitOptionsFromFlags(parseRunArgs(argv, '/srv/p'), '/srv/p').unitOptions.properties!;
+    expect(props(['date'])).toMatchObject({
+      PrivateTmp: true,
+      PrivateDevices: true,
+      ProtectKernelTunables: true,
+      ProtectControlGroups: true,
+      WorkingDirectory: '/srv/p',
+    });
+    expect(props(['--private-tmp=false', '-p', 'PrivateDevices=no', 'date'])).toMatchObject({
+      PrivateTmp: false,
+      PrivateDevices: false,
+    });
     expect(Object.keys(props(['--user', 'date'])).filter((k) => k in SAFE_DEFAULTS)).toEqual([]);
     const { origins } = unitOptionsFromFlags(parseRunArgs(['date'], '/srv/p'), '/srv/p');
-    expect(originOf('properties.PrivateDevices', origins)).toBe('the default --private-devices (turn it off with --private-devices=false)');
+    expect(originOf('properties.PrivateDevices', origins)).toBe(
+      'the default --private-devices (turn it off with --private-devices=false)',
+    );
   });
 
   it('passes PATH unless --capture-path=false; --capture-env wins over it', () => {
     const env = { PATH: '/x/bin', LANG: 'C.UTF-8', SECRET: 's' };
     const opts = (argv: string[]) => unitOptionsFromFlags(parseRunArgs(argv, '/'), '/', env).unitOptions;
     expect(opts(['date']).env).toBeUndefined();
-    expect(opts(['--capture-path=false', 'date'])).toMatchObject({ env: 'none', properties: { Environment: ['LANG=C.UTF-8'] } });
+    expect(opts(['--capture-path=false', 'date'])).toMatchObject({
+      env: 'none',
+      properties: { Environment: ['LANG=C.UTF-8'] },
+    });
     expect(opts(['--capture-path=false', '--capture-env', 'date']).env).toBe('inherit');
   });
 
@@ -117,8 +165,12 @@ describe('the Node floors apply only to Node', () => {
   });
 
   it('lets -m 1K through for a program that is not Node, and refuses it for node', () => {
-    expect(() => compileUnitOptions({ properties: { MemoryMax: '1K', TasksMax: 2 } }, { readablePaths: [], runsNode: false })).not.toThrow();
-    expect(() => compileUnitOptions({ properties: { MemoryMax: '1K' } }, { readablePaths: [] })).toThrow(/every Node process needs about 40 MB/);
+    expect(() =>
+      compileUnitOptions({ properties: { MemoryMax: '1K', TasksMax: 2 } }, { readablePaths: [], runsNode: false }),
+    ).not.toThrow();
+    expect(() => compileUnitOptions({ properties: { MemoryMax: '1K' } }, { readablePaths: [] })).toThrow(
+      /every Node process needs about 40 MB/,
+    );
   });
 });
 
@@ -152,7 +204,23 @@ describe('unit-file syntax for -p', () => {
 
   it('applies presets, then flags in order: later wins, lists add up, an empty -p removes', () => {
     const a = parseRunArgs(
-      ['--preset', 'currentDirOnly', '-m', '1G', '-p', 'MemoryMax=2G', '--ro', '/etc', '-p', 'BindReadOnlyPaths=/usr', '-p', 'PrivateTmp=', '--env', 'X=1', 'true'],
+      [
+        '--preset',
+        'currentDirOnly',
+        '-m',
+        '1G',
+        '-p',
+        'MemoryMax=2G',
+        '--ro',
+        '/etc',
+        '-p',
+        'BindReadOnlyPaths=/usr',
+        '-p',
+        'PrivateTmp=',
+        '--env',
+        'X=1',
+        'true',
+      ],
       '/srv/p',
     );
     const { properties, origins } = buildProperties(a, '/srv/p');
@@ -170,11 +238,31 @@ describe('unit-file syntax for -p', () => {
   });
 
   it('compiles -p values to what the library compiles from the same properties', () => {
-    const a = parseRunArgs(['-p', 'ProtectSystem=strict', '-p', 'LimitNOFILE=1024', '-p', 'PrivateDevices=yes', '-p', 'SystemCallFilter=~@mount @swap', 'true'], '/');
+    const a = parseRunArgs(
+      [
+        '-p',
+        'ProtectSystem=strict',
+        '-p',
+        'LimitNOFILE=1024',
+        '-p',
+        'PrivateDevices=yes',
+        '-p',
+        'SystemCallFilter=~@mount @swap',
+        'true',
+      ],
+      '/',
+    );
     const { properties } = buildProperties(a, '/');
     const fromCli = compileUnitOptions({ properties }, { readablePaths: [] }).properties;
     const fromLib = compileUnitOptions(
-      { properties: { ProtectSystem: 'strict', LimitNOFILE: 1024, PrivateDevices: true, SystemCallFilter: '~@mount @swap' } },
+      {
+        properties: {
+          ProtectSystem: 'strict',
+          LimitNOFILE: 1024,
+          PrivateDevices: true,
+          SystemCallFilter: '~@mount @swap',
+        },
+      },
       { readablePaths: [] },
     ).properties;
     expect(fromCli).toEqual(fromLib);
@@ -232,7 +320,26 @@ describe.skipIf(!built)('unitpool run: refusals, before any unit exists', () => 
   it('--help lists every option and, from the table, every property -p accepts', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['-m, --memory', '-c, --cpu', '--preset', '--current-dir-only', '--private-tmp', '--protect-home', '--capture-path', '-V, --version', '--ro', '--rw', '--inaccessible', '--no-network', '--env', '--capture-env', '-p, --property', '-q, --quiet', '--user', '-h, --help']) {
+    for (const flag of [
+      '-m, --memory',
+      '-c, --cpu',
+      '--preset',
+      '--current-dir-only',
+      '--private-tmp',
+      '--protect-home',
+      '--capture-path',
+      '-V, --version',
+      '--ro',
+      '--rw',
+      '--inaccessible',
+      '--no-network',
+      '--env',
+      '--capture-env',
+      '-p, --property',
+      '-q, --quiet',
+      '--user',
+      '-h, --help',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     for (const p of ['untrusted', 'currentDirOnly', 'batch']) expect(r.stdout).toMatch(new RegExp(`^  ${p} `, 'm'));

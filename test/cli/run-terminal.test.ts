@@ -17,7 +17,15 @@ import { CLI, noSystemd } from './helpers.js';
 
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 const TMUX = ['/usr/bin/tmux', '/usr/local/bin/tmux'].find((p) => existsSync(p));
-const skip = noSystemd ?? (!TMUX ? 'no tmux to type into' : !PYTHON ? 'no python3' : !existsSync('/usr/bin/script') ? 'no script(1)' : undefined);
+const skip =
+  noSystemd ??
+  (!TMUX
+    ? 'no tmux to type into'
+    : !PYTHON
+      ? 'no python3'
+      : !existsSync('/usr/bin/script')
+        ? 'no script(1)'
+        : undefined);
 if (skip) console.warn(`unitpool run terminal tests skipped: ${skip}`);
 
 describe.skipIf(skip !== undefined)('unitpool run at a terminal', () => {
@@ -40,7 +48,17 @@ describe.skipIf(skip !== undefined)('unitpool run at a terminal', () => {
   function start(args: string): void {
     // A server of its own for each test: one just killed may still hold its socket.
     sock = join(dir, `tmux-${++servers}.sock`);
-    const r = tmux('new-session', '-d', '-s', 't', '-x', '100', '-y', '30', `${process.execPath} ${CLI} run ${args}; echo EXIT=$?; sleep 600`);
+    const r = tmux(
+      'new-session',
+      '-d',
+      '-s',
+      't',
+      '-x',
+      '100',
+      '-y',
+      '30',
+      `${process.execPath} ${CLI} run ${args}; echo EXIT=$?; sleep 600`,
+    );
     expect(r.status, r.stderr).toBe(0);
   }
   const type = (text: string) => tmux('send-keys', '-t', 't', '-l', text);

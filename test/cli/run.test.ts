@@ -1,7 +1,16 @@
 // `unitpool run` end to end against real systemd (the sandbox's, under npm test): exit statuses, pipelines,
 // stdio, the summary, OOM kills, confinement flags, signals, environment. Nothing is mocked.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupLayout } from '../../src/unit/cgroup.js';
@@ -45,10 +54,11 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
     it("is the command's status", async () => {
       expect((await run(['-q', '--', 'true'])).code).toBe(0);
       // Repeated: a command that fails at once can also fail systemd's start job (Type=exec races its exit).
-      for (let i = 0; i < 8; i++) expect(await run(['-q', '--', 'sh', '-c', 'exit 3'])).toMatchObject({ code: 3, stderr: '' });
+      for (let i = 0; i < 8; i++)
+        expect(await run(['-q', '--', 'sh', '-c', 'exit 3'])).toMatchObject({ code: 3, stderr: '' });
     });
 
-    it('is 128+N when signal N killed the command, and arguments reach it unexpanded ($$ is not systemd\'s)', async () => {
+    it("is 128+N when signal N killed the command, and arguments reach it unexpanded ($$ is not systemd's)", async () => {
       const r = await run(['--', 'sh', '-c', 'kill -9 $$']);
       expect(r.code).toBe(128 + 9);
       expect(r.stderr).toMatch(/^Main processes terminated with: code=killed\/status=KILL$/m);
@@ -100,18 +110,25 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
 
     it('gives the command our pipes themselves (no copy), and never a socket on stdin', async () => {
       const fds = `sh -c 'for fd in 0 1 2; do readlink /proc/self/fd/$fd | sed "s/:.*//"; done'`;
-      expect((await shell(`echo | $UNITPOOL run -q -- ${fds} 2>/dev/null | cat`)).stdout).toBe('pipe\npipe\n/dev/null\n');
+      expect((await shell(`echo | $UNITPOOL run -q -- ${fds} 2>/dev/null | cat`)).stdout).toBe(
+        'pipe\npipe\n/dev/null\n',
+      );
       // From a Node parent our stdio are sockets: relayed, and stdin arrives through a FIFO.
-      const r = await run(['-q', '--', 'sh', '-c', 'ls -lL /proc/self/fd/0 | grep -c "^p"; cat'], { input: 'through\n' });
+      const r = await run(['-q', '--', 'sh', '-c', 'ls -lL /proc/self/fd/0 | grep -c "^p"; cat'], {
+        input: 'through\n',
+      });
       expect(r.stdout).toBe('1\nthrough\n');
     });
 
-    it("bash -c does not read ~/.bashrc (its stdin is not a socket, so it is no remote shell)", async () => {
+    it('bash -c does not read ~/.bashrc (its stdin is not a socket, so it is no remote shell)', async () => {
       const home = join(dir, 'home');
       mkdirSync(home, { recursive: true });
       writeFileSync(join(home, '.bashrc'), 'echo BASHRC-READ\n');
       const env = { ...process.env, HOME: home };
-      expect(await run(['-q', '--env', 'HOME', '--', 'bash', '-c', 'echo ok'], { env })).toMatchObject({ code: 0, stdout: 'ok\n' });
+      expect(await run(['-q', '--env', 'HOME', '--', 'bash', '-c', 'echo ok'], { env })).toMatchObject({
+        code: 0,
+        stdout: 'ok\n',
+      });
       expect((await shell(`echo | HOME=${home} $UNITPOOL run -q --env HOME -- bash -c 'echo ok'`)).stdout).toBe('ok\n');
     });
 
@@ -129,7 +146,12 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
     });
 
     it('prints the unit name first, and the result, status, runtime, CPU time and memory peak last', async () => {
-      const r = await run(['--', 'sh', '-c', 'echo working >&2; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 4']);
+      const r = await run([
+        '--',
+        'sh',
+        '-c',
+        'echo working >&2; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 4',
+      ]);
       expect(r.code).toBe(4);
       const lines = r.stderr.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^Running as unit: unitpool-run-[0-9a-f]{10}\.service$/);
@@ -141,8 +163,11 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
         expect.stringMatching(/^CPU time consumed: \d+(ms|\.\d{3}s)$/),
         expect.stringMatching(/^Memory peak: \d+\.\d[KM]$/),
         // Where this host has the figures (no swap here: 0B; IP accounting by BPF; IO from blkio or io.stat).
-        ...['Memory swap peak', 'IP traffic received', 'IP traffic sent', 'IO bytes read', 'IO bytes written'].flatMap((what) =>
-          r.stderr.includes(`${what}: `) ? [expect.stringMatching(new RegExp(`^${what}: \\d+(\\.\\d[KMG])?B?$`))] : [],
+        ...['Memory swap peak', 'IP traffic received', 'IP traffic sent', 'IO bytes read', 'IO bytes written'].flatMap(
+          (what) =>
+            r.stderr.includes(`${what}: `)
+              ? [expect.stringMatching(new RegExp(`^${what}: \\d+(\\.\\d[KMG])?B?$`))]
+              : [],
         ),
       ]);
       expect(r.stdout).toBe('');
@@ -152,7 +177,9 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       const r = await run(['-m', '50M', '--', ...HOG]);
       expect(r.code).toBe(128 + 9);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/^unitpool run: the command was killed by the kernel's OOM killer: the unit ran out of memory \(MemoryMax=50\.0M\)$/m);
+      expect(r.stderr).toMatch(
+        /^unitpool run: the command was killed by the kernel's OOM killer: the unit ran out of memory \(MemoryMax=50\.0M\)$/m,
+      );
       expect(r.stderr).toMatch(/^Finished with result: oom-kill$/m);
       expect(r.stderr).toMatch(/^Main processes terminated with: code=killed\/status=KILL$/m);
       const peak = /^Memory peak: ([\d.]+)M$/m.exec(r.stderr);
@@ -167,7 +194,11 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
   describe('confinement flags', () => {
     it('--no-network leaves only a loopback device', async () => {
       const r = await run(['-q', '--no-network', '--', 'cat', '/proc/net/dev']);
-      const ifaces = r.stdout.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+      const ifaces = r.stdout
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0]!.trim())
+        .filter(Boolean);
       expect(ifaces).toEqual(['lo']);
     });
 
@@ -181,23 +212,62 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
 
     it('--rw keeps a path writable under ProtectSystem=strict', async () => {
       // (Without the default ProtectKernelTunables/ProtectControlGroups: in systemd 252 they leave /run, where dir is, writable.)
-      const r = await run(['-q', '--protect-kernel-tunables=false', '--protect-control-groups=false', '-p', 'ProtectSystem=strict', '--rw', join(dir, 'out'), '--', 'sh', '-c', `echo x > ${dir}/out/new && echo y > ${dir}/elsewhere`]);
+      const r = await run([
+        '-q',
+        '--protect-kernel-tunables=false',
+        '--protect-control-groups=false',
+        '-p',
+        'ProtectSystem=strict',
+        '--rw',
+        join(dir, 'out'),
+        '--',
+        'sh',
+        '-c',
+        `echo x > ${dir}/out/new && echo y > ${dir}/elsewhere`,
+      ]);
       expect(readFileSync(join(dir, 'out', 'new'), 'utf8')).toBe('x\n');
       expect(r.stderr).toMatch(/elsewhere: Read-only file system/);
       expect(existsSync(join(dir, 'elsewhere'))).toBe(false);
     });
 
     it('--inaccessible hides a path (root reads an empty stand-in, other users get EACCES)', async () => {
-      const asRoot = await run(['-q', '--inaccessible', join(dir, 'sub'), '--', 'sh', '-c', `ls -A ${dir}/sub; cat ${dir}/file`]);
+      const asRoot = await run([
+        '-q',
+        '--inaccessible',
+        join(dir, 'sub'),
+        '--',
+        'sh',
+        '-c',
+        `ls -A ${dir}/sub; cat ${dir}/file`,
+      ]);
       expect(asRoot.stdout).toBe('hello\n');
-      const asNobody = await run(['-q', '-p', 'User=nobody', '--inaccessible', join(dir, 'sub'), '--', 'cat', `${dir}/sub/secret`]);
+      const asNobody = await run([
+        '-q',
+        '-p',
+        'User=nobody',
+        '--inaccessible',
+        join(dir, 'sub'),
+        '--',
+        'cat',
+        `${dir}/sub/secret`,
+      ]);
       expect(asNobody.code).toBe(1);
       expect(asNobody.stderr).toMatch(/Permission denied/);
       expect((await run(['-q', '-p', 'User=nobody', '--', 'cat', `${dir}/sub/secret`])).stdout).toBe('secret\n');
     });
 
     it('takes any table property with -p, in unit-file syntax', async () => {
-      const r = await run(['-q', '-p', 'ProtectSystem=strict', '-p', 'LimitNOFILE=1024', '--', 'sh', '-c', 'ulimit -n; touch /usr/unitpool-test']);
+      const r = await run([
+        '-q',
+        '-p',
+        'ProtectSystem=strict',
+        '-p',
+        'LimitNOFILE=1024',
+        '--',
+        'sh',
+        '-c',
+        'ulimit -n; touch /usr/unitpool-test',
+      ]);
       expect(r.stdout).toBe('1024\n');
       expect(r.stderr).toMatch(/Read-only file system/);
     });
@@ -207,13 +277,26 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       if (cgroupLayout() === 'v2') expect(r.code).toBe(0);
       else {
         expect(r.code).toBe(2);
-        expect(r.stderr).toMatch(/^unitpool run: -p MemoryHigh=1G: MemoryHigh cannot be enforced on this host: .*cgroup v2/);
+        expect(r.stderr).toMatch(
+          /^unitpool run: -p MemoryHigh=1G: MemoryHigh cannot be enforced on this host: .*cgroup v2/,
+        );
       }
     });
 
     it('--preset currentDirOnly lets the command write only in the working directory', async () => {
       const here = join(dir, 'out');
-      const r = await run(['-q', '--preset', 'currentDirOnly', '--', 'sh', '-c', 'pwd; echo ok > here-file; touch /usr/unitpool-test /var/lib/unitpool-test'], { cwd: here });
+      const r = await run(
+        [
+          '-q',
+          '--preset',
+          'currentDirOnly',
+          '--',
+          'sh',
+          '-c',
+          'pwd; echo ok > here-file; touch /usr/unitpool-test /var/lib/unitpool-test',
+        ],
+        { cwd: here },
+      );
       expect(r.stdout).toBe(`${here}\n`);
       expect(readFileSync(join(here, 'here-file'), 'utf8')).toBe('ok\n');
       expect(r.stderr.match(/Read-only file system/g)).toHaveLength(2);
@@ -232,7 +315,9 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       const show = ['--', 'sh', '-c', 'echo "A=$UNITPOOL_A B=$UNITPOOL_B LANG=$LANG"; echo "$PATH"'];
       const def = await run(['-q', ...show], { env });
       expect(def.stdout).toBe(`A= B= LANG=C.UTF-8\n${process.env.PATH}\n`);
-      expect((await run(['-q', '--env', 'UNITPOOL_A', '--env', 'C=c', ...show], { env })).stdout.split('\n')[0]).toBe('A=a B= LANG=C.UTF-8');
+      expect((await run(['-q', '--env', 'UNITPOOL_A', '--env', 'C=c', ...show], { env })).stdout.split('\n')[0]).toBe(
+        'A=a B= LANG=C.UTF-8',
+      );
       expect((await run(['-q', '--capture-env', ...show], { env })).stdout.split('\n')[0]).toBe('A=a B=b LANG=C.UTF-8');
     });
   });
@@ -245,14 +330,30 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       const unit = /Running as unit: (\S+)/.exec(stderr)?.[1];
       expect(unit).toBeDefined();
       // Collected once we let go of it (AddRef), which systemd does on its next turn.
-      expect(await eventually(() => spawnSync('systemctl', ['show', '-p', 'LoadState', '--value', unit!], { encoding: 'utf8' }).stdout.trim())).toBe('not-found');
+      expect(
+        await eventually(() =>
+          spawnSync('systemctl', ['show', '-p', 'LoadState', '--value', unit!], { encoding: 'utf8' }).stdout.trim(),
+        ),
+      ).toBe('not-found');
     });
 
     it('passes Ctrl-C on as SIGINT, and kills at once on the third within a second', async () => {
-      const once = spawn(process.execPath, [CLI, 'run', '-q', '--', 'sh', '-c', 'trap "echo got-int; exit 7" INT; echo ready; while :; do sleep 0.1; done'], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const once = spawn(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          '-q',
+          '--',
+          'sh',
+          '-c',
+          'trap "echo got-int; exit 7" INT; echo ready; while :; do sleep 0.1; done',
+        ],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       const status = await new Promise<number | null>((resolve) => {
         once.stdout.setEncoding('utf8').on('data', (s: string) => {
@@ -264,10 +365,14 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       expect(out).toBe('ready\ngot-int\n');
       expect(status).toBe(7);
 
-      const p = spawn(process.execPath, [CLI, 'run', '-q', '--', 'sh', '-c', 'trap "" TERM INT; echo ready; while :; do sleep 0.1; done'], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const p = spawn(
+        process.execPath,
+        [CLI, 'run', '-q', '--', 'sh', '-c', 'trap "" TERM INT; echo ready; while :; do sleep 0.1; done'],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       const started = Date.now();
       const code = await new Promise<number | null>((resolve) => {
         p.stdout.setEncoding('utf8').on('data', (s: string) => {
@@ -284,12 +389,17 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
   });
 
   it('a socket directory left by a SIGKILLed `unitpool run` is removed by the next one', async () => {
-    const runDirs = () => (existsSync('/run/unitpool') ? readdirSync('/run/unitpool').filter((d) => d.startsWith('run-')) : []);
+    const runDirs = () =>
+      existsSync('/run/unitpool') ? readdirSync('/run/unitpool').filter((d) => d.startsWith('run-')) : [];
     const before = runDirs();
-    const p = spawn(process.execPath, [CLI, 'run', '--', 'sh', '-c', 'echo ready; exec sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'run', '--', 'sh', '-c', 'echo ready; exec sleep 30'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let unit = '';
     p.stderr.setEncoding('utf8').on('data', (s: string) => (unit ||= /Running as unit: (\S+)/.exec(s)?.[1] ?? ''));
-    await new Promise<void>((resolve) => p.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve()));
+    await new Promise<void>((resolve) =>
+      p.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve()),
+    );
     // Its own directory, named by its pid: other test files run `unitpool run` at the same time.
     const orphan = runDirs().filter((d) => !before.includes(d) && new RegExp(`^run-\\d+-${p.pid}-`).test(d));
     expect(orphan).toHaveLength(1);
@@ -306,7 +416,12 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
 
   it('leaves no unit and no socket directory behind', async () => {
     // Other test files run units at the same time: look at what these runs left, by unit name and by pid.
-    for (const args of [['--', 'true'], ['--', 'sh', '-c', 'echo x >&2; exit 3'], ['-m', '1K', '--', 'date'], ['--', 'cat']]) {
+    for (const args of [
+      ['--', 'true'],
+      ['--', 'sh', '-c', 'echo x >&2; exit 3'],
+      ['-m', '1K', '--', 'date'],
+      ['--', 'cat'],
+    ]) {
       const p = spawn(process.execPath, [CLI, 'run', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
       let stderr = '';
       p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
@@ -315,8 +430,14 @@ describe.skipIf(noSystemd !== undefined)('unitpool run', () => {
       await new Promise((resolve) => p.once('close', resolve));
       const unit = /Running as unit: (\S+)/.exec(stderr)?.[1];
       expect(unit, stderr).toBeDefined();
-      expect(await eventually(() => spawnSync('systemctl', ['show', '-p', 'LoadState', '--value', unit!], { encoding: 'utf8' }).stdout.trim())).toBe('not-found');
-      const dirs = existsSync('/run/unitpool') ? readdirSync('/run/unitpool').filter((d) => new RegExp(`^run-\\d+-${p.pid}-`).test(d)) : [];
+      expect(
+        await eventually(() =>
+          spawnSync('systemctl', ['show', '-p', 'LoadState', '--value', unit!], { encoding: 'utf8' }).stdout.trim(),
+        ),
+      ).toBe('not-found');
+      const dirs = existsSync('/run/unitpool')
+        ? readdirSync('/run/unitpool').filter((d) => new RegExp(`^run-\\d+-${p.pid}-`).test(d))
+        : [];
       expect(dirs).toEqual([]);
     }
   });

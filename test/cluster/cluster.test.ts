@@ -7,7 +7,15 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterPool, JobFailedError, MalformedJobError, ModuleRefusedError, PayloadTooLargeError, reviveRemoteError, SourceRefusedError } from '../../src/cluster/index.js';
+import {
+  ClusterPool,
+  JobFailedError,
+  MalformedJobError,
+  ModuleRefusedError,
+  PayloadTooLargeError,
+  reviveRemoteError,
+  SourceRefusedError,
+} from '../../src/cluster/index.js';
 import { decodeOutcome, encodeJob } from '../../src/cluster/job.js';
 import { TaskTimeoutError, WorkerExitedError } from '../../src/errors.js';
 import { canRun, removeScratch, scratch, skipReason, TestAgent, TestRedis, writeModules } from './helpers.js';
@@ -39,9 +47,24 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     redis = await TestRedis.start(dir);
     const common = (name: string) => ['--modules', mods(), '--env', `AGENT=${name}`, '--workers', '2'];
     agents = await Promise.all([
-      TestAgent.start({ name: 'alpha', redis: redis.url, queue: 'main', flags: [...common('alpha'), '--allow-source', '-m', '200M'] }),
-      TestAgent.start({ name: 'beta', redis: redis.url, queue: 'main', flags: [...common('beta'), '--allow-source', '--no-network', '-p', 'User=nobody'] }),
-      TestAgent.start({ name: 'gamma', redis: redis.url, queue: 'strict', flags: [...common('gamma'), '-m', '150M', '--max-payload', '65536'] }),
+      TestAgent.start({
+        name: 'alpha',
+        redis: redis.url,
+        queue: 'main',
+        flags: [...common('alpha'), '--allow-source', '-m', '200M'],
+      }),
+      TestAgent.start({
+        name: 'beta',
+        redis: redis.url,
+        queue: 'main',
+        flags: [...common('beta'), '--allow-source', '--no-network', '-p', 'User=nobody'],
+      }),
+      TestAgent.start({
+        name: 'gamma',
+        redis: redis.url,
+        queue: 'strict',
+        flags: [...common('gamma'), '-m', '150M', '--max-payload', '65536'],
+      }),
     ]);
     main = new ClusterPool({ connection: redis.url, queue: 'main', modules: mods() });
     strict = new ClusterPool({ connection: redis.url, queue: 'strict', maxPayload: 1024 * 1024 });
@@ -68,7 +91,12 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     const where = { module: 'jobs.mjs', name: 'where' };
     const seen = new Map<string, { uid: number; interfaces: string[] }>();
     for (let round = 0; round < 20 && seen.size < 2; round++) {
-      for (const r of (await Promise.all(Array.from({ length: 8 }, (_, i) => main.submit(where, [i])))) as { host: string; uid: number; interfaces: string[] }[]) seen.set(r.host, r);
+      for (const r of (await Promise.all(Array.from({ length: 8 }, (_, i) => main.submit(where, [i])))) as {
+        host: string;
+        uid: number;
+        interfaces: string[];
+      }[])
+        seen.set(r.host, r);
     }
     expect(seen.get('alpha')!.uid).toBe(0);
     expect(seen.get('beta')!.uid).toBe(65534);
@@ -81,7 +109,12 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
   it('runs functions sent as source text on agents with --allow-source, and map() in order', async () => {
     expect(await main.submit((a: number, b: bigint) => [a + 1, b * 2n], [1, 21n])).toEqual([2, 42n]);
     const out: number[] = [];
-    for await (const y of main.map((x: number) => x * x, Array.from({ length: 50 }, (_, i) => i), { chunksize: 7 })) out.push(y);
+    for await (const y of main.map(
+      (x: number) => x * x,
+      Array.from({ length: 50 }, (_, i) => i),
+      { chunksize: 7 },
+    ))
+      out.push(y);
     expect(out).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
   });
 
@@ -95,7 +128,9 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
       }
     }
     const seen: number[] = [];
-    for await (const r of pool.map({ module: 'jobs.mjs', name: 'slow' }, items(), { chunksize: 1 }) as AsyncIterable<{ i: number }>) {
+    for await (const r of pool.map({ module: 'jobs.mjs', name: 'slow' }, items(), { chunksize: 1 }) as AsyncIterable<{
+      i: number;
+    }>) {
       // slow(i) gets one argument here: its ms is undefined, a 0 ms wait
       seen.push(r.i);
       if (seen.length === 3) break;
@@ -105,7 +140,8 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     const raw = new Queue('main', { connection: { host: '127.0.0.1', port: redis.port } });
     try {
       let waiting = await raw.getWaitingCount();
-      for (let i = 0; i < 40 && waiting > 0; i++) waiting = await new Promise((r) => setTimeout(r, 50)).then(() => raw.getWaitingCount());
+      for (let i = 0; i < 40 && waiting > 0; i++)
+        waiting = await new Promise((r) => setTimeout(r, 50)).then(() => raw.getWaitingCount());
       expect(waiting).toBe(0);
     } finally {
       await raw.close();
@@ -113,22 +149,31 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect((await pool.stats()).done).toBeLessThanOrEqual(10);
   });
 
-  it('caps the cluster with BullMQ\'s global concurrency and rate limit', async () => {
+  it("caps the cluster with BullMQ's global concurrency and rate limit", async () => {
     const span = { module: 'jobs.mjs', name: 'span' };
     const raw = new Queue('main', { connection: { host: '127.0.0.1', port: redis.port } });
     try {
       {
         await using capped = new ClusterPool({ connection: redis.url, queue: 'main', concurrency: 1 });
         await capped.ready();
-        const spans = (await Promise.all(Array.from({ length: 5 }, () => capped.submit(span, [150])))) as { start: number; end: number }[];
+        const spans = (await Promise.all(Array.from({ length: 5 }, () => capped.submit(span, [150])))) as {
+          start: number;
+          end: number;
+        }[];
         spans.sort((a, b) => a.start - b.start);
         for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end - 5); // one at a time, cluster-wide
       }
       await raw.removeGlobalConcurrency();
       {
-        await using limited = new ClusterPool({ connection: redis.url, queue: 'main', rateLimit: { max: 2, duration: 1000 } });
+        await using limited = new ClusterPool({
+          connection: redis.url,
+          queue: 'main',
+          rateLimit: { max: 2, duration: 1000 },
+        });
         await limited.ready();
-        const spans = (await Promise.all(Array.from({ length: 5 }, () => limited.submit(span, [1])))) as { start: number }[];
+        const spans = (await Promise.all(Array.from({ length: 5 }, () => limited.submit(span, [1])))) as {
+          start: number;
+        }[];
         const starts = spans.map((x) => x.start).sort((a, b) => a - b);
         expect(starts[4]! - starts[0]!).toBeGreaterThanOrEqual(1900); // 2 per second: the 5th starts in the third second
       }
@@ -169,13 +214,23 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect((err as Error).message).toMatch(/--allow-source/);
   });
 
-  it('resolves modules only inside the agent\'s --modules directory', async () => {
+  it("resolves modules only inside the agent's --modules directory", async () => {
     // the client refuses absolute references outside its copy of the directory (strict has none) ...
-    await expect(strict.submit({ module: '/etc/passwd', name: 'x' }, [])).rejects.toThrow(/relative to their --modules directory/);
+    await expect(strict.submit({ module: '/etc/passwd', name: 'x' }, [])).rejects.toThrow(
+      /relative to their --modules directory/,
+    );
     // ... and the agent refuses every escape, whatever a writer of the queue puts in the job
     const raw = new Queue('strict', { connection: { host: '127.0.0.1', port: redis.port } });
     try {
-      for (const module of ['../outside.mjs', 'sub/../../outside.mjs', '/etc/passwd', 'file:///etc/passwd', 'escape.mjs', 'missing.mjs', 'a\\b.mjs']) {
+      for (const module of [
+        '../outside.mjs',
+        'sub/../../outside.mjs',
+        '/etc/passwd',
+        'file:///etc/passwd',
+        'escape.mjs',
+        'missing.mjs',
+        'a\\b.mjs',
+      ]) {
         const data = encodeJob({ fn: ['m', module, 'secret'], call: 'call', values: [], timeout: null }, 1 << 20);
         const job = await raw.add('call', data);
         const outcome = await finished(raw, job.id!);
@@ -198,7 +253,9 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect((fail as { detail: unknown }).detail).toEqual({ when: new Date(0), bytes: Buffer.from('abc') });
     expect((fail as Error).stack).toMatch(/jobs\.mjs/);
 
-    const timeout = await strict.submit({ module: 'jobs.mjs', name: 'spin' }, [10_000], { timeout: 500 }).catch((e: unknown) => e);
+    const timeout = await strict
+      .submit({ module: 'jobs.mjs', name: 'spin' }, [10_000], { timeout: 500 })
+      .catch((e: unknown) => e);
     expect(timeout).toBeInstanceOf(TaskTimeoutError);
     expect(timeout).toMatchObject({ timeout: 500, host: 'gamma' });
 
@@ -235,7 +292,9 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
     expect(atSubmit).toBeInstanceOf(PayloadTooLargeError);
     expect(atSubmit).toMatchObject({ what: 'args', limit: 1024 * 1024 });
     // gamma's own limit is 64 KiB: it refuses to read this one
-    const atAgent = await strict.submit({ module: 'jobs.mjs', name: 'echo' }, [Buffer.alloc(200 * 1024)]).catch((e: unknown) => e);
+    const atAgent = await strict
+      .submit({ module: 'jobs.mjs', name: 'echo' }, [Buffer.alloc(200 * 1024)])
+      .catch((e: unknown) => e);
     expect(atAgent).toBeInstanceOf(PayloadTooLargeError);
     expect(atAgent).toMatchObject({ host: 'gamma', limit: 65536 });
   });
@@ -243,7 +302,13 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
   it('fails a malformed job alone: the agent goes on with the next ones', async () => {
     const raw = new Queue('strict', { connection: { host: '127.0.0.1', port: redis.port } });
     try {
-      const junk = [{ u: 1, p: '!!!' }, { u: 1, p: Buffer.from('\xc1\xc1').toString('base64') }, 'text', { u: 1, p: 12 }, { u: 1 }];
+      const junk = [
+        { u: 1, p: '!!!' },
+        { u: 1, p: Buffer.from('\xc1\xc1').toString('base64') },
+        'text',
+        { u: 1, p: 12 },
+        { u: 1 },
+      ];
       const jobs = await Promise.all(junk.map((data, i) => raw.add('junk', data, { jobId: `junk-${i}` })));
       const good = strict.submit({ module: 'jobs.mjs', name: 'square' }, [5]);
       expect(await good).toBe(25);
@@ -259,11 +324,23 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
 
   it('fails a job whose outcome is malformed, and nothing else, on the client', async () => {
     // a hostile "agent": a plain BullMQ worker that answers junk, on a queue of its own
-    const replies: unknown[] = [{ u: 1, h: 'evil', ok: true, p: '@@@' }, 'junk', { u: 1, h: 'x'.repeat(300), ok: true, p: '' }, null];
-    const hostile = new Worker('hostile', async (job) => (job.data.u === 1 && replies.length > 0 ? replies.shift() : { u: 1, h: 'evil', ok: true, p: Buffer.from([0x2a]).toString('base64') }), {
-      connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null },
-      concurrency: 1,
-    });
+    const replies: unknown[] = [
+      { u: 1, h: 'evil', ok: true, p: '@@@' },
+      'junk',
+      { u: 1, h: 'x'.repeat(300), ok: true, p: '' },
+      null,
+    ];
+    const hostile = new Worker(
+      'hostile',
+      async (job) =>
+        job.data.u === 1 && replies.length > 0
+          ? replies.shift()
+          : { u: 1, h: 'evil', ok: true, p: Buffer.from([0x2a]).toString('base64') },
+      {
+        connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null },
+        concurrency: 1,
+      },
+    );
     await using client = new ClusterPool({ connection: redis.url, queue: 'hostile' });
     try {
       for (let i = 0; i < 4; i++) {
@@ -283,9 +360,13 @@ describe.skipIf(!canRun)(`cluster over three agents${skipReason ? ` (skipped: ${
   });
 
   it('rejects with JobFailedError what BullMQ failed without an outcome', async () => {
-    const failing = new Worker('failing', async () => {
-      throw new Error('a worker that is not a unitpool agent');
-    }, { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null } });
+    const failing = new Worker(
+      'failing',
+      async () => {
+        throw new Error('a worker that is not a unitpool agent');
+      },
+      { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null } },
+    );
     await using client = new ClusterPool({ connection: redis.url, queue: 'failing' });
     try {
       const err = await client.submit({ module: 'x.mjs', name: 'f' }, []).catch((e: unknown) => e);

@@ -23,7 +23,19 @@ describe.skipIf(!canRun)(`cluster faults${skipReason ? ` (skipped: ${skipReason}
       name,
       redis: redis.url,
       queue,
-      flags: ['--modules', mods(), '--env', `AGENT=${name}`, '--workers', '2', '--lock-duration', '1500', '-c', '50%', ...extra],
+      flags: [
+        '--modules',
+        mods(),
+        '--env',
+        `AGENT=${name}`,
+        '--workers',
+        '2',
+        '--lock-duration',
+        '1500',
+        '-c',
+        '50%',
+        ...extra,
+      ],
     });
     agents.set(name, agent);
     return agent;
@@ -97,7 +109,8 @@ describe.skipIf(!canRun)(`cluster faults${skipReason ? ` (skipped: ${skipReason}
     // In batches of 5: a client reads results from an event stream trimmed to eventsMaxLen (50 here), and a result
     // whose events were trimmed before it read them is found only while its job is among the `retention` kept ones;
     // 150 at once on a loaded 2-core machine could fall that far behind.
-    for (let b = 0; b < 150; b += 5) await Promise.all(Array.from({ length: 5 }, (_, i) => pool.submit(square, [b + i])));
+    for (let b = 0; b < 150; b += 5)
+      await Promise.all(Array.from({ length: 5 }, (_, i) => pool.submit(square, [b + i])));
     await pool.shutdown();
     // a client that submits and dies without reading its results
     const script = join(dir, 'dies.mjs');
@@ -109,12 +122,20 @@ describe.skipIf(!canRun)(`cluster faults${skipReason ? ` (skipped: ${skipReason}
         `await pool.ready(); await new Promise((r) => setTimeout(r, 200)); process.exit(0);\n`,
     );
     execFileSync(process.execPath, [script], { stdio: 'inherit', timeout: 30_000 });
-    for (let i = 0; i < 100 && Number(redis.cli('LLEN', `bull:${queue}:wait`)) + Number(redis.cli('LLEN', `bull:${queue}:active`)) > 0; i++) {
+    for (
+      let i = 0;
+      i < 100 &&
+      Number(redis.cli('LLEN', `bull:${queue}:wait`)) + Number(redis.cli('LLEN', `bull:${queue}:active`)) > 0;
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300));
     expect(Number(redis.cli('ZCARD', `bull:${queue}:completed`))).toBeLessThanOrEqual(10);
-    const jobKeys = redis.cli('--scan', '--pattern', `bull:${queue}:*`).split('\n').filter((k) => /^bull:[^:]+:[0-9a-f]{12}-\d+$/.test(k));
+    const jobKeys = redis
+      .cli('--scan', '--pattern', `bull:${queue}:*`)
+      .split('\n')
+      .filter((k) => /^bull:[^:]+:[0-9a-f]{12}-\d+$/.test(k));
     expect(jobKeys.length).toBeLessThanOrEqual(10);
     // BullMQ trims the event stream approximately (XADD MAXLEN ~: whole stream nodes of up to 100 entries go), so
     // it keeps up to about two nodes beyond eventsMaxLen; 180 jobs wrote more than 700 events

@@ -91,11 +91,19 @@ export class TestRedis {
 
   private async launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
-    args.push('--appendonly', this.persist ? 'yes' : 'no', '--appendfsync', 'always', '--logfile', join(this.dir, 'redis.log'));
+    args.push(
+      '--appendonly',
+      this.persist ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+      '--logfile',
+      join(this.dir, 'redis.log'),
+    );
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
     await until(`redis-server on port ${this.port}`, () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited: ${readFileSync(join(this.dir, 'redis.log'), 'utf8')}`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server exited: ${readFileSync(join(this.dir, 'redis.log'), 'utf8')}`);
       return this.cli('PING') === 'PONG';
     });
   }
@@ -103,7 +111,10 @@ export class TestRedis {
   /** Runs redis-cli against this server; its output, trimmed. */
   cli(...args: string[]): string {
     try {
-      return execFileSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return execFileSync('redis-cli', ['-p', String(this.port), ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     } catch {
       return '';
     }
@@ -170,19 +181,28 @@ export class TestAgent {
   ) {}
 
   static async start(spec: AgentSpec): Promise<TestAgent> {
-    const args = [...(direct ? [] : [CLI, 'sandbox', ...(force ? ['--force'] : []), '--', process.execPath]), CLI, 'agent'];
+    const args = [
+      ...(direct ? [] : [CLI, 'sandbox', ...(force ? ['--force'] : []), '--', process.execPath]),
+      CLI,
+      'agent',
+    ];
     args.push('--redis', spec.redis, '--queue', spec.queue, '--name', spec.name, ...(spec.flags ?? []));
     const launcher = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new TestAgent(spec.name, launcher);
     const collect = (s: string) => (agent.output += s);
     launcher.stdout!.setEncoding('utf8').on('data', collect);
     launcher.stderr!.setEncoding('utf8').on('data', collect);
-    await until(`agent ${spec.name} to take jobs`, () => {
-      if (launcher.exitCode !== null) throw new Error(`agent ${spec.name} exited ${launcher.exitCode}:\n${agent.output}`);
-      const m = /takes jobs from queue .* \(pid (\d+)\)/.exec(agent.output);
-      if (m) agent.innerPid = Number(m[1]);
-      return m !== null;
-    }, 60_000);
+    await until(
+      `agent ${spec.name} to take jobs`,
+      () => {
+        if (launcher.exitCode !== null)
+          throw new Error(`agent ${spec.name} exited ${launcher.exitCode}:\n${agent.output}`);
+        const m = /takes jobs from queue .* \(pid (\d+)\)/.exec(agent.output);
+        if (m) agent.innerPid = Number(m[1]);
+        return m !== null;
+      },
+      60_000,
+    );
     return agent;
   }
 
@@ -206,7 +226,11 @@ export class TestAgent {
   inSandbox(...command: string[]): string {
     const pid = direct ? this.launcher.pid! : hostPidOf(this.innerPid, this.launcher.pid!);
     if (pid === undefined) throw new Error(`agent ${this.name}'s process was not found`);
-    return execFileSync('nsenter', ['--target', String(pid), '--mount', '--uts', '--ipc', '--pid', '--cgroup', '--', ...command], { encoding: 'utf8' });
+    return execFileSync(
+      'nsenter',
+      ['--target', String(pid), '--mount', '--uts', '--ipc', '--pid', '--cgroup', '--', ...command],
+      { encoding: 'utf8' },
+    );
   }
 
   /** SIGTERM to the launcher, which passes it to the agent; waits for the sandbox to go. Returns the exit code. */

@@ -4,7 +4,12 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAgentArgs, poolOptions } from '../../src/cli/agent.js';
-import { MalformedJobError, ModuleRefusedError, PayloadTooLargeError, reviveRemoteError } from '../../src/cluster/errors.js';
+import {
+  MalformedJobError,
+  ModuleRefusedError,
+  PayloadTooLargeError,
+  reviveRemoteError,
+} from '../../src/cluster/errors.js';
 import { redisOptions } from '../../src/cluster/connection.js';
 import { JobFunctions } from '../../src/cluster/functions.js';
 import { decodeJob, decodeOutcome, encodeJob, encodeOutcome } from '../../src/cluster/job.js';
@@ -20,15 +25,22 @@ describe('job codec', () => {
     expect(JSON.parse(JSON.stringify(data))).toEqual(data); // BullMQ stores it as JSON
     const spec = decodeJob('1', JSON.parse(JSON.stringify(data)), 1 << 20);
     expect(spec).toEqual({ fn: ['m', 'jobs.mjs', 'f'], call: 'call', values, timeout: 50 });
-    expect(Object.is((spec.values[3] as number), -0)).toBe(true);
+    expect(Object.is(spec.values[3] as number, -0)).toBe(true);
   });
 
   it('refuses a payload over the limit before buffering, at both ends', () => {
-    const big = { fn: ['m', 'a.mjs', 'f'] as const, call: 'call' as const, values: [Buffer.alloc(2000)], timeout: null };
+    const big = {
+      fn: ['m', 'a.mjs', 'f'] as const,
+      call: 'call' as const,
+      values: [Buffer.alloc(2000)],
+      timeout: null,
+    };
     expect(() => encodeJob(big, 1000)).toThrow(PayloadTooLargeError);
     const data = encodeJob(big, 1 << 20);
     expect(() => decodeJob('1', data, 1000)).toThrow(PayloadTooLargeError);
-    expect(() => decodeOutcome('1', encodeOutcome('h', true, Buffer.alloc(2000), 1 << 20), 1000)).toThrow(PayloadTooLargeError);
+    expect(() => decodeOutcome('1', encodeOutcome('h', true, Buffer.alloc(2000), 1 << 20), 1000)).toThrow(
+      PayloadTooLargeError,
+    );
     const tooBig = encodeOutcome('h', true, Buffer.alloc(2000), 1000);
     expect(tooBig.ok).toBe(false);
     expect(decode(Buffer.from(tooBig.p, 'base64'))).toMatchObject({ name: 'PayloadTooLargeError' });
@@ -49,7 +61,8 @@ describe('job codec', () => {
       { u: 1, p: encode([['x', 'a', 'f'], 'call', [], null]).toString('base64') },
       { u: 1, p: encode([['m', 1, 'f'], 'call', [], null]).toString('base64') },
     ];
-    for (const data of bad) expect(() => decodeJob('j', data, 1 << 20), JSON.stringify(data)).toThrow(MalformedJobError);
+    for (const data of bad)
+      expect(() => decodeJob('j', data, 1 << 20), JSON.stringify(data)).toThrow(MalformedJobError);
     for (const rv of ['{', 'null', { u: 1, h: 'h', ok: 'yes', p: '' }, { u: 1, h: 7, ok: true, p: '' }]) {
       expect(() => decodeOutcome('j', rv, 1 << 20)).toThrow(MalformedJobError);
     }
@@ -58,11 +71,21 @@ describe('job codec', () => {
 
 describe('remote errors', () => {
   it('come back as unitpool classes, with fields, cause and host', () => {
-    const sent = new WorkerExitedError({ exitCode: null, signal: 'SIGKILL', reason: 'oom-kill', pid: 12 }, { unit: 'u.service', cause: new Error('c') });
+    const sent = new WorkerExitedError(
+      { exitCode: null, signal: 'SIGKILL', reason: 'oom-kill', pid: 12 },
+      { unit: 'u.service', cause: new Error('c') },
+    );
     const err = reviveRemoteError(decode(encode(sent)), 'host-1');
     expect(err).toBeInstanceOf(WorkerExitedError);
     expect(err).toBeInstanceOf(UnitPoolError);
-    expect(err).toMatchObject({ name: 'WorkerExitedError', reason: 'oom-kill', signal: 'SIGKILL', pid: 12, unit: 'u.service', host: 'host-1' });
+    expect(err).toMatchObject({
+      name: 'WorkerExitedError',
+      reason: 'oom-kill',
+      signal: 'SIGKILL',
+      pid: 12,
+      unit: 'u.service',
+      host: 'host-1',
+    });
     expect(err.message).toBe(sent.message);
     expect(err.stack).toBe(sent.stack);
     expect((err.cause as Error).message).toBe('c');
@@ -89,14 +112,27 @@ describe('module confinement', () => {
     expect(m.resolve('ok.mjs', 'f').module).toBe(`file://${mods}/ok.mjs`);
     expect(m.resolve('sub/deep.mjs', 'default').module).toBe(`file://${mods}/sub/deep.mjs`);
     expect(m.resolve('alias.mjs', 'f').module).toBe(`file://${mods}/ok.mjs`);
-    for (const bad of ['../out.mjs', 'sub/../../out.mjs', 'escape.mjs', '/etc/passwd', 'file:///etc/passwd', 'data:text/javascript,1', 'node:fs', 'sub', 'a\0b', 'a\\b', '', 'nope.mjs']) {
+    for (const bad of [
+      '../out.mjs',
+      'sub/../../out.mjs',
+      'escape.mjs',
+      '/etc/passwd',
+      'file:///etc/passwd',
+      'data:text/javascript,1',
+      'node:fs',
+      'sub',
+      'a\0b',
+      'a\\b',
+      '',
+      'nope.mjs',
+    ]) {
       expect(() => m.resolve(bad, 'f'), bad).toThrow(ModuleRefusedError);
     }
     expect(() => m.resolve('ok.mjs', 'a-b')).toThrow(ModuleRefusedError);
     expect(() => new ModuleDirectory(undefined).resolve('ok.mjs', 'f')).toThrow(/without a modules directory/);
   });
 
-  it('maps the client\'s absolute references into the directory', () => {
+  it("maps the client's absolute references into the directory", () => {
     const f = new JobFunctions(mods);
     expect(f.of({ module: join(mods, 'sub', 'deep.mjs'), name: 'x' })).toEqual(['m', 'sub/deep.mjs', 'x']);
     expect(f.of({ module: new URL(`file://${mods}/ok.mjs`) })).toEqual(['m', 'ok.mjs', 'default']);
@@ -109,8 +145,23 @@ describe('module confinement', () => {
 });
 
 describe('unitpool agent arguments', () => {
-  it('parses the agent flags and hands the pool flags to unitpool run\'s parser', () => {
-    const args = parseAgentArgs(['--redis', 'redis://127.0.0.1:7000', '--queue=q', '-m', '256M', '--allow-source', '-p', 'CPUQuota=30%', '--concurrency', '3', '--preset', 'untrusted', '--env', 'A=1']);
+  it("parses the agent flags and hands the pool flags to unitpool run's parser", () => {
+    const args = parseAgentArgs([
+      '--redis',
+      'redis://127.0.0.1:7000',
+      '--queue=q',
+      '-m',
+      '256M',
+      '--allow-source',
+      '-p',
+      'CPUQuota=30%',
+      '--concurrency',
+      '3',
+      '--preset',
+      'untrusted',
+      '--env',
+      'A=1',
+    ]);
     expect(args).toMatchObject({ redis: 'redis://127.0.0.1:7000', queue: 'q', allowSource: true, concurrency: 3 });
     const { pool } = poolOptions(args, '/');
     expect(pool.properties).toMatchObject({ MemoryMax: '256M', CPUQuota: '30%', PrivateNetwork: true });
@@ -120,15 +171,29 @@ describe('unitpool agent arguments', () => {
   it('refuses what it does not know, with a usage error', () => {
     expect(() => parseAgentArgs(['--queue', 'q'])).toThrow(/--redis URL is required/);
     expect(() => parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', '--concurrency', '0'])).toThrow(UsageError);
-    expect(() => poolOptions(parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', '--bogus']), '/')).toThrow(/unknown option --bogus/);
-    expect(() => poolOptions(parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', 'stray']), '/')).toThrow(/unexpected argument "stray"/);
+    expect(() => poolOptions(parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', '--bogus']), '/')).toThrow(
+      /unknown option --bogus/,
+    );
+    expect(() => poolOptions(parseAgentArgs(['--redis', 'redis://x', '--queue', 'q', 'stray']), '/')).toThrow(
+      /unexpected argument "stray"/,
+    );
   });
 
   it('turns Redis URLs and socket paths into connection options that never give up', () => {
-    expect(redisOptions('redis://u%40x:p%3Aw@10.0.0.5:6380/3')).toMatchObject({ host: '10.0.0.5', port: 6380, username: 'u@x', password: 'p:w', db: 3, maxRetriesPerRequest: null });
+    expect(redisOptions('redis://u%40x:p%3Aw@10.0.0.5:6380/3')).toMatchObject({
+      host: '10.0.0.5',
+      port: 6380,
+      username: 'u@x',
+      password: 'p:w',
+      db: 3,
+      maxRetriesPerRequest: null,
+    });
     expect(redisOptions('rediss://[::1]')).toMatchObject({ host: '::1', port: 6379, tls: {} });
     expect(redisOptions('/run/redis/redis.sock')).toMatchObject({ path: '/run/redis/redis.sock' });
-    expect(redisOptions({ host: 'h', port: 1, maxRetriesPerRequest: 3 })).toMatchObject({ host: 'h', maxRetriesPerRequest: null });
+    expect(redisOptions({ host: 'h', port: 1, maxRetriesPerRequest: 3 })).toMatchObject({
+      host: 'h',
+      maxRetriesPerRequest: null,
+    });
     expect(() => redisOptions('redis://h/x')).toThrow(OptionError);
   });
 
@@ -157,11 +222,17 @@ describe('unitpool agent arguments', () => {
     expect(refused(() => new ClusterPool({ connection, queue: 'q', attempts: '3' } as never))).toBe(
       `new ClusterPool(): attempts must be a positive integer (a number, not a string), got '3'`,
     );
-    expect(refused(() => new ClusterPool({ connection, queue: 'q', retention: { age: 0 } }))).toBe('new ClusterPool(): retention.age must be a positive integer, got 0');
-    expect(refused(() => new ClusterPool({ queue: 'q' } as never))).toMatch(/^new ClusterPool\(\): connection is required/);
+    expect(refused(() => new ClusterPool({ connection, queue: 'q', retention: { age: 0 } }))).toBe(
+      'new ClusterPool(): retention.age must be a positive integer, got 0',
+    );
+    expect(refused(() => new ClusterPool({ queue: 'q' } as never))).toMatch(
+      /^new ClusterPool\(\): connection is required/,
+    );
     expect(refused(() => new Agent({ connection, queue: 'q', pool: { maxWorker: 2 } } as never))).toBe(
       `new Agent(): unknown option 'pool.maxWorker'; did you mean 'pool.maxWorkers'?`,
     );
-    expect(refused(() => new Agent({ connection, queue: 'q', alowSource: true } as never))).toBe(`new Agent(): unknown option 'alowSource'; did you mean 'allowSource'?`);
+    expect(refused(() => new Agent({ connection, queue: 'q', alowSource: true } as never))).toBe(
+      `new Agent(): unknown option 'alowSource'; did you mean 'allowSource'?`,
+    );
   });
 });

@@ -81,45 +81,45 @@ export async function readSiblings(pids: number[], secret: string): Promise<{ fo
   const errors: string[] = [];
   const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
   for (const pid of pids.filter((p) => p !== process.pid)) {
-  for (const file of ['cmdline', 'environ']) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/${file}`, 'latin1').includes(secret)) found.push(file);
-    } catch (e) {
-      errors.push(`${file}: ${code(e)}`);
-    }
-  }
-  let maps = '';
-  try {
-    maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
-  } catch (e) {
-    errors.push(`maps: ${code(e)}`);
-  }
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(`/proc/${pid}/mem`, 'r');
-  } catch (e) {
-    errors.push(`mem: ${code(e)}`);
-  }
-  if (fd !== undefined) {
-    const needle = Buffer.from(secret);
-    const chunk = Buffer.alloc(1 << 20);
-    for (const line of maps.split('\n')) {
-      const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
-      if (!m || found.includes('mem')) continue;
-      const start = Number.parseInt(m[1]!, 16);
-      const end = Number.parseInt(m[2]!, 16);
-      if (end - start > 256 << 20) continue;
-      for (let at = start; at < end && !found.includes('mem'); at += chunk.length) {
-        try {
-          const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, end - at), at);
-          if (chunk.subarray(0, n).includes(needle)) found.push('mem');
-        } catch {
-          break;
-        }
+    for (const file of ['cmdline', 'environ']) {
+      try {
+        if (fs.readFileSync(`/proc/${pid}/${file}`, 'latin1').includes(secret)) found.push(file);
+      } catch (e) {
+        errors.push(`${file}: ${code(e)}`);
       }
     }
-    fs.closeSync(fd);
-  }
+    let maps = '';
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch (e) {
+      errors.push(`maps: ${code(e)}`);
+    }
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+    } catch (e) {
+      errors.push(`mem: ${code(e)}`);
+    }
+    if (fd !== undefined) {
+      const needle = Buffer.from(secret);
+      const chunk = Buffer.alloc(1 << 20);
+      for (const line of maps.split('\n')) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
+        if (!m || found.includes('mem')) continue;
+        const start = Number.parseInt(m[1]!, 16);
+        const end = Number.parseInt(m[2]!, 16);
+        if (end - start > 256 << 20) continue;
+        for (let at = start; at < end && !found.includes('mem'); at += chunk.length) {
+          try {
+            const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, end - at), at);
+            if (chunk.subarray(0, n).includes(needle)) found.push('mem');
+          } catch {
+            break;
+          }
+        }
+      }
+      fs.closeSync(fd);
+    }
   }
   return { found, errors };
 }

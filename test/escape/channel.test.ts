@@ -21,8 +21,11 @@ describe("the links between pool and workers (isolation: 'pool')", () => {
     const log = '/tmp/unitpool-hijack.log';
     const taken = await p.submit(plantListeners, [log]);
     // New workers: the task ends its own worker twice, and the pool starts replacements (each needs a link).
-    for (let i = 0; i < 2; i++) await p.submit(() => process.exit(3)).catch((e: unknown) => expect(e).toBeInstanceOf(WorkerExitedError));
-    const results = await Promise.all(doubled(8).map((_, i) => p.submit((x: number) => x * 2, [i], { timeout: 10_000 })));
+    for (let i = 0; i < 2; i++)
+      await p.submit(() => process.exit(3)).catch((e: unknown) => expect(e).toBeInstanceOf(WorkerExitedError));
+    const results = await Promise.all(
+      doubled(8).map((_, i) => p.submit((x: number) => x * 2, [i], { timeout: 10_000 })),
+    );
     expect(results).toEqual(doubled(8));
     expect(await p.submit(readLog, [log]), `the task took over ${taken.join(', ') || 'nothing'}`).toBe('');
   });
@@ -38,7 +41,9 @@ describe('a task that kills the supervisor', () => {
     );
     expect(err).toBeInstanceOf(WorkerExitedError);
     expect(err).toMatchObject({ reason: 'supervisor-exit', unit: first });
-    expect(await Promise.all(doubled(6).map((_, i) => p.submit((x: number) => x * 2, [i], { timeout: 20_000 })))).toEqual(doubled(6));
+    expect(
+      await Promise.all(doubled(6).map((_, i) => p.submit((x: number) => x * 2, [i], { timeout: 20_000 }))),
+    ).toEqual(doubled(6));
     expect(p.unit!.name).not.toBe(first);
   });
 

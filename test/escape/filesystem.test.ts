@@ -5,10 +5,31 @@ import { existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnitPool } from '../../src/index.js';
-import { expectStillAnswers, hostIpcOf, hostLeftovers, hostWritableMounts, perlProbe, plantProbe, untrustedPool, workerUid, writableDirsProbe, writableFilesProbe } from './support.js';
+import {
+  expectStillAnswers,
+  hostIpcOf,
+  hostLeftovers,
+  hostWritableMounts,
+  perlProbe,
+  plantProbe,
+  untrustedPool,
+  workerUid,
+  writableDirsProbe,
+  writableFilesProbe,
+} from './support.js';
 
 /** Where a task's files could outlive it if the unit shared them with the host (the usual world-writable places). */
-const SHARED_PLACES = ['/tmp', '/var/tmp', '/dev/shm', '/dev/mqueue', '/run/lock', '/var/crash', '/var/lib/php/sessions', '/run/screen', '/var/spool/samba'];
+const SHARED_PLACES = [
+  '/tmp',
+  '/var/tmp',
+  '/dev/shm',
+  '/dev/mqueue',
+  '/run/lock',
+  '/var/crash',
+  '/var/lib/php/sessions',
+  '/run/screen',
+  '/var/spool/samba',
+];
 
 const MiB = 1024 * 1024;
 
@@ -34,7 +55,14 @@ describe('the filesystem, attacked from an untrusted task', () => {
   it('the only files a task can write under /proc, /sys, /dev and /run are its own /proc entries and the harmless devices', async () => {
     const files = await pool.submit(writableFilesProbe, [], { timeout: 120_000 });
     const scratch = /^\/dev\/shm\//;
-    expect(files.filter((f) => !scratch.test(f))).toEqual(['/dev/full', '/dev/null', '/dev/random', '/dev/tty', '/dev/urandom', '/dev/zero']);
+    expect(files.filter((f) => !scratch.test(f))).toEqual([
+      '/dev/full',
+      '/dev/null',
+      '/dev/random',
+      '/dev/tty',
+      '/dev/urandom',
+      '/dev/zero',
+    ]);
     await expectStillAnswers(pool);
   });
 
@@ -47,7 +75,8 @@ describe('the filesystem, attacked from an untrusted task', () => {
       const dirs = ['/run'];
       for (const d of [...dirs]) {
         try {
-          for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) dirs.push(nodePath.join(d, e.name));
+          for (const e of fs.readdirSync(d, { withFileTypes: true }))
+            if (e.isDirectory()) dirs.push(nodePath.join(d, e.name));
         } catch {
           /* hidden */
         }
@@ -69,27 +98,30 @@ describe('the filesystem, attacked from an untrusted task', () => {
   });
 
   it('/tmp, /var/tmp and /dev/shm are one private tmpfs capped at scratchSize: writing past it fails with ENOSPC', async () => {
-    const r = await pool.submit(async (mib: number) => {
-      const fs = await import('node:fs');
-      const view = ['/tmp', '/var/tmp', '/dev/shm'].map((p) => {
-        const s = fs.statfsSync(p);
-        return { p, dev: fs.statSync(p).dev, type: s.type, bytes: s.blocks * s.bsize };
-      });
-      const fill = (path: string): string => {
-        const chunk = Buffer.alloc(mib);
-        const fd = fs.openSync(path, 'w');
-        try {
-          for (let i = 0; i < 9; i++) fs.writeSync(fd, chunk);
-          return 'wrote 9 MiB';
-        } catch (e) {
-          return (e as NodeJS.ErrnoException).code ?? String(e);
-        } finally {
-          fs.closeSync(fd);
-          fs.rmSync(path);
-        }
-      };
-      return { view, tmp: fill('/tmp/fill'), varTmp: fill('/var/tmp/fill'), shm: fill('/dev/shm/fill') };
-    }, [MiB]);
+    const r = await pool.submit(
+      async (mib: number) => {
+        const fs = await import('node:fs');
+        const view = ['/tmp', '/var/tmp', '/dev/shm'].map((p) => {
+          const s = fs.statfsSync(p);
+          return { p, dev: fs.statSync(p).dev, type: s.type, bytes: s.blocks * s.bsize };
+        });
+        const fill = (path: string): string => {
+          const chunk = Buffer.alloc(mib);
+          const fd = fs.openSync(path, 'w');
+          try {
+            for (let i = 0; i < 9; i++) fs.writeSync(fd, chunk);
+            return 'wrote 9 MiB';
+          } catch (e) {
+            return (e as NodeJS.ErrnoException).code ?? String(e);
+          } finally {
+            fs.closeSync(fd);
+            fs.rmSync(path);
+          }
+        };
+        return { view, tmp: fill('/tmp/fill'), varTmp: fill('/var/tmp/fill'), shm: fill('/dev/shm/fill') };
+      },
+      [MiB],
+    );
     for (const v of r.view) {
       expect(v.type, v.p).toBe(0x01021994); // TMPFS_MAGIC
       expect(v.bytes, v.p).toBe(8 * MiB);
@@ -99,7 +131,7 @@ describe('the filesystem, attacked from an untrusted task', () => {
     await expectStillAnswers(pool);
   });
 
-  it('the scratch space\'s inodes are capped too (one per 4 KiB of scratchSize): empty files stop with ENOSPC', async () => {
+  it("the scratch space's inodes are capped too (one per 4 KiB of scratchSize): empty files stop with ENOSPC", async () => {
     const r = await pool.submit(async () => {
       const fs = await import('node:fs');
       fs.mkdirSync('/tmp/many');
@@ -118,7 +150,7 @@ describe('the filesystem, attacked from an untrusted task', () => {
     await expectStillAnswers(pool);
   });
 
-  it('the host\'s /run (and /run/lock) is hidden under an empty read-only tmpfs, /proc/pressure is read-only, /dev/mqueue and the host\'s /dev/pts are hidden', async () => {
+  it("the host's /run (and /run/lock) is hidden under an empty read-only tmpfs, /proc/pressure is read-only, /dev/mqueue and the host's /dev/pts are hidden", async () => {
     const r = await pool.submit(async () => {
       const fs = await import('node:fs');
       const code = (fn: () => unknown): string => {
@@ -148,7 +180,7 @@ describe('the filesystem, attacked from an untrusted task', () => {
     await expectStillAnswers(pool);
   });
 
-  it('files, symlinks, hard links and FIFOs planted in the shared places never reach the host, during the pool\'s life or after', async () => {
+  it("files, symlinks, hard links and FIFOs planted in the shared places never reach the host, during the pool's life or after", async () => {
     // Every world-writable place this host has, as the host sees it, plus the ones the task itself found writable.
     const inside = (await pool.submit(writableDirsProbe, [], { timeout: 120_000 })).map((d) => d.path);
     const places = [...new Set([...SHARED_PLACES, ...hostWritableMounts(), ...inside])];
@@ -161,24 +193,35 @@ describe('the filesystem, attacked from an untrusted task', () => {
   });
 
   it('System V IPC objects and POSIX message queues a task creates are private to the unit, and gone after it', async () => {
-    const made = await pool.submit(async (name: string) => {
-      const { spawnSync } = await import('node:child_process');
-      const ipcmk = ['-M 4096', '-Q', '-S 1'].map((a) => spawnSync('ipcmk', a.split(' '), { encoding: 'utf8' }).stdout.trim());
-      const ipcs = spawnSync('ipcs', ['-a'], { encoding: 'utf8' }).stdout;
-      // A queue made through the path instead of mq_open(3): the host's /dev/mqueue, if the unit could see it.
-      let viaPath: string;
-      try {
-        (await import('node:fs')).closeSync((await import('node:fs')).openSync(`/dev/mqueue/${name}`, 'wx'));
-        viaPath = 'created';
-      } catch (e) {
-        viaPath = (e as NodeJS.ErrnoException).code ?? String(e);
-      }
-      return { ipcmk, ipcs, viaPath };
-    }, [marker]);
-    expect(made.ipcmk.every((l) => /id: \d+/.test(l)), made.ipcmk.join('; ')).toBe(true);
+    const made = await pool.submit(
+      async (name: string) => {
+        const { spawnSync } = await import('node:child_process');
+        const ipcmk = ['-M 4096', '-Q', '-S 1'].map((a) =>
+          spawnSync('ipcmk', a.split(' '), { encoding: 'utf8' }).stdout.trim(),
+        );
+        const ipcs = spawnSync('ipcs', ['-a'], { encoding: 'utf8' }).stdout;
+        // A queue made through the path instead of mq_open(3): the host's /dev/mqueue, if the unit could see it.
+        let viaPath: string;
+        try {
+          (await import('node:fs')).closeSync((await import('node:fs')).openSync(`/dev/mqueue/${name}`, 'wx'));
+          viaPath = 'created';
+        } catch (e) {
+          viaPath = (e as NodeJS.ErrnoException).code ?? String(e);
+        }
+        return { ipcmk, ipcs, viaPath };
+      },
+      [marker],
+    );
+    expect(
+      made.ipcmk.every((l) => /id: \d+/.test(l)),
+      made.ipcmk.join('; '),
+    ).toBe(true);
     // mq_open(3) works, in the unit's own IPC namespace (perl makes the raw x86-64 syscall).
     if (process.arch === 'x64') {
-      const mq = await pool.submit(perlProbe, ['my $n = $ARGV[0]; my $r = syscall(240, $n, 0100 | 02, 0600, 0); if ($r < 0) { print "E" . ($! + 0); exit 1 } exit 0', [marker]]);
+      const mq = await pool.submit(perlProbe, [
+        'my $n = $ARGV[0]; my $r = syscall(240, $n, 0100 | 02, 0600, 0); if ($r < 0) { print "E" . ($! + 0); exit 1 } exit 0',
+        [marker],
+      ]);
       expect(mq[marker]).toBe('ok');
     }
     expect(hostIpcOf(uid)).toEqual([]);

@@ -43,7 +43,12 @@ exit 0;
 `;
 
 /** The host's sockets a task would most like to reach. */
-const HOST_SOCKETS = ['/run/dbus/system_bus_socket', '/run/systemd/private', '/run/systemd/journal/stdout', '/run/systemd/notify'];
+const HOST_SOCKETS = [
+  '/run/dbus/system_bus_socket',
+  '/run/systemd/private',
+  '/run/systemd/journal/stdout',
+  '/run/systemd/notify',
+];
 
 describe('sockets, attacked from an untrusted task', () => {
   const dir = scratchDir('escape-sockets');
@@ -85,29 +90,33 @@ describe('sockets, attacked from an untrusted task', () => {
 
   it('a datagram to the journal (/run/systemd/journal/socket, /dev/log) or to the host socket: socket(2) fails with EPERM', async () => {
     const targets = ['/run/systemd/journal/socket', '/dev/log', hostSocket];
-    const r = await pool.submit(async (script: string, paths: string[]) => {
-      const { spawnSync } = await import('node:child_process');
-      const { constants } = await import('node:os');
-      const names = Object.fromEntries(Object.entries(constants.errno).map(([k, v]) => [v, k]));
-      return paths.map((p) => {
-        const out = spawnSync('perl', ['-e', script, p], { encoding: 'utf8' }).stdout;
-        const m = /E(\d+)/.exec(out);
-        return m ? names[Number(m[1])] : 'sent';
-      });
-    }, [SEND_DATAGRAM, targets]);
+    const r = await pool.submit(
+      async (script: string, paths: string[]) => {
+        const { spawnSync } = await import('node:child_process');
+        const { constants } = await import('node:os');
+        const names = Object.fromEntries(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+        return paths.map((p) => {
+          const out = spawnSync('perl', ['-e', script, p], { encoding: 'utf8' }).stdout;
+          const m = /E(\d+)/.exec(out);
+          return m ? names[Number(m[1])] : 'sent';
+        });
+      },
+      [SEND_DATAGRAM, targets],
+    );
     expect(r).toEqual(['EPERM', 'EPERM', 'EPERM']);
     await expectStillAnswers(pool);
   });
 
-  it('a datagram from a socketpair(2) to the host\'s sockets under /run (systemd\'s notify socket, the journal, /dev/log): ENOENT, /run is hidden', async () => {
+  it("a datagram from a socketpair(2) to the host's sockets under /run (systemd's notify socket, the journal, /dev/log): ENOENT, /run is hidden", async () => {
     const targets = ['/run/systemd/notify', '/run/systemd/journal/socket', '/dev/log'];
     const r = await pool.submit(perlProbe, [SEND_FROM_PAIR, targets]);
     expect(r).toEqual(Object.fromEntries(targets.map((t) => [t, 'ENOENT'])));
     await expectStillAnswers(pool);
   });
 
-  it('a stream socketpair(2) stays connected: connecting it to the host\'s world-writable socket fails with EISCONN', async () => {
-    const connectPair = 'use Socket; socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or do { print "E" . ($! + 0); exit 1 }; connect($a, pack_sockaddr_un($ARGV[0])) or do { print "E" . ($! + 0); exit 1 }; exit 0';
+  it("a stream socketpair(2) stays connected: connecting it to the host's world-writable socket fails with EISCONN", async () => {
+    const connectPair =
+      'use Socket; socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or do { print "E" . ($! + 0); exit 1 }; connect($a, pack_sockaddr_un($ARGV[0])) or do { print "E" . ($! + 0); exit 1 }; exit 0';
     expect(await pool.submit(perlProbe, [connectPair, [hostSocket]])).toEqual({ [hostSocket]: 'EISCONN' });
     expect(accepted).toBe(0);
     await expectStillAnswers(pool);
@@ -117,7 +126,12 @@ describe('sockets, attacked from an untrusted task', () => {
     const received: Buffer[] = [];
     const path = join(dir.path, 'world-writable.dgram');
     // Node has no AF_UNIX datagram sockets: the host side is perl too, reading one datagram.
-    const listener = spawn('perl', ['-MSocket', '-e', '$| = 1; unlink $ARGV[0]; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die; bind($s, pack_sockaddr_un($ARGV[0])) or die; chmod 0777, $ARGV[0]; print "ready\\n"; recv($s, my $m, 100, 0); print $m', path]);
+    const listener = spawn('perl', [
+      '-MSocket',
+      '-e',
+      '$| = 1; unlink $ARGV[0]; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die; bind($s, pack_sockaddr_un($ARGV[0])) or die; chmod 0777, $ARGV[0]; print "ready\\n"; recv($s, my $m, 100, 0); print $m',
+      path,
+    ]);
     const exited = new Promise((resolve) => listener.once('exit', resolve));
     listener.stdout.on('data', (d: Buffer) => received.push(d));
     await new Promise<void>((resolve) => listener.stdout.once('data', () => resolve()));
@@ -135,7 +149,8 @@ describe('sockets, attacked from an untrusted task', () => {
   });
 
   it('what Node needs still works: child processes with piped stdio (socketpair(2)) and the relayed channel', async () => {
-    const pair = 'use Socket; socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or do { print "E" . ($! + 0); exit 1 }; exit 0';
+    const pair =
+      'use Socket; socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or do { print "E" . ($! + 0); exit 1 }; exit 0';
     expect(await pool.submit(perlProbe, [pair, ['socketpair']])).toEqual({ socketpair: 'ok' });
     const r = await pool.submit(execProbe, ['sh', ['-c', 'echo through a pipe']]);
     expect(r).toMatchObject({ status: 0, stdout: 'through a pipe\n' });

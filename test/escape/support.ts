@@ -131,7 +131,10 @@ export async function plantProbe(dirs: string[], marker: string, target: string)
     attempt('hardlink', () => fs.linkSync('/etc/passwd', nodePath.join(dir, `${marker}-hardlink`)));
     attempt('fifo', () => {
       const p = spawnSync('mkfifo', [nodePath.join(dir, `${marker}-fifo`)], { encoding: 'utf8' });
-      if (p.status !== 0) throw Object.assign(new Error(p.stderr), { code: /denied/.test(p.stderr) ? 'EACCES' : /Read-only/.test(p.stderr) ? 'EROFS' : `mkfifo ${p.status}` });
+      if (p.status !== 0)
+        throw Object.assign(new Error(p.stderr), {
+          code: /denied/.test(p.stderr) ? 'EACCES' : /Read-only/.test(p.stderr) ? 'EROFS' : `mkfifo ${p.status}`,
+        });
     });
     out[dir] = r;
   }
@@ -150,7 +153,13 @@ export async function perlProbe(script: string, names: string[]): Promise<Record
   for (const n of names) {
     const r = spawnSync('perl', ['-e', script, n], { encoding: 'utf8', timeout: 10_000 });
     const m = /E(\d+)/.exec(r.stdout);
-    out[n] = r.signal ? r.signal : m ? (byNumber[Number(m[1])] ?? `E${m[1]}`) : r.status === 0 ? 'ok' : `status ${r.status}: ${r.stderr.trim()}`;
+    out[n] = r.signal
+      ? r.signal
+      : m
+        ? (byNumber[Number(m[1])] ?? `E${m[1]}`)
+        : r.status === 0
+          ? 'ok'
+          : `status ${r.status}: ${r.stderr.trim()}`;
   }
   return out;
 }
@@ -184,7 +193,11 @@ export function hostWritableMounts(): string[] {
 export function hostLeftovers(uid: number, marker: string): string[] {
   const out: string[] = [];
   for (const mount of hostWritableMounts()) {
-    const r = spawnSync('find', [mount, '-xdev', '(', '-uid', String(uid), '-o', '-name', `*${marker}*`, ')', '-print'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'find',
+      [mount, '-xdev', '(', '-uid', String(uid), '-o', '-name', `*${marker}*`, ')', '-print'],
+      { encoding: 'utf8' },
+    );
     out.push(...r.stdout.split('\n').filter(Boolean));
   }
   return [...new Set(out)].sort();

@@ -17,7 +17,6 @@ import { unitExists } from '../support/systemd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 async function expectWorks(pool: UnitPool) {
   expect(await pool.submit((a: number) => a * 2, [21])).toBe(42);
 }
@@ -64,13 +63,25 @@ describe('a worker that dies while running a task', () => {
     // then deep recursion runs off the end of the real stack instead of throwing a RangeError: what a crashing
     // native addon does. systemd's default LimitCORE (soft 0) keeps the crash from writing a core file.
     const stack = 256 * 1024;
-    await using pool = new UnitPool({ maxWorkers: 1, raw: [['LimitSTACK', 't', stack], ['LimitSTACKSoft', 't', stack]] });
+    await using pool = new UnitPool({
+      maxWorkers: 1,
+      raw: [
+        ['LimitSTACK', 't', stack],
+        ['LimitSTACKSoft', 't', stack],
+      ],
+    });
     const deep = () => {
       const f = (n: number): number => (n === 0 ? 0 : 1 + f(n - 1));
       return f(1e6);
     };
     const err = await pool.submit(deep).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'WorkerExitedError', reason: 'signal', signal: 'SIGSEGV', exitCode: null, unit: pool.unit!.name });
+    expect(err).toMatchObject({
+      name: 'WorkerExitedError',
+      reason: 'signal',
+      signal: 'SIGSEGV',
+      exitCode: null,
+      unit: pool.unit!.name,
+    });
     await expectWorks(pool);
   });
 
@@ -105,7 +116,15 @@ describe('timeouts and abort', () => {
   it('a running task past its timeout: TaskTimeoutError, its worker replaced', async () => {
     await using pool = new UnitPool({ maxWorkers: 1 });
     const t0 = Date.now();
-    const err = await pool.submit(() => { for (;;); }, [], { timeout: 300 }).catch((e: unknown) => e);
+    const err = await pool
+      .submit(
+        () => {
+          for (;;);
+        },
+        [],
+        { timeout: 300 },
+      )
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskTimeoutError);
     expect(err).toMatchObject({ timeout: 300, unit: pool.unit!.name });
     expect(Date.now() - t0).toBeLessThan(3000);
@@ -124,7 +143,13 @@ describe('timeouts and abort', () => {
   it('AbortSignal: a running task is stopped with the reason; a queued one removed', async () => {
     await using pool = new UnitPool({ maxWorkers: 1 });
     const ac = new AbortController();
-    const running = pool.submit(() => { for (;;); }, [], { signal: ac.signal });
+    const running = pool.submit(
+      () => {
+        for (;;);
+      },
+      [],
+      { signal: ac.signal },
+    );
     const queued = pool.submit(() => 'ran', [], { signal: ac.signal });
     await sleep(300);
     ac.abort(new Error('user gave up'));
@@ -201,7 +226,9 @@ describe('worker lifecycle', () => {
 
   it('maxTasksPerWorker: workers are replaced, no task is lost', async () => {
     await using pool = new UnitPool({ maxWorkers: 2, maxTasksPerWorker: 3 });
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.submit((x: number) => [x, process.pid], [i])));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pool.submit((x: number) => [x, process.pid], [i])),
+    );
     expect(results.map((r) => r[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
     const perWorker = tasksPerWorker(results);
     expect(Math.max(...perWorker.values())).toBeLessThanOrEqual(3);
@@ -212,7 +239,9 @@ describe('worker lifecycle', () => {
     // A direct link's Ready and the supervisor's report of the fork come on different sockets, in either order; a
     // worker that takes tasks before its fork is reported must still retire after its share.
     await using pool = new UnitPool({ maxWorkers: 2, maxTasksPerWorker: 1 });
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.submit((x: number) => [x, process.pid], [i])));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => pool.submit((x: number) => [x, process.pid], [i])),
+    );
     expect(new Set(tasksPerWorker(results).values())).toEqual(new Set([1]));
   });
 
@@ -220,7 +249,10 @@ describe('worker lifecycle', () => {
     await using pool = new UnitPool({ maxWorkers: 2, idleTimeout: 200 });
     const first = await pool.submit(() => process.pid);
     // They go after 200 ms idle; how soon their exits are reported depends on the machine's load.
-    await vi.waitFor(() => expect(pool.stats().workers.filter((w) => w.state !== 'dead')).toEqual([]), { timeout: 5000, interval: 50 });
+    await vi.waitFor(() => expect(pool.stats().workers.filter((w) => w.state !== 'dead')).toEqual([]), {
+      timeout: 5000,
+      interval: 50,
+    });
     const second = await pool.submit(() => process.pid);
     expect(second).not.toBe(first);
   });
@@ -235,7 +267,9 @@ describe('the unit and the parent', () => {
       console.log(JSON.stringify({ unit: pool.unit.name, pid: pool.unit.mainPid }));
       setInterval(() => {}, 1000);
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(String(d))));
     const { unit } = JSON.parse(line) as { unit: string };
     expect(await unitExists(unit)).toBe(true);
@@ -252,7 +286,10 @@ describe('the unit and the parent', () => {
     const running = pool.submit(() => new Promise((r) => setTimeout(r, 10_000)));
     await sleep(200);
     const bus = await SystemdBus.connect('system');
-    await bus.call('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StopUnit', 'ss', [pool.unit!.name, 'replace']);
+    await bus.call('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StopUnit', 'ss', [
+      pool.unit!.name,
+      'replace',
+    ]);
     bus.close();
     const err = await running.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BrokenPoolError);
@@ -370,14 +407,20 @@ describe('untrusted bytes from the unit', () => {
           async (seed: number) => {
             const { writeSync } = await import('node:fs');
             let x = seed * 2654435761;
-            const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+            const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
             const valid = Buffer.from([0x93, 0x01, 0x01, 0xa2, 0x68, 0x69]);
             const body = Buffer.from(valid);
             for (let i = 0; i < 3; i++) body[Math.floor(rnd() * body.length)] = Math.floor(rnd() * 256);
             const header = Buffer.alloc(8);
             header.writeUInt32BE(rnd() < 0.3 ? Math.floor(rnd() * 2 ** 32) : body.length, 0);
             header.writeUInt32BE(Math.floor(rnd() * 5), 4);
-            writeSync(3, Buffer.concat([header, rnd() < 0.5 ? body : Buffer.from(Array.from({ length: 64 }, () => Math.floor(rnd() * 256)))]));
+            writeSync(
+              3,
+              Buffer.concat([
+                header,
+                rnd() < 0.5 ? body : Buffer.from(Array.from({ length: 64 }, () => Math.floor(rnd() * 256))),
+              ]),
+            );
             await new Promise((r) => setTimeout(r, 2000));
             return 'survived';
           },

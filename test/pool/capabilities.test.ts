@@ -20,7 +20,13 @@ const fsType = (path: string): number | undefined => {
 /** What the kernel says: /sys/fs/cgroup itself is cgroup2 (pure v2), or it holds v1 hierarchies (with cgroup2 at unified/: hybrid). */
 const pureV2 = fsType('/sys/fs/cgroup') === CGROUP2_SUPER_MAGIC;
 const v1 = !pureV2 && ['memory', 'pids', 'cpu'].some((c) => fsType(`/sys/fs/cgroup/${c}`) === CGROUP_SUPER_MAGIC);
-const kernelLayout = pureV2 ? 'v2' : v1 ? (fsType('/sys/fs/cgroup/unified') === CGROUP2_SUPER_MAGIC ? 'hybrid' : 'v1') : 'none';
+const kernelLayout = pureV2
+  ? 'v2'
+  : v1
+    ? fsType('/sys/fs/cgroup/unified') === CGROUP2_SUPER_MAGIC
+      ? 'hybrid'
+      : 'v1'
+    : 'none';
 
 /** The properties the table says only cgroup v2 can enforce. */
 const V2_ONLY = PROPERTY_NAMES.filter((n) => TABLE[n].needs.cgroupV2Only);
@@ -43,8 +49,12 @@ const valueOf = (name: PropertyName) => ({ [name]: VALUES[name] }) as UnitProper
 
 const caps = await UnitPool.capabilities();
 
-const v1Skip = v1 ? undefined : `this host has no cgroup v1 controllers (/sys/fs/cgroup is ${pureV2 ? 'cgroup2' : 'neither'}); the v1 sandbox of \`npm test\` runs it`;
-const v2Skip = pureV2 ? undefined : 'this host is not pure cgroup v2 (/sys/fs/cgroup is not cgroup2); `npm run test:vm` boots one';
+const v1Skip = v1
+  ? undefined
+  : `this host has no cgroup v1 controllers (/sys/fs/cgroup is ${pureV2 ? 'cgroup2' : 'neither'}); the v1 sandbox of \`npm test\` runs it`;
+const v2Skip = pureV2
+  ? undefined
+  : 'this host is not pure cgroup v2 (/sys/fs/cgroup is not cgroup2); `npm run test:vm` boots one';
 for (const why of [v1Skip, v2Skip]) if (why) console.warn(`capabilities tests skipped: ${why}`);
 const titled = (title: string, why: string | undefined) => (why ? `${title} [skipped: ${why}]` : title);
 
@@ -62,20 +72,28 @@ describe('UnitPool.capabilities() on this host', () => {
     it.each(V2_ONLY)('%s: reported not enforceable, with the reason v1 cannot', (name) => {
       const c = caps.properties[name];
       expect(c.enforced).toBe(false);
-      expect(c.reason).toMatch(/^this host runs its cgroup controllers on v1 \((the hybrid layout|the legacy layout)\), and /);
+      expect(c.reason).toMatch(
+        /^this host runs its cgroup controllers on v1 \((the hybrid layout|the legacy layout)\), and /,
+      );
       expect(c.reason).toMatch(/v2|writeback/);
     });
 
-    it.each(V2_ONLY)('%s: a pool asking for it fails at start with a CapabilityError naming it, and no unit', async (name) => {
-      const pool = new UnitPool({ maxWorkers: 1, properties: valueOf(name) });
-      const err = await pool.ready().then(() => undefined, (e: unknown) => e);
-      const unit = pool.unit;
-      await pool.shutdown();
-      expect(err).toBeInstanceOf(CapabilityError);
-      expect(err).toMatchObject({ property: name, reason: caps.properties[name].reason });
-      expect((err as Error).message).toMatch(new RegExp(`^${name} cannot be enforced on this host: `));
-      expect(unit).toBeUndefined();
-    });
+    it.each(V2_ONLY)(
+      '%s: a pool asking for it fails at start with a CapabilityError naming it, and no unit',
+      async (name) => {
+        const pool = new UnitPool({ maxWorkers: 1, properties: valueOf(name) });
+        const err = await pool.ready().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        const unit = pool.unit;
+        await pool.shutdown();
+        expect(err).toBeInstanceOf(CapabilityError);
+        expect(err).toMatchObject({ property: name, reason: caps.properties[name].reason });
+        expect((err as Error).message).toMatch(new RegExp(`^${name} cannot be enforced on this host: `));
+        expect(unit).toBeUndefined();
+      },
+    );
   });
 
   describe.runIf(pureV2)(titled('on pure cgroup v2', v2Skip), () => {
@@ -84,11 +102,18 @@ describe('UnitPool.capabilities() on this host', () => {
 
     it.each(V2_ONLY)('%s: reported enforceable when the kernel has its controller', (name) => {
       const controller = TABLE[name].needs.cgroup!;
-      expect(caps.properties[name]).toEqual(controllers.includes(controller) ? { enforced: true } : { enforced: false, reason: expect.stringContaining(controller) });
+      expect(caps.properties[name]).toEqual(
+        controllers.includes(controller)
+          ? { enforced: true }
+          : { enforced: false, reason: expect.stringContaining(controller) },
+      );
     });
 
     it('a pool asking for all of them starts and runs a task', async () => {
-      const properties = Object.assign({}, ...V2_ONLY.filter((n) => caps.properties[n].enforced).map(valueOf)) as UnitProperties;
+      const properties = Object.assign(
+        {},
+        ...V2_ONLY.filter((n) => caps.properties[n].enforced).map(valueOf),
+      ) as UnitProperties;
       expect(Object.keys(properties).length).toBeGreaterThan(0);
       await using pool = new UnitPool({ maxWorkers: 1, properties });
       expect(await pool.submit(() => 'runs')).toBe('runs');

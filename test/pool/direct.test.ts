@@ -48,23 +48,26 @@ describe('direct links', () => {
     await using pool = new UnitPool({ maxWorkers: 2, properties: { User: 'nobody' } });
     expect(await pool.submit(() => 1)).toBe(1);
     expect(pool.stats().workers.map((w) => w.channel)).toEqual(['direct', 'direct']);
-    const tries = await pool.submit(async (path: string) => {
-      const fs = await import('node:fs');
-      const code = (f: () => void) => {
-        try {
-          f();
-          return 'done';
-        } catch (e) {
-          return (e as NodeJS.ErrnoException).code;
-        }
-      };
-      return {
-        socket: fs.statSync(path).isSocket(),
-        unlink: code(() => fs.unlinkSync(path)),
-        rename: code(() => fs.renameSync(path, `${path}.x`)),
-        over: code(() => fs.writeFileSync(path, 'x')),
-      };
-    }, [LINK_PATH]);
+    const tries = await pool.submit(
+      async (path: string) => {
+        const fs = await import('node:fs');
+        const code = (f: () => void) => {
+          try {
+            f();
+            return 'done';
+          } catch (e) {
+            return (e as NodeJS.ErrnoException).code;
+          }
+        };
+        return {
+          socket: fs.statSync(path).isSocket(),
+          unlink: code(() => fs.unlinkSync(path)),
+          rename: code(() => fs.renameSync(path, `${path}.x`)),
+          over: code(() => fs.writeFileSync(path, 'x')),
+        };
+      },
+      [LINK_PATH],
+    );
     expect(tries.socket).toBe(true);
     expect(tries.unlink).not.toBe('done');
     expect(tries.rename).not.toBe('done');
@@ -80,15 +83,25 @@ describe('direct links', () => {
     // Ids of the live workers, and of the next ones; then garbage, a short hello, and an oversized one.
     // With them, 100 connections that never say hello: the ones past the server's limit are closed at once, the
     // rest at its hello timeout.
-    const knocks = [1, 2, 3, 4].map(forgedHello).concat(['ff'.repeat(44), '00'.repeat(8), '01'.repeat(100_000)], Array.from({ length: 100 }, () => ''));
+    const knocks = [1, 2, 3, 4].map(forgedHello).concat(
+      ['ff'.repeat(44), '00'.repeat(8), '01'.repeat(100_000)],
+      Array.from({ length: 100 }, () => ''),
+    );
     const answers = await pool.submit(knock, [LINK_PATH, knocks]);
-    expect(answers.every((a) => a.closed && a.received === 0), JSON.stringify(answers)).toBe(true);
+    expect(
+      answers.every((a) => a.closed && a.received === 0),
+      JSON.stringify(answers),
+    ).toBe(true);
     expect(await pool.submit((x: number) => x * 2, [21])).toBe(42);
     expect(pool.stats().workers.map((w) => w.pid)).toEqual(pids);
   });
 
   it('fall back to relaying when the supervisor cannot open a link (a syscall filter without connect(2))', async () => {
-    await using pool = new UnitPool({ maxWorkers: 2, stderr: new (await import('node:stream')).PassThrough(), properties: { SystemCallFilter: { deny: ['connect:EPERM'] } } });
+    await using pool = new UnitPool({
+      maxWorkers: 2,
+      stderr: new (await import('node:stream')).PassThrough(),
+      properties: { SystemCallFilter: { deny: ['connect:EPERM'] } },
+    });
     expect(await pool.submit((a: number, b: number) => a + b, [2, 3])).toBe(5);
     expect(pool.stats().workers.map((w) => w.channel)).toEqual(['relay', 'relay']);
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => pool.submit((x: number) => x + 1, [i])));

@@ -7,7 +7,6 @@ import { privateTmpEntries, unitExists } from '../support/systemd.js';
 
 const fixture = new URL('../fixtures/math.mjs', import.meta.url);
 
-
 describe('a confined pool', () => {
   let pool: UnitPool;
   beforeAll(async () => {
@@ -54,7 +53,11 @@ describe('a confined pool', () => {
     const result = await pool.submit(async () => {
       const net = await import('node:net');
       const { readFileSync } = await import('node:fs');
-      const ifaces = readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+      const ifaces = readFileSync('/proc/net/dev', 'utf8')
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0]!.trim())
+        .filter(Boolean);
       const outcome = await new Promise<string>((resolve) => {
         const s = net.connect({ host: '1.1.1.1', port: 53, timeout: 2000 });
         s.on('connect', () => resolve('connected'));
@@ -111,7 +114,12 @@ describe('a confined pool', () => {
 
   it('maps in order, in chunks', async () => {
     const out: number[] = [];
-    for await (const y of pool.map((x: number) => x * x, Array.from({ length: 1000 }, (_, i) => i), { chunksize: 64 })) out.push(y);
+    for await (const y of pool.map(
+      (x: number) => x * x,
+      Array.from({ length: 1000 }, (_, i) => i),
+      { chunksize: 64 },
+    ))
+      out.push(y);
     expect(out).toEqual(Array.from({ length: 1000 }, (_, i) => i * i));
   });
 
@@ -167,7 +175,14 @@ describe('a confined pool', () => {
   });
 
   it('round-trips rich values', async () => {
-    const value = { d: new Date(5), m: new Map([[1, 'a']]), s: new Set([1, 2]), b: 2n ** 70n, buf: Buffer.from('hi'), u: new Uint16Array([1, 2]) };
+    const value = {
+      d: new Date(5),
+      m: new Map([[1, 'a']]),
+      s: new Set([1, 2]),
+      b: 2n ** 70n,
+      buf: Buffer.from('hi'),
+      u: new Uint16Array([1, 2]),
+    };
     const back = await pool.submit((v: unknown) => v, [value]);
     expect(back).toEqual(value);
   });

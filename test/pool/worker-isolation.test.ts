@@ -20,14 +20,22 @@ describe("isolation: 'worker'", () => {
   const out = sink();
   const err = sink();
   beforeAll(async () => {
-    pool = await startPool({ isolation: 'worker', maxWorkers: 2, stdout: out, stderr: err, properties: { DynamicUser: true, PrivateTmp: true, CPUQuota: '50%', MemoryMax: '300M', TasksMax: 64 } });
+    pool = await startPool({
+      isolation: 'worker',
+      maxWorkers: 2,
+      stdout: out,
+      stderr: err,
+      properties: { DynamicUser: true, PrivateTmp: true, CPUQuota: '50%', MemoryMax: '300M', TasksMax: 64 },
+    });
   });
   afterAll(() => pool?.shutdown());
 
   it('the pool is a slice with its budget; every worker is a unit of its own in it, with its own uid and /tmp', async () => {
     expect(pool.isolation).toBe('worker');
     expect(pool.unit!.name).toMatch(/^unitpool-[0-9a-f]+\.slice$/);
-    expect(Number(cgroupFile(pool, 'memory', layout === 'v2' ? 'memory.max' : 'memory.limit_in_bytes'))).toBe(300 * MiB);
+    expect(Number(cgroupFile(pool, 'memory', layout === 'v2' ? 'memory.max' : 'memory.limit_in_bytes'))).toBe(
+      300 * MiB,
+    );
     const seen = await Promise.all([0, 1].map(() => pool.submit(whereAmI)));
     const base = pool.unit!.name.replace(/\.slice$/, '');
     for (const s of seen) {
@@ -40,13 +48,19 @@ describe("isolation: 'worker'", () => {
   });
 
   it('CPUQuota caps the whole pool: two busy workers together get no more than half a CPU', async () => {
-    expect(Number(cgroupFile(pool, 'cpu', layout === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us').split(' ')[0])).toBe(50_000);
+    expect(Number(cgroupFile(pool, 'cpu', layout === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us').split(' ')[0])).toBe(
+      50_000,
+    );
     const before = (await pool.usage()).cpuUsec!;
     const t0 = performance.now();
-    await Promise.all([0, 1].map(() => pool.submit(() => {
-      const end = Date.now() + 2500;
-      while (Date.now() < end);
-    })));
+    await Promise.all(
+      [0, 1].map(() =>
+        pool.submit(() => {
+          const end = Date.now() + 2500;
+          while (Date.now() < end);
+        }),
+      ),
+    );
     const share = ((await pool.usage()).cpuUsec! - before) / 1000 / (performance.now() - t0);
     // At most the quota (with a little slack for the last period); less only when other work holds the CPUs.
     expect(share).toBeLessThan(0.6);
@@ -54,10 +68,12 @@ describe("isolation: 'worker'", () => {
   });
 
   it("MemoryMax caps the whole pool: a task past it gets WorkerExitedError, reason 'oom-kill'; the pool goes on", async () => {
-    const e = await pool.submit(() => {
-      const hog: Buffer[] = [];
-      for (;;) hog.push(Buffer.alloc(16 * 1024 * 1024, 1));
-    }).catch((x: unknown) => x);
+    const e = await pool
+      .submit(() => {
+        const hog: Buffer[] = [];
+        for (;;) hog.push(Buffer.alloc(16 * 1024 * 1024, 1));
+      })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(WorkerExitedError);
     expect(e).toMatchObject({ reason: 'oom-kill', unit: pool.unit!.name });
     expect(await pool.submit((a: number) => a * 3, [3])).toBe(9);

@@ -2,12 +2,32 @@
 // filesystem property that can live together (ProtectSystem=strict with ReadWritePaths / ReadOnlyPaths inside a
 // scratch directory, InaccessiblePaths, TemporaryFileSystem, BindPaths, BindReadOnlyPaths, ProtectHome, PrivateTmp,
 // PrivateDevices, RestrictAddressFamilies), and one chroot'ed pool (RootDirectory).
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { privateTmpEntries } from '../support/systemd.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UnitPool } from '../../src/index.js';
-import { capNames, enforced, listenProbe, listProbe, readProbe, ROOT, scratchDir, startPool, statusProbe, writeProbe } from './helpers.js';
+import {
+  capNames,
+  enforced,
+  listenProbe,
+  listProbe,
+  readProbe,
+  ROOT,
+  scratchDir,
+  startPool,
+  statusProbe,
+  writeProbe,
+} from './helpers.js';
 
 const dir = scratchDir('fs');
 afterAll(() => dir.remove());
@@ -24,7 +44,8 @@ function hostList(path: string): string[] {
 }
 
 /** An inaccessible or hidden directory: empty, or unreadable. */
-const hidden = (seen: string[] | string) => (Array.isArray(seen) ? seen.length === 0 : /^!(EACCES|EPERM|ENOENT)$/.test(seen));
+const hidden = (seen: string[] | string) =>
+  Array.isArray(seen) ? seen.length === 0 : /^!(EACCES|EPERM|ENOENT)$/.test(seen);
 
 describe('a pool with ProtectSystem=strict and the path properties', () => {
   let pool: UnitPool;
@@ -77,10 +98,17 @@ describe('a pool with ProtectSystem=strict and the path properties', () => {
     expect(hostList(p('tmpfs'))).toEqual(['hidden']);
     expect(await pool.submit(listProbe, [p('tmpfs')])).toEqual([]);
     expect(await pool.submit(writeProbe, [p('tmpfs', 'new')])).toBe('EROFS');
-    const fstype = await pool.submit(async (path: string) => {
-      const { readFileSync } = await import('node:fs');
-      return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === path)?.split(' - ')[1]?.split(' ')[0];
-    }, [p('tmpfs')]);
+    const fstype = await pool.submit(
+      async (path: string) => {
+        const { readFileSync } = await import('node:fs');
+        return readFileSync('/proc/self/mountinfo', 'utf8')
+          .split('\n')
+          .find((l) => l.split(' ')[4] === path)
+          ?.split(' - ')[1]
+          ?.split(' ')[0];
+      },
+      [p('tmpfs')],
+    );
     expect(fstype).toBe('tmpfs');
   });
 
@@ -88,7 +116,10 @@ describe('a pool with ProtectSystem=strict and the path properties', () => {
     expect(hostList(p('bind-dst'))).toEqual([]);
     expect(await pool.submit(listProbe, [p('bind-dst')])).toEqual(['file']);
     expect(await pool.submit(readProbe, [p('bind-dst', 'file')])).toBe('bound content');
-    await pool.submit(async (path: string) => (await import('node:fs')).writeFileSync(path, 'from the worker'), [p('bind-dst', 'new')]);
+    await pool.submit(
+      async (path: string) => (await import('node:fs')).writeFileSync(path, 'from the worker'),
+      [p('bind-dst', 'new')],
+    );
     expect(readFileSync(p('bind-src', 'new'), 'utf8')).toBe('from the worker');
   });
 
@@ -139,9 +170,12 @@ describe('a pool with ProtectSystem=strict and the path properties', () => {
     expect(seen.blocks).toEqual([]);
     expect(seen.zero).toBe(16);
     expect(seen.entries).toEqual(expect.arrayContaining(['null', 'zero', 'random', 'urandom', 'full', 'tty']));
-    for (const d of ['kvm', 'fuse', 'net', 'vda', 'sda', 'nvme0n1', 'mem', 'kmsg']) expect(seen.entries, d).not.toContain(d);
+    for (const d of ['kvm', 'fuse', 'net', 'vda', 'sda', 'nvme0n1', 'mem', 'kmsg'])
+      expect(seen.entries, d).not.toContain(d);
     // On the host side, at least one of those exists (else the check above proves nothing).
-    expect(hostList('/dev').some((d) => ['kvm', 'fuse', 'net', 'vda', 'sda', 'nvme0n1', 'mem', 'kmsg'].includes(d))).toBe(true);
+    expect(
+      hostList('/dev').some((d) => ['kvm', 'fuse', 'net', 'vda', 'sda', 'nvme0n1', 'mem', 'kmsg'].includes(d)),
+    ).toBe(true);
     const status = await pool.submit(statusProbe);
     expect(capNames(status.CapBnd!)).not.toContain('CAP_MKNOD');
     expect(capNames(status.CapBnd!)).not.toContain('CAP_SYS_RAWIO');
@@ -162,7 +196,8 @@ describe.runIf(enforced('RootDirectory'))('RootDirectory: a chroot with only /us
     chmodSync(root, 0o755);
     for (const d of ['usr', 'proc', 'dev', 'sys', 'tmp', 'run', 'etc']) mkdirSync(join(root, d));
     // Merged /usr: /bin, /lib, /lib64 are links into /usr (as on the host, if it is merged; else bind them too).
-    for (const l of ['bin', 'sbin', 'lib', 'lib64']) if (existsSync(`/usr/${l}`)) symlinkSync(`usr/${l}`, join(root, l));
+    for (const l of ['bin', 'sbin', 'lib', 'lib64'])
+      if (existsSync(`/usr/${l}`)) symlinkSync(`usr/${l}`, join(root, l));
     writeFileSync(join(root, 'marker'), 'inside the chroot');
     pool = await startPool({
       maxWorkers: 1,
@@ -177,7 +212,12 @@ describe.runIf(enforced('RootDirectory'))('RootDirectory: a chroot with only /us
   it('the worker sees the chroot as /: its marker, no /home, no host files', async () => {
     const seen = await pool.submit(async () => {
       const fs = await import('node:fs');
-      return { root: fs.readdirSync('/').sort(), marker: fs.readFileSync('/marker', 'utf8'), home: fs.existsSync('/home'), cwd: process.cwd() };
+      return {
+        root: fs.readdirSync('/').sort(),
+        marker: fs.readFileSync('/marker', 'utf8'),
+        home: fs.existsSync('/home'),
+        cwd: process.cwd(),
+      };
     });
     expect(seen.marker).toBe('inside the chroot');
     expect(seen.home).toBe(false);

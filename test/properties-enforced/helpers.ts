@@ -49,7 +49,11 @@ export async function startPool(options: UnitPoolOptions): Promise<UnitPool> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new Error(`the pool was not ready after ${READY_MS / 1000} s (unit ${pool.unit?.name ?? 'not created'}, stats ${JSON.stringify(pool.stats())}); its output:\n${stderr.text()}`));
+      reject(
+        new Error(
+          `the pool was not ready after ${READY_MS / 1000} s (unit ${pool.unit?.name ?? 'not created'}, stats ${JSON.stringify(pool.stats())}); its output:\n${stderr.text()}`,
+        ),
+      );
       void pool.kill().catch(() => {});
     }, READY_MS);
   });
@@ -82,8 +86,12 @@ export async function expectRefused(options: UnitPoolOptions, property: Property
       () => undefined,
       (e: unknown) => e,
     );
-    if (!(err instanceof CapabilityError)) throw new Error(`expected a CapabilityError for ${property}, got ${err === undefined ? 'a running pool' : inspect(err)}`);
-    if (err.property !== property) throw new Error(`expected the CapabilityError to name ${property}, it names ${err.property}: ${err.message}`);
+    if (!(err instanceof CapabilityError))
+      throw new Error(
+        `expected a CapabilityError for ${property}, got ${err === undefined ? 'a running pool' : inspect(err)}`,
+      );
+    if (err.property !== property)
+      throw new Error(`expected the CapabilityError to name ${property}, it names ${err.property}: ${err.message}`);
     if (pool.unit !== undefined) throw new Error('a unit was started although the property was refused');
     return err;
   } finally {
@@ -92,14 +100,20 @@ export async function expectRefused(options: UnitPoolOptions, property: Property
 }
 
 /** Captures process.emitWarning calls made while `fn` runs. */
-export async function captureWarnings<T>(fn: () => Promise<T>): Promise<{ result: T; warnings: { message: string; type?: string; code?: string }[] }> {
+export async function captureWarnings<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; warnings: { message: string; type?: string; code?: string }[] }> {
   const warnings: { message: string; type?: string; code?: string }[] = [];
   // Kept to be put back as it was; never called detached from process.
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const original = process.emitWarning;
   process.emitWarning = ((warning: string | Error, options?: { type?: string; code?: string } | string) => {
     const o = typeof options === 'object' ? options : { type: options };
-    warnings.push({ message: String(warning), ...(o.type ? { type: o.type } : {}), ...(o.code ? { code: o.code } : {}) });
+    warnings.push({
+      message: String(warning),
+      ...(o.type ? { type: o.type } : {}),
+      ...(o.code ? { code: o.code } : {}),
+    });
   }) as typeof process.emitWarning;
   try {
     return { result: await fn(), warnings };

@@ -90,7 +90,11 @@ describe('a pool with the kernel protections', () => {
   it('PrivateNetwork: only lo in /proc/net/dev, and connect() to the outside fails with ENETUNREACH', async () => {
     const ifaces = await pool.submit(async () => {
       const { readFileSync } = await import('node:fs');
-      return readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+      return readFileSync('/proc/net/dev', 'utf8')
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0]!.trim())
+        .filter(Boolean);
     });
     expect(ifaces).toEqual(['lo']);
     expect(await pool.submit(connectProbe, ['192.0.2.1', 53])).toBe('ENETUNREACH');
@@ -145,14 +149,17 @@ describe('a pool with the kernel protections', () => {
   it('ProtectKernelModules: CAP_SYS_MODULE is out of the bounding set and the module directories are hidden', async () => {
     expect(capNames((await pool.submit(statusProbe)).CapBnd!)).not.toContain('CAP_SYS_MODULE');
     for (const d of ['/usr/lib/modules', '/lib/modules']) {
-      const seen = await pool.submit(async (path: string) => {
-        const fs = await import('node:fs');
-        try {
-          return fs.readdirSync(path).length;
-        } catch (e) {
-          return (e as NodeJS.ErrnoException).code;
-        }
-      }, [d]);
+      const seen = await pool.submit(
+        async (path: string) => {
+          const fs = await import('node:fs');
+          try {
+            return fs.readdirSync(path).length;
+          } catch (e) {
+            return (e as NodeJS.ErrnoException).code;
+          }
+        },
+        [d],
+      );
       expect([0, 'ENOENT', 'EACCES']).toContain(seen);
     }
   });
@@ -161,7 +168,10 @@ describe('a pool with the kernel protections', () => {
     // (Not read: on a host without the protection, reading /proc/kmsg would wait for kernel messages.)
     const covered = await pool.submit(async () => {
       const { readFileSync } = await import('node:fs');
-      return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m === '/proc/kmsg' || m === '/dev/kmsg');
+      return readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4])
+        .filter((m) => m === '/proc/kmsg' || m === '/dev/kmsg');
     });
     expect(covered).toContain('/proc/kmsg');
     const r = await pool.submit(execProbe, ['dmesg', []]);
@@ -172,21 +182,27 @@ describe('a pool with the kernel protections', () => {
 
   it('ProtectControlGroups: /sys/fs/cgroup is read-only (mkdir of a cgroup: EROFS)', async () => {
     const where = layout === 'v2' ? '/sys/fs/cgroup/unitpool-probe' : '/sys/fs/cgroup/pids/unitpool-probe';
-    const r = await pool.submit(async (path: string) => {
-      const fs = await import('node:fs');
-      try {
-        fs.mkdirSync(path);
-        fs.rmdirSync(path);
-        return 'created';
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code;
-      }
-    }, [where]);
+    const r = await pool.submit(
+      async (path: string) => {
+        const fs = await import('node:fs');
+        try {
+          fs.mkdirSync(path);
+          fs.rmdirSync(path);
+          return 'created';
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code;
+        }
+      },
+      [where],
+    );
     expect(r).toBe('EROFS');
   });
 
   it('LockPersonality: personality(2) cannot change (setarch fails)', async () => {
-    for (const args of [['x86_64', '-R', 'true'], ['i686', 'true']]) {
+    for (const args of [
+      ['x86_64', '-R', 'true'],
+      ['i686', 'true'],
+    ]) {
       const r = await pool.submit(execProbe, ['setarch', args]);
       expect(r.status, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(/failed to set personality/);
@@ -202,21 +218,24 @@ describe('a pool with the kernel protections', () => {
   });
 
   it('RestrictSUIDSGID: chmod u+s / g+s fails with EPERM', async () => {
-    const r = await pool.submit(async (path: string) => {
-      const fs = await import('node:fs');
-      fs.writeFileSync(path, '#!/bin/sh\n');
-      const out: string[] = [];
-      for (const mode of [0o4755, 0o2755]) {
-        try {
-          fs.chmodSync(path, mode);
-          out.push('set');
-        } catch (e) {
-          out.push((e as NodeJS.ErrnoException).code!);
+    const r = await pool.submit(
+      async (path: string) => {
+        const fs = await import('node:fs');
+        fs.writeFileSync(path, '#!/bin/sh\n');
+        const out: string[] = [];
+        for (const mode of [0o4755, 0o2755]) {
+          try {
+            fs.chmodSync(path, mode);
+            out.push('set');
+          } catch (e) {
+            out.push((e as NodeJS.ErrnoException).code!);
+          }
         }
-      }
-      fs.chmodSync(path, 0o755);
-      return out;
-    }, [join(dir.path, 'suid-probe')]);
+        fs.chmodSync(path, 0o755);
+        return out;
+      },
+      [join(dir.path, 'suid-probe')],
+    );
     expect(r).toEqual(['EPERM', 'EPERM']);
   });
 
@@ -239,20 +258,26 @@ describe('a pool with the kernel protections', () => {
 
   it('SystemCallErrorNumber=EPERM: a call the filter blocks fails with EPERM instead of killing the caller', async () => {
     // The same mount(2) as above, which this file's pool (no SystemCallErrorNumber) answers with SIGSYS.
-    await using quiet = await startPool({ maxWorkers: 1, properties: { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPERM' } });
+    await using quiet = await startPool({
+      maxWorkers: 1,
+      properties: { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPERM' },
+    });
     const r = await quiet.submit(execProbe, ['mount', ['-t', 'tmpfs', 'none', dir.path]]);
     expect(r.signal).toBeNull();
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/permission denied|not permitted/i);
   });
 
-  it.runIf(onX86_64)('SystemCallArchitectures=native: a 32-bit (int 0x80) system call kills the process (SIGSYS)', async () => {
-    // Outside the unit the same binary runs fine: the kernel has the i386 ABI, so the filter is what stops it.
-    const control = spawnSync(elf);
-    expect({ status: control.status, signal: control.signal }).toEqual({ status: 0, signal: null });
-    const r = await pool.submit(execProbe, [elf, []]);
-    expect(r.signal).toBe('SIGSYS');
-  });
+  it.runIf(onX86_64)(
+    'SystemCallArchitectures=native: a 32-bit (int 0x80) system call kills the process (SIGSYS)',
+    async () => {
+      // Outside the unit the same binary runs fine: the kernel has the i386 ABI, so the filter is what stops it.
+      const control = spawnSync(elf);
+      expect({ status: control.status, signal: control.signal }).toEqual({ status: 0, signal: null });
+      const r = await pool.submit(execProbe, [elf, []]);
+      expect(r.signal).toBe('SIGSYS');
+    },
+  );
 
   it('the worker still does its job under all of this', async () => {
     expect(await pool.submit((a: number, b: number) => a * b, [6, 7])).toBe(42);
@@ -261,60 +286,73 @@ describe('a pool with the kernel protections', () => {
 });
 
 describe('IPAddressDeny / IPAddressAllow (the BPF firewall)', () => {
-  it.runIf(enforced('IPAddressDeny'))('IPAddressDeny=any with IPAddressAllow=127.0.0.1: 127.0.0.1 connects, 127.0.0.2 is dropped', async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { PrivateNetwork: true, IPAddressDeny: 'any', IPAddressAllow: '127.0.0.1' } });
-    const seen = await pool.submit(async () => {
-      const net = await import('node:net');
-      const serve = (host: string) =>
-        new Promise<import('node:net').Server>((resolve) => {
-          const s = net.createServer((c) => {
-            c.on('error', () => {});
-            c.end('hi');
+  it.runIf(enforced('IPAddressDeny'))(
+    'IPAddressDeny=any with IPAddressAllow=127.0.0.1: 127.0.0.1 connects, 127.0.0.2 is dropped',
+    async () => {
+      await using pool = await startPool({
+        maxWorkers: 1,
+        properties: { PrivateNetwork: true, IPAddressDeny: 'any', IPAddressAllow: '127.0.0.1' },
+      });
+      const seen = await pool.submit(async () => {
+        const net = await import('node:net');
+        const serve = (host: string) =>
+          new Promise<import('node:net').Server>((resolve) => {
+            const s = net.createServer((c) => {
+              c.on('error', () => {});
+              c.end('hi');
+            });
+            s.listen(0, host, () => resolve(s));
           });
-          s.listen(0, host, () => resolve(s));
+        const connect = (host: string, port: number) =>
+          new Promise<string>((resolve) => {
+            const c = net.connect({ host, port, timeout: 1500 });
+            c.once('connect', () => (c.destroy(), resolve('connected')));
+            c.once('timeout', () => (c.destroy(), resolve('timeout')));
+            c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+          });
+        const allowed = await serve('127.0.0.1');
+        const denied = await serve('127.0.0.2');
+        const out = {
+          allowed: await connect('127.0.0.1', (allowed.address() as import('node:net').AddressInfo).port),
+          denied: await connect('127.0.0.2', (denied.address() as import('node:net').AddressInfo).port),
+        };
+        allowed.close();
+        denied.close();
+        return out;
+      });
+      expect(seen).toEqual({ allowed: 'connected', denied: 'timeout' });
+    },
+  );
+
+  it.runIf(enforced('IPAddressDeny'))(
+    'without IPAddressDeny the same connection goes through (the control)',
+    async () => {
+      await using pool = await startPool({ maxWorkers: 1, properties: { PrivateNetwork: true } });
+      const seen = await pool.submit(async () => {
+        const net = await import('node:net');
+        const s = await new Promise<import('node:net').Server>((resolve) => {
+          const srv = net.createServer((c) => {
+            c.on('error', () => {});
+            c.end();
+          });
+          srv.listen(0, '127.0.0.2', () => resolve(srv));
         });
-      const connect = (host: string, port: number) =>
-        new Promise<string>((resolve) => {
-          const c = net.connect({ host, port, timeout: 1500 });
+        const r = await new Promise<string>((resolve) => {
+          const c = net.connect({
+            host: '127.0.0.2',
+            port: (s.address() as import('node:net').AddressInfo).port,
+            timeout: 1500,
+          });
           c.once('connect', () => (c.destroy(), resolve('connected')));
-          c.once('timeout', () => (c.destroy(), resolve('timeout')));
+          c.once('timeout', () => resolve('timeout'));
           c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
         });
-      const allowed = await serve('127.0.0.1');
-      const denied = await serve('127.0.0.2');
-      const out = {
-        allowed: await connect('127.0.0.1', (allowed.address() as import('node:net').AddressInfo).port),
-        denied: await connect('127.0.0.2', (denied.address() as import('node:net').AddressInfo).port),
-      };
-      allowed.close();
-      denied.close();
-      return out;
-    });
-    expect(seen).toEqual({ allowed: 'connected', denied: 'timeout' });
-  });
-
-  it.runIf(enforced('IPAddressDeny'))('without IPAddressDeny the same connection goes through (the control)', async () => {
-    await using pool = await startPool({ maxWorkers: 1, properties: { PrivateNetwork: true } });
-    const seen = await pool.submit(async () => {
-      const net = await import('node:net');
-      const s = await new Promise<import('node:net').Server>((resolve) => {
-        const srv = net.createServer((c) => {
-          c.on('error', () => {});
-          c.end();
-        });
-        srv.listen(0, '127.0.0.2', () => resolve(srv));
+        s.close();
+        return r;
       });
-      const r = await new Promise<string>((resolve) => {
-        const c = net.connect({ host: '127.0.0.2', port: (s.address() as import('node:net').AddressInfo).port, timeout: 1500 });
-        c.once('connect', () => (c.destroy(), resolve('connected')));
-        c.once('timeout', () => resolve('timeout'));
-        c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-      });
-      s.close();
-      return r;
-    });
-    expect(seen).toBe('connected');
-  });
+      expect(seen).toBe('connected');
+    },
+  );
 
   // A legacy cgroup v1 host (no cgroup2 at all) or a user manager cannot attach the BPF firewall.
   it.runIf(!enforced('IPAddressDeny'))(`is refused here: ${refusedHere('IPAddressDeny')}`, async () => {
@@ -333,7 +371,9 @@ describe('MemoryDenyWriteExecute', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(OptionError);
-    expect((err as OptionError).message).toMatch(/^properties\.MemoryDenyWriteExecute: it breaks V8's JIT: Node aborts at start/);
+    expect((err as OptionError).message).toMatch(
+      /^properties\.MemoryDenyWriteExecute: it breaks V8's JIT: Node aborts at start/,
+    );
   });
 
   it('the refusal is right: passed unchecked (raw), Node dies at start and the pool breaks with a clear error', async () => {
@@ -349,17 +389,26 @@ describe('MemoryDenyWriteExecute', () => {
 });
 
 describe('SELinuxContext and AppArmorProfile', () => {
-  it.runIf(!enforced('SELinuxContext'))(`SELinuxContext is refused here: ${refusedHere('SELinuxContext')}`, async () => {
-    const err = await expectRefused({ properties: { SELinuxContext: 'system_u:system_r:unconfined_t:s0' } }, 'SELinuxContext');
-    expect(err.message).toMatch(/^SELinuxContext cannot be enforced on this host: /);
-    expect(err.reason).toMatch(/SELinux/);
-  });
+  it.runIf(!enforced('SELinuxContext'))(
+    `SELinuxContext is refused here: ${refusedHere('SELinuxContext')}`,
+    async () => {
+      const err = await expectRefused(
+        { properties: { SELinuxContext: 'system_u:system_r:unconfined_t:s0' } },
+        'SELinuxContext',
+      );
+      expect(err.message).toMatch(/^SELinuxContext cannot be enforced on this host: /);
+      expect(err.reason).toMatch(/SELinux/);
+    },
+  );
 
-  it.runIf(!enforced('AppArmorProfile'))(`AppArmorProfile is refused here: ${refusedHere('AppArmorProfile')}`, async () => {
-    const err = await expectRefused({ properties: { AppArmorProfile: 'unitpool-test' } }, 'AppArmorProfile');
-    expect(err.message).toMatch(/^AppArmorProfile cannot be enforced on this host: /);
-    expect(err.reason).toMatch(/AppArmor/);
-  });
+  it.runIf(!enforced('AppArmorProfile'))(
+    `AppArmorProfile is refused here: ${refusedHere('AppArmorProfile')}`,
+    async () => {
+      const err = await expectRefused({ properties: { AppArmorProfile: 'unitpool-test' } }, 'AppArmorProfile');
+      expect(err.message).toMatch(/^AppArmorProfile cannot be enforced on this host: /);
+      expect(err.reason).toMatch(/AppArmor/);
+    },
+  );
 
   // Observing them needs a host with the module enabled and a policy to run under (a loaded AppArmor profile, an
   // SELinux context the policy allows): given by the environment, else skipped with the reason in the title.
@@ -368,7 +417,9 @@ describe('SELinuxContext and AppArmorProfile', () => {
     `SELinuxContext: /proc/self/attr/current is the context${enforced('SELinuxContext') ? (selinuxContext ? '' : ' [skipped: set UNITPOOL_TEST_SELINUX_CONTEXT]') : ' [skipped: no SELinux here]'}`,
     async () => {
       await using pool = await startPool({ maxWorkers: 1, properties: { SELinuxContext: selinuxContext! } });
-      expect((await pool.submit(readProbe, ['/proc/self/attr/current'])).replace(/\0/g, '').trim()).toBe(selinuxContext);
+      expect((await pool.submit(readProbe, ['/proc/self/attr/current'])).replace(/\0/g, '').trim()).toBe(
+        selinuxContext,
+      );
     },
   );
   const apparmorProfile = process.env.UNITPOOL_TEST_APPARMOR_PROFILE;
@@ -385,5 +436,7 @@ describe('SELinuxContext and AppArmorProfile', () => {
 it('outside the protections (the test process) the same calls are allowed: CAP_SYS_ADMIN, CAP_SYS_TIME and CAP_SYSLOG are held', () => {
   const status = readFileSync('/proc/self/status', 'utf8');
   const caps = capNames(/^CapBnd:\s+(\S+)$/m.exec(status)![1]!);
-  expect(caps).toEqual(expect.arrayContaining(['CAP_SYS_ADMIN', 'CAP_SYS_TIME', 'CAP_SYSLOG', 'CAP_SYS_MODULE', 'CAP_MKNOD']));
+  expect(caps).toEqual(
+    expect.arrayContaining(['CAP_SYS_ADMIN', 'CAP_SYS_TIME', 'CAP_SYSLOG', 'CAP_SYS_MODULE', 'CAP_MKNOD']),
+  );
 });

@@ -51,7 +51,11 @@ describe("preset: 'untrusted'", () => {
   it('no network: only lo, and no socket of any family (socket(2) fails with EPERM)', async () => {
     const ifaces = await pool.submit(async () => {
       const { readFileSync } = await import('node:fs');
-      return readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+      return readFileSync('/proc/net/dev', 'utf8')
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0]!.trim())
+        .filter(Boolean);
     });
     expect(ifaces).toEqual(['lo']);
     expect(await pool.submit(listenProbe, ['127.0.0.1'])).toBe('EPERM');
@@ -125,7 +129,9 @@ describe("preset: 'currentDirOnly'", () => {
   });
 
   it('the project is still readable (unitpool itself runs from it)', async () => {
-    expect(await pool.submit(async (p: string) => (await import('node:fs')).existsSync(p), [join(ROOT, 'package.json')])).toBe(true);
+    expect(
+      await pool.submit(async (p: string) => (await import('node:fs')).existsSync(p), [join(ROOT, 'package.json')]),
+    ).toBe(true);
   });
 });
 

@@ -10,7 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokenPoolError, UnitPool, WorkerExitedError } from '../../src/index.js';
 import type { PropertyName } from '../../src/properties/index.js';
 import { parseLimits } from '../../src/unit/host-facts.js';
-import { cgroupFile, enforced, expectRefused, host, layout, MiB, refusedHere, scratchDir, sink, startPool } from './helpers.js';
+import {
+  cgroupFile,
+  enforced,
+  expectRefused,
+  host,
+  layout,
+  MiB,
+  refusedHere,
+  scratchDir,
+  sink,
+  startPool,
+} from './helpers.js';
 
 const dir = scratchDir('resources');
 afterAll(() => dir.remove());
@@ -60,7 +71,9 @@ const LIMITS: [PropertyName, string | number, bigint, bigint][] = [
  */
 const sysResource = host.managerCapabilities?.includes('CAP_SYS_RESOURCE') ?? true;
 const managerHard = (name: PropertyName) => host.managerLimits?.hard[name] ?? 2n ** 64n - 1n;
-const settable = LIMITS.filter(([name, , , hard]) => sysResource || (name === 'LimitNOFILE' ? 300n : hard) <= managerHard(name));
+const settable = LIMITS.filter(
+  ([name, , , hard]) => sysResource || (name === 'LimitNOFILE' ? 300n : hard) <= managerHard(name),
+);
 const unsettable = LIMITS.filter((l) => !settable.includes(l));
 
 describe('a pool with every Limit* the manager can give, Nice and OOMScoreAdjust', () => {
@@ -68,28 +81,37 @@ describe('a pool with every Limit* the manager can give, Nice and OOMScoreAdjust
   beforeAll(async () => {
     pool = await startPool({
       maxWorkers: 1,
-      properties: { ...Object.fromEntries(settable.map(([name, value]) => [name, value])), Nice: 7, OOMScoreAdjust: 100 },
+      properties: {
+        ...Object.fromEntries(settable.map(([name, value]) => [name, value])),
+        Nice: 7,
+        OOMScoreAdjust: 100,
+      },
     });
   });
   afterAll(() => pool?.shutdown());
 
   it.each(settable)('%s: /proc/self/limits of the worker shows %s', async (name, _value, soft, hard) => {
-    const limits = parseLimits(await pool.submit(async () => (await import('node:fs')).readFileSync('/proc/self/limits', 'utf8')));
+    const limits = parseLimits(
+      await pool.submit(async () => (await import('node:fs')).readFileSync('/proc/self/limits', 'utf8')),
+    );
     expect(limits[name]).toEqual({ soft, hard });
   });
 
   it('LimitFSIZE is enforced: writing past the soft limit fails with EFBIG (Node ignores SIGXFSZ)', async () => {
-    const r = await pool.submit(async (path: string) => {
-      const fs = await import('node:fs');
-      try {
-        fs.writeFileSync(path, Buffer.alloc(2 * 1024 * 1024));
-        return 'written';
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code;
-      } finally {
-        fs.rmSync(path, { force: true });
-      }
-    }, [`${dir.path}/fsize-probe`]);
+    const r = await pool.submit(
+      async (path: string) => {
+        const fs = await import('node:fs');
+        try {
+          fs.writeFileSync(path, Buffer.alloc(2 * 1024 * 1024));
+          return 'written';
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code;
+        } finally {
+          fs.rmSync(path, { force: true });
+        }
+      },
+      [`${dir.path}/fsize-probe`],
+    );
     expect(r).toBe('EFBIG');
   });
 
@@ -123,58 +145,75 @@ describe('a pool with every Limit* the manager can give, Nice and OOMScoreAdjust
   it('OOMScoreAdjust: the supervisor has it, and the worker 500 more (the worker raises its own, by design)', async () => {
     const seen = await pool.submit(async () => {
       const { readFileSync } = await import('node:fs');
-      return { self: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')), parent: Number(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8')) };
+      return {
+        self: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')),
+        parent: Number(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8')),
+      };
     });
     expect(seen).toEqual({ self: 600, parent: 100 });
   });
 });
 
-describe.runIf(!sysResource)("what the manager cannot give without CAP_SYS_RESOURCE: refused, and what systemd would do (raw)", () => {
-  it.each(unsettable)(`%s (%s) above the manager's own hard limit is refused`, async (name, value) => {
-    const err = await expectRefused({ properties: { [name]: value } }, name);
-    expect(err.reason).toMatch(/above the system manager's own \(.*\), and without CAP_SYS_RESOURCE the manager cannot raise it: systemd would silently apply/);
-  });
-
-  it("LimitMSGQUEUE=1M:2M, above the manager's 800K, is refused", async () => {
-    const err = await expectRefused({ properties: { LimitMSGQUEUE: '1M:2M' } }, 'LimitMSGQUEUE');
-    expect(err.reason).toContain(`above the system manager's own (${managerHard('LimitMSGQUEUE')})`);
-  });
-
-  it('a negative OOMScoreAdjust is refused: the manager cannot lower oom_score_adj below its own', async () => {
-    const err = await expectRefused({ properties: { OOMScoreAdjust: -100 } }, 'OOMScoreAdjust');
-    expect(err.reason).toMatch(/cannot give its units less; systemd would silently leave the workers at/);
-  });
-
-  it('passed unchecked (raw), systemd clamps the limits to its own and keeps its own oom_score_adj, silently', async () => {
-    await using pool = await startPool({
-      maxWorkers: 1,
-      raw: [
-        ['LimitMSGQUEUE', 't', 2 * MiB],
-        ['LimitMSGQUEUESoft', 't', MiB],
-        ['LimitNICE', 't', 15],
-        ['LimitNICESoft', 't', 15],
-        ['OOMScoreAdjust', 'i', -100],
-      ],
+describe.runIf(!sysResource)(
+  'what the manager cannot give without CAP_SYS_RESOURCE: refused, and what systemd would do (raw)',
+  () => {
+    it.each(unsettable)(`%s (%s) above the manager's own hard limit is refused`, async (name, value) => {
+      const err = await expectRefused({ properties: { [name]: value } }, name);
+      expect(err.reason).toMatch(
+        /above the system manager's own \(.*\), and without CAP_SYS_RESOURCE the manager cannot raise it: systemd would silently apply/,
+      );
     });
+
+    it("LimitMSGQUEUE=1M:2M, above the manager's 800K, is refused", async () => {
+      const err = await expectRefused({ properties: { LimitMSGQUEUE: '1M:2M' } }, 'LimitMSGQUEUE');
+      expect(err.reason).toContain(`above the system manager's own (${managerHard('LimitMSGQUEUE')})`);
+    });
+
+    it('a negative OOMScoreAdjust is refused: the manager cannot lower oom_score_adj below its own', async () => {
+      const err = await expectRefused({ properties: { OOMScoreAdjust: -100 } }, 'OOMScoreAdjust');
+      expect(err.reason).toMatch(/cannot give its units less; systemd would silently leave the workers at/);
+    });
+
+    it('passed unchecked (raw), systemd clamps the limits to its own and keeps its own oom_score_adj, silently', async () => {
+      await using pool = await startPool({
+        maxWorkers: 1,
+        raw: [
+          ['LimitMSGQUEUE', 't', 2 * MiB],
+          ['LimitMSGQUEUESoft', 't', MiB],
+          ['LimitNICE', 't', 15],
+          ['LimitNICESoft', 't', 15],
+          ['OOMScoreAdjust', 'i', -100],
+        ],
+      });
+      const seen = await pool.submit(async () => {
+        const { readFileSync } = await import('node:fs');
+        return {
+          limits: readFileSync('/proc/self/limits', 'utf8'),
+          oom: Number(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8')),
+        };
+      });
+      const limits = parseLimits(seen.limits);
+      expect(limits.LimitMSGQUEUE).toEqual({ soft: managerHard('LimitMSGQUEUE'), hard: managerHard('LimitMSGQUEUE') });
+      expect(limits.LimitNICE).toEqual({ soft: managerHard('LimitNICE'), hard: managerHard('LimitNICE') });
+      expect(seen.oom).toBe(host.managerLimits!.oomScoreAdjust);
+    });
+  },
+);
+
+it.runIf(sysResource)(
+  'OOMScoreAdjust=-100: the supervisor gets it (the manager has CAP_SYS_RESOURCE), the worker 500 more',
+  async () => {
+    await using pool = await startPool({ maxWorkers: 1, properties: { OOMScoreAdjust: -100 } });
     const seen = await pool.submit(async () => {
       const { readFileSync } = await import('node:fs');
-      return { limits: readFileSync('/proc/self/limits', 'utf8'), oom: Number(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8')) };
+      return {
+        self: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')),
+        parent: Number(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8')),
+      };
     });
-    const limits = parseLimits(seen.limits);
-    expect(limits.LimitMSGQUEUE).toEqual({ soft: managerHard('LimitMSGQUEUE'), hard: managerHard('LimitMSGQUEUE') });
-    expect(limits.LimitNICE).toEqual({ soft: managerHard('LimitNICE'), hard: managerHard('LimitNICE') });
-    expect(seen.oom).toBe(host.managerLimits!.oomScoreAdjust);
-  });
-});
-
-it.runIf(sysResource)('OOMScoreAdjust=-100: the supervisor gets it (the manager has CAP_SYS_RESOURCE), the worker 500 more', async () => {
-  await using pool = await startPool({ maxWorkers: 1, properties: { OOMScoreAdjust: -100 } });
-  const seen = await pool.submit(async () => {
-    const { readFileSync } = await import('node:fs');
-    return { self: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')), parent: Number(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8')) };
-  });
-  expect(seen).toEqual({ self: 400, parent: -100 });
-});
+    expect(seen).toEqual({ self: 400, parent: -100 });
+  },
+);
 
 it('Nice=-5: a negative nice level, given by the manager (it holds CAP_SYS_NICE)', async () => {
   if (!(host.managerCapabilities?.includes('CAP_SYS_NICE') ?? true)) {
@@ -208,7 +247,9 @@ describe('a pool with CPUQuota=50%, CPUWeight=10000, TasksMax=64 and IOReadBandw
   afterAll(() => pool?.shutdown());
 
   it('CPUQuota: two busy workers together get 50% of one CPU (within 25%), by the unit cgroup CPU time over 3.5 s', async () => {
-    expect(cgroupFile(pool, 'cpu', layout === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us')).toBe(layout === 'v2' ? '50000 100000' : '50000');
+    expect(cgroupFile(pool, 'cpu', layout === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us')).toBe(
+      layout === 'v2' ? '50000 100000' : '50000',
+    );
     await Promise.all([pool.submit(spinFor, [200]), pool.submit(spinFor, [200])]); // warm up both workers
     const measure = async () => {
       const u0 = await pool.usage();
@@ -217,7 +258,9 @@ describe('a pool with CPUQuota=50%, CPUWeight=10000, TasksMax=64 and IOReadBandw
       const wallUs = (performance.now() - t0) * 1000;
       const u1 = await pool.usage();
       const share = (u1.cpuUsec! - u0.cpuUsec!) / wallUs;
-      console.log(`CPUQuota=50%: the unit used ${(share * 100).toFixed(1)}% of a CPU over ${(wallUs / 1e6).toFixed(2)} s (workers: ${perWorker.map((u) => (u / 1000).toFixed(0)).join(' + ')} ms)`);
+      console.log(
+        `CPUQuota=50%: the unit used ${(share * 100).toFixed(1)}% of a CPU over ${(wallUs / 1e6).toFixed(2)} s (workers: ${perWorker.map((u) => (u / 1000).toFixed(0)).join(' + ')} ms)`,
+      );
       return { perWorker, wallUs, share };
     };
     // Measured once more when the first window is off (once in many CI runs the kernel let a loaded sandbox's unit
@@ -261,7 +304,10 @@ describe('a pool with CPUQuota=50%, CPUWeight=10000, TasksMax=64 and IOReadBandw
     expect(cgroupFile(pool, 'pids', 'pids.max')).toBe('64');
     const r = await pool.submit(async () => {
       const { spawnSync } = await import('node:child_process');
-      const p = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 80 ]; do sleep 1 & i=$((i+1)); done; wait'], { encoding: 'utf8', timeout: 20_000 });
+      const p = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 80 ]; do sleep 1 & i=$((i+1)); done; wait'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       return { status: p.status, stderr: p.stderr };
     });
     expect(r.stderr).toMatch(/fork|Resource temporarily unavailable/i);
@@ -269,24 +315,32 @@ describe('a pool with CPUQuota=50%, CPUWeight=10000, TasksMax=64 and IOReadBandw
   });
 
   it('IOReadBandwidthMax: reading 6 MiB from the disk goes at most at 3 MB/s', async () => {
-    const r = await pool.submit(async (path: string) => {
-      const { spawnSync } = await import('node:child_process');
-      const fs = await import('node:fs');
-      // Written with O_DIRECT, so not in the page cache: the read must go to the disk.
-      const dd = spawnSync('dd', ['if=/dev/urandom', `of=${path}`, 'bs=1M', 'count=6', 'oflag=direct'], { encoding: 'utf8' });
-      if (dd.status !== 0) throw new Error(dd.stderr);
-      const t0 = performance.now();
-      const bytes = fs.readFileSync(path).length;
-      const seconds = (performance.now() - t0) / 1000;
-      fs.rmSync(path);
-      return { bytes, seconds };
-    }, [`${dir.path}/io-read-probe`]);
+    const r = await pool.submit(
+      async (path: string) => {
+        const { spawnSync } = await import('node:child_process');
+        const fs = await import('node:fs');
+        // Written with O_DIRECT, so not in the page cache: the read must go to the disk.
+        const dd = spawnSync('dd', ['if=/dev/urandom', `of=${path}`, 'bs=1M', 'count=6', 'oflag=direct'], {
+          encoding: 'utf8',
+        });
+        if (dd.status !== 0) throw new Error(dd.stderr);
+        const t0 = performance.now();
+        const bytes = fs.readFileSync(path).length;
+        const seconds = (performance.now() - t0) / 1000;
+        fs.rmSync(path);
+        return { bytes, seconds };
+      },
+      [`${dir.path}/io-read-probe`],
+    );
     const rate = r.bytes / r.seconds;
-    console.log(`IOReadBandwidthMax=3M: read ${r.bytes} bytes in ${r.seconds.toFixed(2)} s (${(rate / 1e6).toFixed(2)} MB/s)`);
+    console.log(
+      `IOReadBandwidthMax=3M: read ${r.bytes} bytes in ${r.seconds.toFixed(2)} s (${(rate / 1e6).toFixed(2)} MB/s)`,
+    );
     expect(r.bytes).toBe(6 * MiB);
     expect(rate).toBeLessThanOrEqual(3e6 * 1.2);
     expect(r.seconds).toBeGreaterThanOrEqual(1.5);
-    const file = layout === 'v2' ? cgroupFile(pool, 'io', 'io.max') : cgroupFile(pool, 'blkio', 'blkio.throttle.read_bps_device');
+    const file =
+      layout === 'v2' ? cgroupFile(pool, 'io', 'io.max') : cgroupFile(pool, 'blkio', 'blkio.throttle.read_bps_device');
     expect(file).toMatch(layout === 'v2' ? /rbps=3000000/ : /^\d+:\d+ 3000000$/m);
   });
 });
@@ -296,7 +350,9 @@ describe('a pool with CPUQuota=50%, CPUWeight=10000, TasksMax=64 and IOReadBandw
 describe('MemoryMax', () => {
   it('MemoryMax=120M: a 200 MB allocation is OOM-killed (WorkerExitedError, reason oom-kill), and the pool goes on', async () => {
     await using pool = await startPool({ maxWorkers: 1, properties: { MemoryMax: '120M' } });
-    expect(cgroupFile(pool, 'memory', layout === 'v2' ? 'memory.max' : 'memory.limit_in_bytes')).toBe(String(120 * MiB));
+    expect(cgroupFile(pool, 'memory', layout === 'v2' ? 'memory.max' : 'memory.limit_in_bytes')).toBe(
+      String(120 * MiB),
+    );
     const err = await pool.submit(allocate, [200]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerExitedError);
     expect(err).toMatchObject({ reason: 'oom-kill', signal: 'SIGKILL' });
@@ -311,7 +367,9 @@ describe('MemoryMax', () => {
     await using pool = await startPool({ maxWorkers: 1, properties: { MemoryMax: '50M' } });
     const startMs = performance.now() - t0;
     const atStart = await pool.usage();
-    console.log(`MemoryMax=50M: ready in ${startMs.toFixed(0)} ms, memoryCurrent ${(atStart.memoryCurrent! / MiB).toFixed(1)} MiB, tasks ${atStart.tasks}`);
+    console.log(
+      `MemoryMax=50M: ready in ${startMs.toFixed(0)} ms, memoryCurrent ${(atStart.memoryCurrent! / MiB).toFixed(1)} MiB, tasks ${atStart.tasks}`,
+    );
     expect(atStart.memoryCurrent).toBeLessThan(50 * MiB);
     const err = await pool.submit(allocate, [200]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerExitedError);
@@ -359,90 +417,110 @@ it('RuntimeMaxSec: after 2 s systemd stops the unit, and the pool breaks with a 
 
 // ── what cgroup v1 cannot do ─────────────────────────────────────────────────────────────────────────────
 
-describe.runIf(layout !== 'v2')('cgroup v2 only: refused on this cgroup v1 host, and why (the same passed unchecked through raw)', () => {
-  const V1_REFUSED: [PropertyName, Record<string, unknown>, RegExp][] = [
-    ['AllowedCPUs', { AllowedCPUs: '0' }, /cpuset controller only on cgroup v2/],
-    ['MemoryHigh', { MemoryHigh: '200M' }, /memory\.high exists only in the cgroup v2/],
-    ['MemorySwapMax', { MemorySwapMax: 0 }, /swap limits only on cgroup v2/],
-    ['IOWriteBandwidthMax', { IOWriteBandwidthMax: { [dir.path]: '3M' } }, /buffered writes.*writeback, which v1 does not charge/],
-    ['OOMPolicy', { OOMPolicy: 'stop' }, /only through cgroup v2's memory\.events/],
-  ];
-  it.each(V1_REFUSED)('%s is refused with a CapabilityError that says why', async (name, properties, why) => {
-    const err = await expectRefused({ properties }, name);
-    expect(err.message).toMatch(new RegExp(`^${name} cannot be enforced on this host: this host runs its cgroup controllers on v1`));
-    expect(err.reason).toMatch(why);
-    expect(err.message).toContain(`bestEffort: ['${name}']`);
-    expect(err.code).toBe('ERR_UNITPOOL_CAPABILITY');
-  });
+describe.runIf(layout !== 'v2')(
+  'cgroup v2 only: refused on this cgroup v1 host, and why (the same passed unchecked through raw)',
+  () => {
+    const V1_REFUSED: [PropertyName, Record<string, unknown>, RegExp][] = [
+      ['AllowedCPUs', { AllowedCPUs: '0' }, /cpuset controller only on cgroup v2/],
+      ['MemoryHigh', { MemoryHigh: '200M' }, /memory\.high exists only in the cgroup v2/],
+      ['MemorySwapMax', { MemorySwapMax: 0 }, /swap limits only on cgroup v2/],
+      [
+        'IOWriteBandwidthMax',
+        { IOWriteBandwidthMax: { [dir.path]: '3M' } },
+        /buffered writes.*writeback, which v1 does not charge/,
+      ],
+      ['OOMPolicy', { OOMPolicy: 'stop' }, /only through cgroup v2's memory\.events/],
+    ];
+    it.each(V1_REFUSED)('%s is refused with a CapabilityError that says why', async (name, properties, why) => {
+      const err = await expectRefused({ properties }, name);
+      expect(err.message).toMatch(
+        new RegExp(`^${name} cannot be enforced on this host: this host runs its cgroup controllers on v1`),
+      );
+      expect(err.reason).toMatch(why);
+      expect(err.message).toContain(`bestEffort: ['${name}']`);
+      expect(err.code).toBe('ERR_UNITPOOL_CAPABILITY');
+    });
 
-  it.runIf(!enforced('IOWeight'))(`IOWeight is refused: ${refusedHere('IOWeight')}`, async () => {
-    const err = await expectRefused({ properties: { IOWeight: 50 } }, 'IOWeight');
-    expect(err.reason).toMatch(/BFQ/);
-  });
+    it.runIf(!enforced('IOWeight'))(`IOWeight is refused: ${refusedHere('IOWeight')}`, async () => {
+      const err = await expectRefused({ properties: { IOWeight: 50 } }, 'IOWeight');
+      expect(err.reason).toMatch(/BFQ/);
+    });
 
-  describe('what systemd 252 does with them here, when they are passed unchecked (raw)', () => {
-    let pool: UnitPool;
-    beforeAll(async () => {
-      pool = await startPool({
-        maxWorkers: 1,
-        properties: { MemoryMax: '150M' },
-        raw: [
-          ['AllowedCPUs', 'ay', Buffer.from([0b1])],
-          ['MemoryHigh', 't', 100 * MiB],
-          ['MemorySwapMax', 't', 0],
-          ['IOWeight', 't', 50],
-          ['IOWriteBandwidthMax', 'a(st)', [[dir.path, 2_000_000]]],
-          ['OOMPolicy', 's', 'kill'],
-        ],
+    describe('what systemd 252 does with them here, when they are passed unchecked (raw)', () => {
+      let pool: UnitPool;
+      beforeAll(async () => {
+        pool = await startPool({
+          maxWorkers: 1,
+          properties: { MemoryMax: '150M' },
+          raw: [
+            ['AllowedCPUs', 'ay', Buffer.from([0b1])],
+            ['MemoryHigh', 't', 100 * MiB],
+            ['MemorySwapMax', 't', 0],
+            ['IOWeight', 't', 50],
+            ['IOWriteBandwidthMax', 'a(st)', [[dir.path, 2_000_000]]],
+            ['OOMPolicy', 's', 'kill'],
+          ],
+        });
+      });
+      afterAll(() => pool?.shutdown());
+
+      it('AllowedCPUs: accepted, and the workers still run on every CPU', async () => {
+        const status = await pool.submit(async () =>
+          (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'),
+        );
+        const all = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s+(\S+)$/m)![1];
+        expect(status.match(/^Cpus_allowed_list:\s+(\S+)$/m)![1]).toBe(all);
+      });
+
+      it('MemoryHigh, MemorySwapMax: accepted, and the only v1 memory limit is MemoryMax', () => {
+        expect(cgroupFile(pool, 'memory', 'memory.limit_in_bytes')).toBe(String(150 * MiB));
+        expect(Number(cgroupFile(pool, 'memory', 'memory.soft_limit_in_bytes'))).toBeGreaterThan(2 ** 62);
+      });
+
+      // Which weight file the v1 blkio controller has depends on the kernel's I/O schedulers: BFQ's blkio.bfq.weight,
+      // CFQ's blkio.weight, or neither (mq-deadline/kyber only, as on some of these machines).
+      const weightFiles = () =>
+        ['blkio.bfq.weight', 'blkio.weight'].filter((f) =>
+          existsSync(`/sys/fs/cgroup/blkio${pool.unit!.controlGroup}/${f}`),
+        );
+      it('IOWeight=50: written to blkio.bfq.weight converted twice (113, above the default 100), on a disk without BFQ; a kernel without BFQ or CFQ has no weight file to write', () => {
+        if (weightFiles().includes('blkio.bfq.weight'))
+          expect(cgroupFile(pool, 'blkio', 'blkio.bfq.weight')).toBe('113');
+        else expect(weightFiles()).toEqual([]);
+      });
+
+      it("IOWriteBandwidthMax=2M: fsync'd writes are throttled, buffered writes are not", async () => {
+        const r = await pool.submit(
+          async (path: string) => {
+            const fs = await import('node:fs');
+            let t0 = performance.now();
+            fs.writeFileSync(path, Buffer.alloc(8 * 1024 * 1024, 1));
+            const buffered = (performance.now() - t0) / 1000;
+            fs.rmSync(path);
+            t0 = performance.now();
+            const fd = fs.openSync(path, 'w');
+            fs.writeSync(fd, Buffer.alloc(3 * 1024 * 1024, 2));
+            fs.fsyncSync(fd);
+            fs.closeSync(fd);
+            const synced = (performance.now() - t0) / 1000;
+            fs.rmSync(path);
+            return { buffered, synced };
+          },
+          [`${dir.path}/io-write-probe`],
+        );
+        console.log(
+          `raw IOWriteBandwidthMax=2M on cgroup v1: 8 MiB buffered in ${r.buffered.toFixed(3)} s, 3 MiB + fsync in ${r.synced.toFixed(2)} s`,
+        );
+        expect(r.buffered).toBeLessThan(1); // 2 MB/s would take 4 s
+        expect(r.synced).toBeGreaterThanOrEqual(1);
+      });
+
+      it('OOMPolicy=kill: accepted, and after an OOM kill the unit goes on as if it were continue', async () => {
+        const err = await pool.submit(allocate, [200]).catch((e: unknown) => e);
+        expect(err).toMatchObject({ name: 'WorkerExitedError', reason: 'oom-kill' });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await pool.submit(() => 'alive')).toBe('alive');
       });
     });
-    afterAll(() => pool?.shutdown());
-
-    it('AllowedCPUs: accepted, and the workers still run on every CPU', async () => {
-      const status = await pool.submit(async () => (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));
-      const all = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s+(\S+)$/m)![1];
-      expect(status.match(/^Cpus_allowed_list:\s+(\S+)$/m)![1]).toBe(all);
-    });
-
-    it('MemoryHigh, MemorySwapMax: accepted, and the only v1 memory limit is MemoryMax', () => {
-      expect(cgroupFile(pool, 'memory', 'memory.limit_in_bytes')).toBe(String(150 * MiB));
-      expect(Number(cgroupFile(pool, 'memory', 'memory.soft_limit_in_bytes'))).toBeGreaterThan(2 ** 62);
-    });
-
-    // Which weight file the v1 blkio controller has depends on the kernel's I/O schedulers: BFQ's blkio.bfq.weight,
-    // CFQ's blkio.weight, or neither (mq-deadline/kyber only, as on some of these machines).
-    const weightFiles = () => ['blkio.bfq.weight', 'blkio.weight'].filter((f) => existsSync(`/sys/fs/cgroup/blkio${pool.unit!.controlGroup}/${f}`));
-    it('IOWeight=50: written to blkio.bfq.weight converted twice (113, above the default 100), on a disk without BFQ; a kernel without BFQ or CFQ has no weight file to write', () => {
-      if (weightFiles().includes('blkio.bfq.weight')) expect(cgroupFile(pool, 'blkio', 'blkio.bfq.weight')).toBe('113');
-      else expect(weightFiles()).toEqual([]);
-    });
-
-    it('IOWriteBandwidthMax=2M: fsync\'d writes are throttled, buffered writes are not', async () => {
-      const r = await pool.submit(async (path: string) => {
-        const fs = await import('node:fs');
-        let t0 = performance.now();
-        fs.writeFileSync(path, Buffer.alloc(8 * 1024 * 1024, 1));
-        const buffered = (performance.now() - t0) / 1000;
-        fs.rmSync(path);
-        t0 = performance.now();
-        const fd = fs.openSync(path, 'w');
-        fs.writeSync(fd, Buffer.alloc(3 * 1024 * 1024, 2));
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        const synced = (performance.now() - t0) / 1000;
-        fs.rmSync(path);
-        return { buffered, synced };
-      }, [`${dir.path}/io-write-probe`]);
-      console.log(`raw IOWriteBandwidthMax=2M on cgroup v1: 8 MiB buffered in ${r.buffered.toFixed(3)} s, 3 MiB + fsync in ${r.synced.toFixed(2)} s`);
-      expect(r.buffered).toBeLessThan(1); // 2 MB/s would take 4 s
-      expect(r.synced).toBeGreaterThanOrEqual(1);
-    });
-
-    it('OOMPolicy=kill: accepted, and after an OOM kill the unit goes on as if it were continue', async () => {
-      const err = await pool.submit(allocate, [200]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ name: 'WorkerExitedError', reason: 'oom-kill' });
-      await new Promise((r) => setTimeout(r, 500));
-      expect(await pool.submit(() => 'alive')).toBe('alive');
-    });
-  });
-});
+  },
+);

@@ -36,7 +36,14 @@ const HYBRID_MOUNTS = `22 27 0:21 / /proc rw,relatime - proc proc rw
 describe('cgroup layout', () => {
   it('parses mountinfo, including escaped paths', () => {
     const [m] = parseMountInfo('36 25 0:32 / /mnt/a\\040b rw,nosuid shared:1 - tmpfs none rw,size=4k\n');
-    expect(m).toMatchObject({ mountId: 36, parentId: 25, root: '/', mountPoint: '/mnt/a b', fsType: 'tmpfs', superOptions: ['rw', 'size=4k'] });
+    expect(m).toMatchObject({
+      mountId: 36,
+      parentId: 25,
+      root: '/',
+      mountPoint: '/mnt/a b',
+      fsType: 'tmpfs',
+      superOptions: ['rw', 'size=4k'],
+    });
   });
 
   it('parses /proc/self/cgroup', () => {
@@ -48,7 +55,18 @@ describe('cgroup layout', () => {
     const layout = readCgroupMounts(HYBRID_CGROUP, HYBRID_MOUNTS, () => []);
     expect(layout.layout).toBe('hybrid');
     const byName = Object.fromEntries(layout.hierarchies.map((h) => [h.name, h]));
-    expect(Object.keys(byName).sort()).toEqual(['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'systemd', 'unified']);
+    expect(Object.keys(byName).sort()).toEqual([
+      'blkio',
+      'cpu',
+      'cpuacct',
+      'cpuset',
+      'devices',
+      'freezer',
+      'memory',
+      'pids',
+      'systemd',
+      'unified',
+    ]);
     expect(byName.memory!.ownDir).toBe('/sys/fs/cgroup/memory/process_api/0f15dde0bec1ce8cc6ae7e1ce7f6062a');
     expect(byName.cpu!.ownDir).toBe('/sys/fs/cgroup/cpu');
     expect(byName.systemd!.mountOptions).toBe('name=systemd');
@@ -63,14 +81,20 @@ describe('cgroup layout', () => {
 33 31 0:30 /docker/abc /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
 34 31 0:31 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 `;
-    const layout = readCgroupMounts(cg, mounts, () => [['cpu', 'cpu,cpuacct'], ['cpuacct', 'cpu,cpuacct']]);
+    const layout = readCgroupMounts(cg, mounts, () => [
+      ['cpu', 'cpu,cpuacct'],
+      ['cpuacct', 'cpu,cpuacct'],
+    ]);
     expect(layout.layout).toBe('v1');
     const cpu = layout.hierarchies.find((h) => h.name === 'cpu,cpuacct')!;
     // The mount's root is our own cgroup (a container's cgroup namespace): ownDir is the mount point.
     expect(cpu.ownDir).toBe('/sys/fs/cgroup/cpu,cpuacct');
     expect(cpu.mountOptions).toBe('cpuacct,cpu');
     expect(layout.hierarchies.find((h) => h.name === 'systemd')!.mountOptions).toBe('xattr,name=systemd');
-    expect(layout.links).toEqual([['cpu', 'cpu,cpuacct'], ['cpuacct', 'cpu,cpuacct']]);
+    expect(layout.links).toEqual([
+      ['cpu', 'cpu,cpuacct'],
+      ['cpuacct', 'cpu,cpuacct'],
+    ]);
   });
 
   it('handles pure cgroup v2', () => {
@@ -83,7 +107,14 @@ describe('cgroup layout', () => {
       layout: 'v2',
       links: [],
       hierarchies: [
-        { version: 2, controllers: [], mountPoint: '/sys/fs/cgroup', name: '.', mountOptions: 'nsdelegate,memory_recursiveprot', ownDir: '/sys/fs/cgroup/user.slice/x.scope' },
+        {
+          version: 2,
+          controllers: [],
+          mountPoint: '/sys/fs/cgroup',
+          name: '.',
+          mountOptions: 'nsdelegate,memory_recursiveprot',
+          ownDir: '/sys/fs/cgroup/user.slice/x.scope',
+        },
       ],
     });
   });
@@ -95,7 +126,9 @@ describe('cgroup layout', () => {
 `;
     expect(() => readCgroupMounts(noName, mounts, () => [])).toThrow(SandboxError);
     expect(() => readCgroupMounts(noName, mounts, () => [])).toThrow(/name=systemd/);
-    expect(() => readCgroupMounts('0::/\n', '23 1 0:22 / /sys rw - sysfs sysfs rw\n', () => [])).toThrow(/nothing is mounted on \/sys\/fs\/cgroup/);
+    expect(() => readCgroupMounts('0::/\n', '23 1 0:22 / /sys rw - sysfs sysfs rw\n', () => [])).toThrow(
+      /nothing is mounted on \/sys\/fs\/cgroup/,
+    );
     try {
       readCgroupMounts('0::/../../x\n', '40 23 0:38 /a /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n', () => []);
       expect.unreachable();

@@ -49,10 +49,18 @@ describe.skipIf(!canBoot)('unitpool sandbox: running a command', () => {
 
   it('runs in the same directory, kept visible even below /tmp, and with the environment plus the bus address', async () => {
     writeFileSync(join(dir, 'from-host'), 'host\n');
-    const r = await runCli(sandboxArgs('--', 'sh', '-c', 'pwd; cat from-host; echo sandbox > from-sandbox; echo "$MY_VAR $UNITPOOL_SANDBOX $DBUS_SYSTEM_BUS_ADDRESS"'), {
-      cwd: dir,
-      env: { ...process.env, MY_VAR: 'mine' },
-    });
+    const r = await runCli(
+      sandboxArgs(
+        '--',
+        'sh',
+        '-c',
+        'pwd; cat from-host; echo sandbox > from-sandbox; echo "$MY_VAR $UNITPOOL_SANDBOX $DBUS_SYSTEM_BUS_ADDRESS"',
+      ),
+      {
+        cwd: dir,
+        env: { ...process.env, MY_VAR: 'mine' },
+      },
+    );
     expect(r.stdout.split('\n')).toEqual([dir, 'host', 'mine 1 unix:path=/run/dbus/system_bus_socket', '']);
     expect(readFileSync(join(dir, 'from-sandbox'), 'utf8')).toBe('sandbox\n');
   });
@@ -71,7 +79,14 @@ describe.skipIf(!canBoot)('unitpool sandbox: running a command', () => {
 
   it('says when it is not needed, and --if-needed runs the command directly', async () => {
     // Inside a sandbox PID 1 is systemd: exactly the situation of a host with systemd.
-    const r = await runCli(sandboxArgs('--', 'sh', '-c', `node ${CLI} sandbox -- true; echo "status $?"; node ${CLI} sandbox --if-needed -- sh -c 'echo direct; exit 4'; echo "status $?"`));
+    const r = await runCli(
+      sandboxArgs(
+        '--',
+        'sh',
+        '-c',
+        `node ${CLI} sandbox -- true; echo "status $?"; node ${CLI} sandbox --if-needed -- sh -c 'echo direct; exit 4'; echo "status $?"`,
+      ),
+    );
     expect(r.stdout).toBe('status 2\ndirect\nstatus 4\n');
     expect(r.stdout + r.stderr).toMatch(/not needed: systemd already is PID 1/);
   });
@@ -95,7 +110,11 @@ describe.skipIf(!canBoot)('unitpool sandbox: running a command', () => {
 
 describe.skipIf(!isRoot || !canBoot)('unitpool sandbox: errors', () => {
   it('says that namespaces are refused in a user namespace (an unprivileged container)', () => {
-    const r = spawnSync('unshare', ['--user', '--map-root-user', process.execPath, CLI, 'sandbox', '--force', '--', 'true'], { encoding: 'utf8', cwd: '/' });
+    const r = spawnSync(
+      'unshare',
+      ['--user', '--map-root-user', process.execPath, CLI, 'sandbox', '--force', '--', 'true'],
+      { encoding: 'utf8', cwd: '/' },
+    );
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(/runs in a user namespace/);
   });
@@ -105,21 +124,29 @@ describe.skipIf(!isRoot || !canBoot)('unitpool sandbox: errors', () => {
    * also bound at /mnt: reachable by nobody even when the checkout lies below a 0700 directory (mktemp -d).
    */
   const inPrivateMounts = (script: string) =>
-    spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind "$1" /mnt && ${script}`, 'sh', ROOT], {
-      encoding: 'utf8',
-      cwd: '/',
-    });
+    spawnSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind "$1" /mnt && ${script}`, 'sh', ROOT],
+      {
+        encoding: 'utf8',
+        cwd: '/',
+      },
+    );
   const cliAtMnt = `${process.execPath} /mnt/dist/src/cli/main.js sandbox --force -- true`;
 
   it('says that it needs root', () => {
     const r = inPrivateMounts(`exec setpriv --reuid=65534 --regid=65534 --clear-groups ${cliAtMnt}`);
-    expect(r.stderr).toMatch(/^unitpool sandbox: the sandbox must be started as root \(uid 0\), not uid 65534: .* Run it with sudo/m);
+    expect(r.stderr).toMatch(
+      /^unitpool sandbox: the sandbox must be started as root \(uid 0\), not uid 65534: .* Run it with sudo/m,
+    );
     expect(r.status).toBe(125);
   });
 
   it('says that systemd or dbus-daemon is missing, and how to install them', () => {
     const noSystemd = inPrivateMounts(`mount --bind /dev/null /lib/systemd/systemd && exec ${cliAtMnt}`);
-    expect(noSystemd.stderr).toMatch(/no systemd here \(\/lib\/systemd\/systemd, .*\)\. Install it: apt-get install systemd dbus/);
+    expect(noSystemd.stderr).toMatch(
+      /no systemd here \(\/lib\/systemd\/systemd, .*\)\. Install it: apt-get install systemd dbus/,
+    );
     expect(noSystemd.status).toBe(125);
     const noDbus = inPrivateMounts(`mount --bind /dev/null /usr/bin/dbus-daemon && exec ${cliAtMnt}`);
     expect(noDbus.stderr).toMatch(/no \/usr\/bin\/dbus-daemon: .* Install it: apt-get install dbus/);

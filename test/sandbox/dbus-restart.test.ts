@@ -22,6 +22,11 @@ describe.skipIf(!canBoot)('a pool while dbus-daemon restarts', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(report).toEqual({ restarted: true, result: 'done', after: 42, state: expect.stringMatching(/^(inactive|gone)$/) });
+    expect(report).toEqual({
+      restarted: true,
+      result: 'done',
+      after: 42,
+      state: expect.stringMatching(/^(inactive|gone)$/),
+    });
   });
 });

@@ -60,11 +60,16 @@ describe.skipIf(!canBoot)('sandbox: a real systemd that enforces', () => {
         });
       });
       const marker = `/run/unitpool-sandbox-test-${process.pid}`;
-      const job = await mgr.StartTransientUnit(unit, 'fail', [
-        ['Type', new dbus.Variant('s', 'oneshot')],
-        ['RemainAfterExit', new dbus.Variant('b', true)],
-        ['ExecStart', new dbus.Variant('a(sasb)', [['/bin/sh', ['/bin/sh', '-c', `echo hello > ${marker}`], false]])],
-      ], []);
+      const job = await mgr.StartTransientUnit(
+        unit,
+        'fail',
+        [
+          ['Type', new dbus.Variant('s', 'oneshot')],
+          ['RemainAfterExit', new dbus.Variant('b', true)],
+          ['ExecStart', new dbus.Variant('a(sasb)', [['/bin/sh', ['/bin/sh', '-c', `echo hello > ${marker}`], false]])],
+        ],
+        [],
+      );
       const [doneJob, result] = await removed;
       expect(doneJob).toBe(job);
       expect(result).toBe('done');
@@ -77,8 +82,18 @@ describe.skipIf(!canBoot)('sandbox: a real systemd that enforces', () => {
   });
 
   it('runs commands as root in the same directory, with the bus address set', async () => {
-    const r = await sb.exec('sh', ['-c', 'id -u; pwd; echo $DBUS_SYSTEM_BUS_ADDRESS $UNITPOOL_SANDBOX; hostname; systemctl is-system-running']);
-    expect(r.stdout.split('\n')).toEqual(['0', process.cwd(), 'unix:path=/run/dbus/system_bus_socket 1', 'unitpool-sandbox', 'running', '']);
+    const r = await sb.exec('sh', [
+      '-c',
+      'id -u; pwd; echo $DBUS_SYSTEM_BUS_ADDRESS $UNITPOOL_SANDBOX; hostname; systemctl is-system-running',
+    ]);
+    expect(r.stdout.split('\n')).toEqual([
+      '0',
+      process.cwd(),
+      'unix:path=/run/dbus/system_bus_socket 1',
+      'unitpool-sandbox',
+      'running',
+      '',
+    ]);
   });
 
   it('User=nobody: the unit runs as nobody', async () => {
@@ -91,14 +106,25 @@ describe.skipIf(!canBoot)('sandbox: a real systemd that enforces', () => {
     // /proc/net/dev follows the reader's network namespace (sysfs's /sys/class/net follows the
     // mounter's, so it would list the host's interfaces whatever the unit's namespace).
     const r = await run(sb, ['PrivateNetwork=yes'], ['cat', '/proc/net/dev']);
-    const ifaces = r.stdout.split('\n').slice(2).filter(Boolean).map((l) => l.split(':')[0]!.trim());
+    const ifaces = r.stdout
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.split(':')[0]!.trim());
     expect(ifaces).toEqual(['lo']);
     const outside = await run(sb, [], ['cat', '/proc/net/dev']);
-    expect(outside.stdout.split('\n').slice(2).filter(Boolean).length, 'without it the host network is there').toBeGreaterThan(1);
+    expect(
+      outside.stdout.split('\n').slice(2).filter(Boolean).length,
+      'without it the host network is there',
+    ).toBeGreaterThan(1);
   });
 
   it('ProtectSystem=strict: a write to /usr fails', async () => {
-    const r = await run(sb, ['ProtectSystem=strict'], ['sh', '-c', 'touch /usr/unitpool-sandbox-test 2>&1; echo "rc=$?"']);
+    const r = await run(
+      sb,
+      ['ProtectSystem=strict'],
+      ['sh', '-c', 'touch /usr/unitpool-sandbox-test 2>&1; echo "rc=$?"'],
+    );
     expect(r.stdout).toMatch(/Read-only file system/);
     expect(r.stdout).toMatch(/rc=1/);
     expect(existsSync('/usr/unitpool-sandbox-test')).toBe(false);
@@ -115,7 +141,16 @@ describe.skipIf(!canBoot)('sandbox: a real systemd that enforces', () => {
 
   it('CPUQuota=20%: a busy loop gets 15-25% of one CPU over 3.5 s', async () => {
     const unit = 'unitpool-busy.service';
-    const start = await sb.exec('systemd-run', ['--quiet', `--unit=${unit}`, '-p', 'CPUQuota=20%', '--', '/bin/sh', '-c', 'while :; do :; done']);
+    const start = await sb.exec('systemd-run', [
+      '--quiet',
+      `--unit=${unit}`,
+      '-p',
+      'CPUQuota=20%',
+      '--',
+      '/bin/sh',
+      '-c',
+      'while :; do :; done',
+    ]);
     expect(start.code, start.stderr).toBe(0);
     try {
       // systemd 252 never sets CPUUsageNSec when cpu and cpuacct are mounted apart (as here):
@@ -144,10 +179,29 @@ describe.skipIf(!canBoot)('sandbox: a real systemd that enforces', () => {
     expect(ok.stdout).toBe(`survived ${10 * 1024 * 1024}\n`);
 
     const unit = 'unitpool-oom.service';
-    const r = await sb.exec('systemd-run', ['--wait', '--pipe', `--unit=${unit}`, '-p', 'MemoryMax=50M', '--', 'sh', '-c', alloc(200)]);
+    const r = await sb.exec('systemd-run', [
+      '--wait',
+      '--pipe',
+      `--unit=${unit}`,
+      '-p',
+      'MemoryMax=50M',
+      '--',
+      'sh',
+      '-c',
+      alloc(200),
+    ]);
     expect(r.stdout).not.toMatch(/survived/);
     expect(r.code).not.toBe(0);
-    const show = await sb.exec('systemctl', ['show', unit, '-p', 'Result', '-p', 'ExecMainCode', '-p', 'ExecMainStatus']);
+    const show = await sb.exec('systemctl', [
+      'show',
+      unit,
+      '-p',
+      'Result',
+      '-p',
+      'ExecMainCode',
+      '-p',
+      'ExecMainStatus',
+    ]);
     // On this host's cgroup v1 memory controller systemd reports Result=signal (SIGKILL), not
     // oom-kill; on cgroup v2 it is oom-kill. Either way the kernel killed it (code 2 = killed, 9 = KILL).
     expect(show.stdout).toMatch(/^Result=(signal|oom-kill)$/m);
@@ -169,7 +223,10 @@ describe.skipIf(!canBoot)('sandbox: two at once', () => {
       await b.exec('sh', ['-c', 'echo b > /run/which']);
       expect((await a.exec('cat', ['/run/which'])).stdout).toBe('a\n');
       expect((await b.exec('cat', ['/run/which'])).stdout).toBe('b\n');
-      const [ra, rb] = await Promise.all([run(a, ['User=nobody'], ['id', '-un']), run(b, ['User=nobody'], ['id', '-un'])]);
+      const [ra, rb] = await Promise.all([
+        run(a, ['User=nobody'], ['id', '-un']),
+        run(b, ['User=nobody'], ['id', '-un']),
+      ]);
       expect([ra.stdout, rb.stdout]).toEqual(['nobody\n', 'nobody\n']);
       // Stopping one leaves the other running.
       await a.stop();

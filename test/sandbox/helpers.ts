@@ -34,7 +34,10 @@ export interface RunResult {
 }
 
 /** Runs `node dist/src/cli/main.js ...args` and collects everything. */
-export function runCli(args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [CLI, ...args], {
       cwd: opts.cwd ?? ROOT,

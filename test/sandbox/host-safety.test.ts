@@ -14,7 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCgroupMounts } from '../../src/sandbox/cgroups.js';
 import { startSandbox } from '../../src/sandbox/launcher.js';
 import { CLI, canBoot, force, insideSandbox, runCli, sandboxArgs, skipReason } from './helpers.js';
-import { diffLists, diffRecords, inHostMountNamespace, readCgroupDirs, readProcesses, snapshot, type HostState, type ProcInfo } from './host-state.js';
+import {
+  diffLists,
+  diffRecords,
+  inHostMountNamespace,
+  readCgroupDirs,
+  readProcesses,
+  snapshot,
+  type HostState,
+  type ProcInfo,
+} from './host-state.js';
 
 if (skipReason) console.warn(`sandbox host-safety test skipped: ${skipReason}`);
 
@@ -100,9 +109,21 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
     expect([p.code, p.stdout, q.code, q.stdout]).toEqual([0, 'p\n', 0, 'q\n']);
 
     // 5. A launcher killed with SIGKILL while its command runs: the watchdog must clean up.
-    const launcher = spawn(process.execPath, [CLI, ...sandboxArgs('--', 'sh', '-c', 'systemd-run --quiet --unit=unitpool-busy sleep 600; echo ready; exec sleep 600')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const launcher = spawn(
+      process.execPath,
+      [
+        CLI,
+        ...sandboxArgs(
+          '--',
+          'sh',
+          '-c',
+          'systemd-run --quiet --unit=unitpool-busy sleep 600; echo ready; exec sleep 600',
+        ),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     ours.add(launcher.pid!);
     await new Promise<void>((resolve, reject) => {
       let out = '';
@@ -125,7 +146,9 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
       }
       await sleep(50);
     }
-    console.log(`launcher SIGKILLed: sandbox processes and cgroups gone after ${(performance.now() - killedAt).toFixed(0)} ms`);
+    console.log(
+      `launcher SIGKILLed: sandbox processes and cgroups gone after ${(performance.now() - killedAt).toFixed(0)} ms`,
+    );
     expect(gone, 'the watchdog removed the sandbox of the killed launcher').toBe(true);
 
     // Let the host's init reap what it inherited.
@@ -146,7 +169,8 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
     }
 
     // Mount table of the host's mount namespace.
-    if (!inHostMountNamespace()) notes.push('not in the host mount namespace: the mount table checked is that of PID 1 here');
+    if (!inHostMountNamespace())
+      notes.push('not in the host mount namespace: the mount table checked is that of PID 1 here');
     const m = diffLists(before.mounts, after.mounts);
     for (const x of m.added) problems.push(`mount added: ${x}`);
     for (const x of m.removed) problems.push(`mount removed: ${x}`);
@@ -160,7 +184,10 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
       return mm !== null && !ours.has(Number(mm[1]));
     };
     const c = diffLists(before.cgroups, after.cgroups);
-    for (const [kind, list] of [['added', c.added], ['removed', c.removed]] as const) {
+    for (const [kind, list] of [
+      ['added', c.added],
+      ['removed', c.removed],
+    ] as const) {
       for (const d of list) {
         const underOwn = ownDirs.some((o) => d === o || d.startsWith(o + sep));
         const atRoot = roots.some((r) => d.startsWith(r + sep) && !d.slice(r.length + 1).includes(sep));
@@ -170,7 +197,10 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
     }
 
     // Processes: nothing new that descends from this test or lives in (or names) our sandboxes' cgroups.
-    const isOurs = (pr: ProcInfo) => [...ours].some((pid) => pr.cgroup.includes(`unitpool-sandbox-${pid}-`) || pr.cmdline.includes(`unitpool-sandbox-${pid}-`));
+    const isOurs = (pr: ProcInfo) =>
+      [...ours].some(
+        (pid) => pr.cgroup.includes(`unitpool-sandbox-${pid}-`) || pr.cmdline.includes(`unitpool-sandbox-${pid}-`),
+      );
     const descends = (pr: ProcInfo) => {
       for (let x: ProcInfo | undefined = pr, n = 0; x && n < 64; n++) {
         if (x.ppid === process.pid) return true;
@@ -181,9 +211,13 @@ describe.skipIf(!canBoot)('sandbox: host safety', () => {
     for (const [key, pr] of after.processes) {
       if (before.processes.has(key)) continue;
       if (descends(pr) || isOurs(pr)) problems.push(`process left: ${pr.pid} ${pr.comm} ${pr.cmdline}`);
-      else if (/systemd|dbus-daemon|unshare|nsenter|setpriv|watchdog/.test(pr.cmdline)) notes.push(`new process (not ours): ${pr.pid} ${pr.cmdline.replace(/\s+/g, " ").slice(0, 120)}`);
+      else if (/systemd|dbus-daemon|unshare|nsenter|setpriv|watchdog/.test(pr.cmdline))
+        notes.push(`new process (not ours): ${pr.pid} ${pr.cmdline.replace(/\s+/g, ' ').slice(0, 120)}`);
     }
-    if (before.memoryCgroups !== undefined) notes.push(`memory cgroups in the kernel (dying ones included): ${before.memoryCgroups} -> ${after.memoryCgroups}`);
+    if (before.memoryCgroups !== undefined)
+      notes.push(
+        `memory cgroups in the kernel (dying ones included): ${before.memoryCgroups} -> ${after.memoryCgroups}`,
+      );
     if (insideSandbox) notes.push('ran inside a sandbox: the "host" checked here is the outer sandbox');
 
     if (notes.length) console.log(`host-safety notes:\n  ${notes.join('\n  ')}`);

@@ -4,7 +4,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SYSCTL_DIRS = ['/proc/sys/kernel', '/proc/sys/fs', '/proc/sys/net/core', '/proc/sys/net/unix', '/proc/sys/vm'];
+export const SYSCTL_DIRS = [
+  '/proc/sys/kernel',
+  '/proc/sys/fs',
+  '/proc/sys/net/core',
+  '/proc/sys/net/unix',
+  '/proc/sys/vm',
+];
 /** Counters and random values that change by themselves. */
 const VOLATILE_SYSCTL = [
   /^\/proc\/sys\/kernel\/random\//,
@@ -13,7 +19,15 @@ const VOLATILE_SYSCTL = [
   /^\/proc\/sys\/fs\/(dentry-state|file-nr|inode-nr|inode-state|aio-nr)$/,
   /^\/proc\/sys\/fs\/quota\//,
 ];
-export const WATCHED_FILES = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow', '/etc/hostname', '/etc/machine-id', '/etc/hosts'];
+export const WATCHED_FILES = [
+  '/etc/passwd',
+  '/etc/group',
+  '/etc/shadow',
+  '/etc/gshadow',
+  '/etc/hostname',
+  '/etc/machine-id',
+  '/etc/hosts',
+];
 
 export interface ProcInfo {
   pid: number;
@@ -132,7 +146,9 @@ export function readMounts(): string[] {
 export function snapshot(): HostState {
   let memoryCgroups: number | undefined;
   try {
-    const line = readFileSync('/proc/cgroups', 'utf8').split('\n').find((l) => l.startsWith('memory\t'));
+    const line = readFileSync('/proc/cgroups', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('memory\t'));
     memoryCgroups = line ? Number(line.split('\t')[2]) : undefined;
   } catch {
     /* none */

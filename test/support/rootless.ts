@@ -9,11 +9,19 @@ import { type Manager, ROOT, run, userManager, waitFor } from '../vm/helpers.js'
 /** Why a test user cannot be created here, or undefined when it can (inside the sandbox, as root). */
 export function sandboxUserSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (creates a user and starts its user manager)';
-  if (process.env.UNITPOOL_SANDBOX !== '1') return 'creates a user: runs only inside `unitpool sandbox` (npm test), where /etc is an overlay on a tmpfs';
-  const top = (path: string) => parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.mountPoint === path).pop()?.fsType;
-  if (top('/etc') !== 'overlay') return `/etc is ${top('/etc') ?? 'not a mount point'} here, not the sandbox's overlay: creating a user would change the host`;
-  if (top('/run') !== 'tmpfs') return `/run is ${top('/run') ?? 'not a mount point'} here, not the sandbox's private tmpfs`;
-  const missing = ['useradd', 'userdel', 'systemctl', 'systemd-run'].filter((t) => run('sh', ['-c', `command -v ${t}`]).status !== 0);
+  if (process.env.UNITPOOL_SANDBOX !== '1')
+    return 'creates a user: runs only inside `unitpool sandbox` (npm test), where /etc is an overlay on a tmpfs';
+  const top = (path: string) =>
+    parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+      .filter((m) => m.mountPoint === path)
+      .pop()?.fsType;
+  if (top('/etc') !== 'overlay')
+    return `/etc is ${top('/etc') ?? 'not a mount point'} here, not the sandbox's overlay: creating a user would change the host`;
+  if (top('/run') !== 'tmpfs')
+    return `/run is ${top('/run') ?? 'not a mount point'} here, not the sandbox's private tmpfs`;
+  const missing = ['useradd', 'userdel', 'systemctl', 'systemd-run'].filter(
+    (t) => run('sh', ['-c', `command -v ${t}`]).status !== 0,
+  );
   if (missing.length) return `missing ${missing.join(', ')} (apt-get install passwd systemd)`;
   return undefined;
 }
@@ -24,7 +32,9 @@ export function sandboxUserSkipReason(): string | undefined {
  * may be unreadable to anyone but root (a CI clone in a mktemp -d directory, mode 0700).
  */
 export function copyBuiltPackage(dest: string): void {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
   const runtime = Object.entries(lock.packages)
     .filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && existsSync(join(ROOT, path)))
     .map(([path]) => path);
@@ -69,7 +79,11 @@ export async function startSandboxUser(name: string, base: string, files: string
     throw new Error(`systemctl start user@${uid}.service: ${start.stderr}\n${status.stdout}`);
   }
   const manager = userManager({ name, uid, gid, home });
-  await waitFor(`/run/user/${uid}/bus (the user manager's dbus.socket)`, () => existsSync(`/run/user/${uid}/bus`), 30_000);
+  await waitFor(
+    `/run/user/${uid}/bus (the user manager's dbus.socket)`,
+    () => existsSync(`/run/user/${uid}/bus`),
+    30_000,
+  );
   return { name, uid, gid, home, manager, pkg };
 }
 
@@ -85,7 +99,9 @@ export async function removeSandboxUser(name: string, base: string): Promise<voi
     // user-runtime-dir@ stops on its own once user@ is gone (StopWhenUnneeded) and unmounts /run/user/UID.
     await waitFor(
       `user-runtime-dir@${uid}.service to stop`,
-      () => run('systemctl', ['is-active', `user-runtime-dir@${uid}.service`]).stdout.trim() !== 'active' && !existsSync(`/run/user/${uid}`),
+      () =>
+        run('systemctl', ['is-active', `user-runtime-dir@${uid}.service`]).stdout.trim() !== 'active' &&
+        !existsSync(`/run/user/${uid}`),
       30_000,
     );
     const del = run('userdel', [name]);

@@ -5,7 +5,10 @@ import { spawn } from 'node:child_process';
 export const TRAPS_TERM = ['sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.1; done'];
 
 /** Runs `node ...args`, sends it SIGTERM once its stdout says "ready", and collects what it wrote. */
-export function sigtermWhenReady(args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function sigtermWhenReady(
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -28,7 +28,10 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     ioSchedulers: { sda: 'bfq' },
     managerPid: 1,
     managerCapabilities: ALL_CAPS,
-    managerLimits: { hard: { LimitNOFILE: 524288n, LimitMEMLOCK: 8388608n, LimitNICE: 0n, LimitMSGQUEUE: 819200n }, oomScoreAdjust: 0 },
+    managerLimits: {
+      hard: { LimitNOFILE: 524288n, LimitMEMLOCK: 8388608n, LimitNICE: 0n, LimitMSGQUEUE: 819200n },
+      oomScoreAdjust: 0,
+    },
     ...over,
   };
 }
@@ -49,14 +52,18 @@ describe('judging the table against host facts', () => {
   });
 
   test('the hybrid layout: the v2-only properties are refused, with the reason for each', () => {
-    const c = capabilitiesFromFacts(facts({ cgroup: 'hybrid', proportionalIo: [], ioSchedulers: { vda: 'mq-deadline' } })).properties;
+    const c = capabilitiesFromFacts(
+      facts({ cgroup: 'hybrid', proportionalIo: [], ioSchedulers: { vda: 'mq-deadline' } }),
+    ).properties;
     expect(refused(facts({ cgroup: 'hybrid', proportionalIo: [] })).sort()).toEqual(
       ['AllowedCPUs', 'IOWeight', 'IOWriteBandwidthMax', 'MemoryHigh', 'MemorySwapMax', 'OOMPolicy'].sort(),
     );
     expect(c.AllowedCPUs.reason).toBe(
       'this host runs its cgroup controllers on v1 (the hybrid layout), and systemd 252 drives the cpuset controller only on cgroup v2: on v1 it would leave the workers on every CPU',
     );
-    expect(c.IOWeight.reason).toMatch(/no block device here uses BFQ \(vda: mq-deadline\); on cgroup v1 systemd 252 also converts the weight twice/);
+    expect(c.IOWeight.reason).toMatch(
+      /no block device here uses BFQ \(vda: mq-deadline\); on cgroup v1 systemd 252 also converts the weight twice/,
+    );
     // The BPF firewall works on the hybrid's cgroup2 hierarchy.
     expect(c.IPAddressDeny.enforced).toBe(true);
     expect(c.MemoryMax.enforced).toBe(true);
@@ -64,12 +71,18 @@ describe('judging the table against host facts', () => {
 
   test('IOWeight on cgroup v1 with a BFQ disk: enforced, with a note on the double conversion', () => {
     const c = capabilitiesFromFacts(facts({ cgroup: 'hybrid' })).properties.IOWeight;
-    expect(c).toEqual({ enforced: true, note: expect.stringMatching(/only on sda \(BFQ\); systemd 252 on cgroup v1 converts the weight twice/) });
+    expect(c).toEqual({
+      enforced: true,
+      note: expect.stringMatching(/only on sda \(BFQ\); systemd 252 on cgroup v1 converts the weight twice/),
+    });
   });
 
   test('a legacy cgroup v1 host: no cgroup2, so no BPF firewall', () => {
     const c = capabilitiesFromFacts(facts({ cgroup: 'v1', bpf: false })).properties;
-    expect(c.IPAddressDeny).toEqual({ enforced: false, reason: expect.stringMatching(/cgroup2 hierarchy, and this host has none \(legacy cgroup v1\)/) });
+    expect(c.IPAddressDeny).toEqual({
+      enforced: false,
+      reason: expect.stringMatching(/cgroup2 hierarchy, and this host has none \(legacy cgroup v1\)/),
+    });
     expect(c.IPAddressAllow.enforced).toBe(false);
   });
 
@@ -95,22 +108,43 @@ describe('judging the table against host facts', () => {
   });
 
   test('the user manager, even with unprivileged user namespaces: no namespaces at all (no PrivateUsers=yes)', () => {
-    const c = capabilitiesFromFacts(facts({ manager: 'user', userNamespaces: true, managerCapabilities: [] })).properties;
-    expect(c.PrivateTmp.reason).toMatch(/^it needs a mnt namespace, and systemd's user manager sets up none for a unit without PrivateUsers=yes/);
+    const c = capabilitiesFromFacts(
+      facts({ manager: 'user', userNamespaces: true, managerCapabilities: [] }),
+    ).properties;
+    expect(c.PrivateTmp.reason).toMatch(
+      /^it needs a mnt namespace, and systemd's user manager sets up none for a unit without PrivateUsers=yes/,
+    );
     expect(c.PrivateNetwork.reason).toMatch(/^it needs a net namespace/);
-    for (const n of ['ProtectSystem', 'ProtectHome', 'PrivateDevices', 'ProtectHostname', 'PrivateIPC', 'BindReadOnlyPaths'] as const) {
+    for (const n of [
+      'ProtectSystem',
+      'ProtectHome',
+      'PrivateDevices',
+      'ProtectHostname',
+      'PrivateIPC',
+      'BindReadOnlyPaths',
+    ] as const) {
       expect(c[n].enforced, n).toBe(false);
     }
     // What needs no namespace stays: seccomp filters, NoNewPrivileges, UMask, the environment.
-    for (const n of ['SystemCallFilter', 'RestrictAddressFamilies', 'NoNewPrivileges', 'UMask', 'Environment'] as const) {
+    for (const n of [
+      'SystemCallFilter',
+      'RestrictAddressFamilies',
+      'NoNewPrivileges',
+      'UMask',
+      'Environment',
+    ] as const) {
       expect(c[n].enforced, n).toBe(true);
     }
   });
 
   test('the user manager on a hybrid host: no cgroup limit at all', () => {
-    const c = capabilitiesFromFacts(facts({ manager: 'user', cgroup: 'hybrid', controllers: [], managerCapabilities: [] })).properties;
+    const c = capabilitiesFromFacts(
+      facts({ manager: 'user', cgroup: 'hybrid', controllers: [], managerCapabilities: [] }),
+    ).properties;
     for (const n of ['MemoryMax', 'CPUQuota', 'TasksMax', 'CPUWeight', 'IOReadBandwidthMax'] as const) {
-      expect(c[n].reason, n).toMatch(/^the user manager can enforce no cgroup limit on cgroup v1 \(this host has the hybrid layout\)/);
+      expect(c[n].reason, n).toMatch(
+        /^the user manager can enforce no cgroup limit on cgroup v1 \(this host has the hybrid layout\)/,
+      );
     }
   });
 
@@ -119,7 +153,9 @@ describe('judging the table against host facts', () => {
     expect(kernel.SystemCallFilter.reason).toMatch(/the kernel has no seccomp filters/);
     const built = capabilitiesFromFacts(facts({ seccomp: false, systemdFeatures: ['-SECCOMP'] })).properties;
     expect(built.RestrictAddressFamilies.reason).toMatch(/built without seccomp/);
-    expect(refused(facts({ seccomp: false }))).toEqual(expect.arrayContaining(['PrivateDevices', 'ProtectClock', 'LockPersonality', 'SystemCallArchitectures']));
+    expect(refused(facts({ seccomp: false }))).toEqual(
+      expect.arrayContaining(['PrivateDevices', 'ProtectClock', 'LockPersonality', 'SystemCallArchitectures']),
+    );
   });
 
   test('no AppArmor, no SELinux: their properties are refused, saying so', () => {
@@ -131,7 +167,12 @@ describe('judging the table against host facts', () => {
 
 describe('judging requested values', () => {
   test('what restricts nothing needs nothing: OOMPolicy continue, PrivateNetwork false, MemoryHigh infinity', () => {
-    expect(judgeValues({ OOMPolicy: 'continue', PrivateNetwork: false, MemoryHigh: 'infinity' }, facts({ cgroup: 'hybrid', manager: 'user', controllers: [] }))).toEqual([]);
+    expect(
+      judgeValues(
+        { OOMPolicy: 'continue', PrivateNetwork: false, MemoryHigh: 'infinity' },
+        facts({ cgroup: 'hybrid', manager: 'user', controllers: [] }),
+      ),
+    ).toEqual([]);
   });
 
   test('a manager without CAP_SYS_RESOURCE cannot raise a limit above its own, nor lower oom_score_adj', () => {
@@ -143,10 +184,14 @@ describe('judging requested values', () => {
         reason:
           "its hard limit 2097152 is above the system manager's own (819200), and without CAP_SYS_RESOURCE the manager cannot raise it: systemd would silently apply 819200 instead",
       },
-      { property: 'LimitNICE', reason: expect.stringMatching(/hard limit 15 \(nice 5\) is above the system manager's own \(0\)/) },
+      {
+        property: 'LimitNICE',
+        reason: expect.stringMatching(/hard limit 15 \(nice 5\) is above the system manager's own \(0\)/),
+      },
       {
         property: 'OOMScoreAdjust',
-        reason: 'the system manager runs with oom_score_adj 0 and without CAP_SYS_RESOURCE, so it cannot give its units less; systemd would silently leave the workers at 0',
+        reason:
+          'the system manager runs with oom_score_adj 0 and without CAP_SYS_RESOURCE, so it cannot give its units less; systemd would silently leave the workers at 0',
       },
     ]);
     // With the capability, the same values are fine.
@@ -154,7 +199,11 @@ describe('judging requested values', () => {
   });
 
   test('the user manager: a negative Nice or OOMScoreAdjust needs the system manager; limits stay within its own', () => {
-    const f = facts({ manager: 'user', managerCapabilities: [], managerLimits: { hard: { LimitNOFILE: 1024n }, oomScoreAdjust: 200 } });
+    const f = facts({
+      manager: 'user',
+      managerCapabilities: [],
+      managerLimits: { hard: { LimitNOFILE: 1024n }, oomScoreAdjust: 200 },
+    });
     const r = judgeValues({ Nice: -5, OOMScoreAdjust: 100, LimitNOFILE: 4096, LimitCORE: 0 }, f);
     expect(r.map((x) => x.property)).toEqual(['Nice', 'LimitNOFILE', 'OOMScoreAdjust']);
     expect(r[0]!.reason).toMatch(/only the system manager/);
@@ -164,7 +213,9 @@ describe('judging requested values', () => {
 
   test('a negative Nice without CAP_SYS_NICE', () => {
     const f = facts({ managerCapabilities: ALL_CAPS.filter((c) => c !== 'CAP_SYS_NICE') });
-    expect(judgeValues({ Nice: -1 }, f)).toEqual([{ property: 'Nice', reason: expect.stringMatching(/needs CAP_SYS_NICE.*201\/NICE/) }]);
+    expect(judgeValues({ Nice: -1 }, f)).toEqual([
+      { property: 'Nice', reason: expect.stringMatching(/needs CAP_SYS_NICE.*201\/NICE/) },
+    ]);
   });
 
   test('unknown manager capabilities: a system manager is assumed privileged, a user manager not', () => {

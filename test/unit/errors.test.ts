@@ -42,13 +42,17 @@ type ErrorClass = (abstract new (...args: never[]) => Error) & { prototype: Erro
 
 function errorClasses(mod: Record<string, unknown>): Array<[string, ErrorClass]> {
   return Object.entries(mod).filter(
-    (e): e is [string, ErrorClass] => typeof e[1] === 'function' && (e[1] as { prototype?: unknown }).prototype instanceof Error,
+    (e): e is [string, ErrorClass] =>
+      typeof e[1] === 'function' && (e[1] as { prototype?: unknown }).prototype instanceof Error,
   );
 }
 
-const EXPORTED = new Map([...errorClasses(api), ...errorClasses(clusterApi), ['FrameTooLargeError', FrameTooLargeError], ['PtyError', PtyError]] as Array<
-  [string, ErrorClass]
->);
+const EXPORTED = new Map([
+  ...errorClasses(api),
+  ...errorClasses(clusterApi),
+  ['FrameTooLargeError', FrameTooLargeError],
+  ['PtyError', PtyError],
+] as Array<[string, ErrorClass]>);
 const renamed: Array<[ErrorClass, PropertyDescriptor]> = [];
 
 afterEach(() => {

@@ -39,13 +39,17 @@ describe('docs/properties.md', () => {
   test.each(PROPERTY_NAMES)('%s: the v2 VM tier tests it in a file it runs, or says why not', (name) => {
     const v2 = v2Of(name);
     // Where the cgroup version can matter, a test on v2 or an explicit reason: never the default.
-    if (cgroupDependent(name)) expect(COVERAGE[name].v2, `${name} depends on the cgroup version: coverage must say what v2 shows`).toBeDefined();
+    if (cgroupDependent(name))
+      expect(COVERAGE[name].v2, `${name} depends on the cgroup version: coverage must say what v2 shows`).toBeDefined();
     if ('na' in v2) {
       expect(v2.na.length).toBeLessThanOrEqual(70);
       return;
     }
     const selected = VM_TESTS.some((t) => `${v2.file}.test.ts` === t || v2.file.startsWith(`${t}/`));
-    expect(selected, `${v2.file}.test.ts is not among the VM tier's tests (scripts/vm/tests.mjs: ${VM_TESTS.join(', ')})`).toBe(true);
+    expect(
+      selected,
+      `${v2.file}.test.ts is not among the VM tier's tests (scripts/vm/tests.mjs: ${VM_TESTS.join(', ')})`,
+    ).toBe(true);
     const text = readFileSync(join(ROOT, `${v2.file}.test.ts`), 'utf8');
     expect(hasTest(text, v2.test, name), `${v2.file}.test.ts has no test "${v2.test}"`).toBe(true);
     if (v2.status === 'refused') expect(v2.detail?.length, 'a refusal on v2 says why').toBeGreaterThan(5);
@@ -53,7 +57,12 @@ describe('docs/properties.md', () => {
 
   test('the cgroup-v2-only properties are tested on v2', () => {
     const v2Only = PROPERTY_NAMES.filter((n) => TABLE[n].needs.cgroupV2Only);
-    expect(v2Only.filter((n) => { const v2 = v2Of(n); return 'na' in v2 || v2.status === 'refused'; })).toEqual([]);
+    expect(
+      v2Only.filter((n) => {
+        const v2 = v2Of(n);
+        return 'na' in v2 || v2.status === 'refused';
+      }),
+    ).toEqual([]);
   });
 
   test('is up to date', async () => {
@@ -63,7 +72,8 @@ describe('docs/properties.md', () => {
   test("README's option table, with a column per tier, is up to date", () => {
     const path = join(ROOT, 'README.md');
     const readme = readFileSync(path, 'utf8');
-    const begin = '<!-- tiers table: generated from src/properties/table.ts and test/properties-enforced/coverage.ts (test/unit/properties-doc.test.ts; -u rewrites it) -->';
+    const begin =
+      '<!-- tiers table: generated from src/properties/table.ts and test/properties-enforced/coverage.ts (test/unit/properties-doc.test.ts; -u rewrites it) -->';
     const end = '<!-- end of the tiers table -->';
     const [i, j] = [readme.indexOf(begin), readme.indexOf(end)];
     expect(i, `README.md has no line ${begin}`).toBeGreaterThanOrEqual(0);

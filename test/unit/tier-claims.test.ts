@@ -33,20 +33,32 @@ function claim(name: PropertyName): [string, string] | undefined {
   return 'na' in v2 ? undefined : [v2.file, v2.test];
 }
 
-describe.skipIf(skip !== undefined)(`the ${tier ?? '?'} tier's claims, against ${reportPath ?? 'its report'}${skip ? ` [skipped: ${skip}]` : ''}`, () => {
-  const report = skip ? { testResults: [] } : (JSON.parse(readFileSync(reportPath!, 'utf8')) as { testResults: { name: string; assertionResults: Assertion[] }[] });
-  const claimed = PROPERTY_NAMES.filter((n) => claim(n) !== undefined);
+describe.skipIf(skip !== undefined)(
+  `the ${tier ?? '?'} tier's claims, against ${reportPath ?? 'its report'}${skip ? ` [skipped: ${skip}]` : ''}`,
+  () => {
+    const report = skip
+      ? { testResults: [] }
+      : (JSON.parse(readFileSync(reportPath!, 'utf8')) as {
+          testResults: { name: string; assertionResults: Assertion[] }[];
+        });
+    const claimed = PROPERTY_NAMES.filter((n) => claim(n) !== undefined);
 
-  it('names tests for this tier', () => {
-    expect(claimed.length).toBeGreaterThanOrEqual(tier === 'v1' ? PROPERTY_NAMES.length : 10);
-  });
+    it('names tests for this tier', () => {
+      expect(claimed.length).toBeGreaterThanOrEqual(tier === 'v1' ? PROPERTY_NAMES.length : 10);
+    });
 
-  it.each(claimed)('%s: the test named for it ran on this tier and passed', (name) => {
-    const [file, title] = claim(name)!;
-    const results = report.testResults.find((r) => r.name === resolve(`${file}.test.ts`) || r.name.endsWith(`/${file}.test.ts`));
-    expect(results, `${file}.test.ts is not in the report`).toBeDefined();
-    const statuses = results!.assertionResults.filter((a) => a.title.includes(title)).map((a) => a.status);
-    expect(statuses.length, `${file}.test.ts has no test "${title}" in the report`).toBeGreaterThan(0);
-    expect(statuses.every((s) => s === 'passed'), `"${title}": ${statuses.join(', ')}`).toBe(true);
-  });
-});
+    it.each(claimed)('%s: the test named for it ran on this tier and passed', (name) => {
+      const [file, title] = claim(name)!;
+      const results = report.testResults.find(
+        (r) => r.name === resolve(`${file}.test.ts`) || r.name.endsWith(`/${file}.test.ts`),
+      );
+      expect(results, `${file}.test.ts is not in the report`).toBeDefined();
+      const statuses = results!.assertionResults.filter((a) => a.title.includes(title)).map((a) => a.status);
+      expect(statuses.length, `${file}.test.ts has no test "${title}" in the report`).toBeGreaterThan(0);
+      expect(
+        statuses.every((s) => s === 'passed'),
+        `"${title}": ${statuses.join(', ')}`,
+      ).toBe(true);
+    });
+  },
+);

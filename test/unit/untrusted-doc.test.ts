@@ -8,11 +8,16 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const doc = readFileSync(join(ROOT, 'docs', 'untrusted.md'), 'utf8');
 
 /** The [file › name] references, whitespace collapsed (the page wraps them across lines). */
-const refs = [...doc.matchAll(/\[([a-z/-]+)\s+›\s+([^\]]+)\]/g)].map((m) => ({ file: m[1]!, name: m[2]!.replace(/\s+/g, ' ').trim() }));
+const refs = [...doc.matchAll(/\[([a-z/-]+)\s+›\s+([^\]]+)\]/g)].map((m) => ({
+  file: m[1]!,
+  name: m[2]!.replace(/\s+/g, ' ').trim(),
+}));
 
 /** A test file's source, with its titles' escaped quotes unescaped. */
 function source(file: string): string {
-  const path = file.includes('/') ? join(ROOT, 'test', `${file}.test.ts`) : join(ROOT, 'test', 'escape', `${file}.test.ts`);
+  const path = file.includes('/')
+    ? join(ROOT, 'test', `${file}.test.ts`)
+    : join(ROOT, 'test', 'escape', `${file}.test.ts`);
   return readFileSync(path, 'utf8').replace(/\\'/g, "'");
 }
 

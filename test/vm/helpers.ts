@@ -53,18 +53,37 @@ export interface Run {
   ms: number;
 }
 
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number; uid?: number; gid?: number } = {}): Run {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeout?: number; uid?: number; gid?: number } = {},
+): Run {
   const t = Date.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env, timeout: opts.timeout ?? 180_000, uid: opts.uid, gid: opts.gid });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: opts.env ?? process.env,
+    timeout: opts.timeout ?? 180_000,
+    uid: opts.uid,
+    gid: opts.gid,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t };
 }
 
 /** Like run, without blocking the event loop (for long commands while a test also polls). */
-export function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}): Promise<Run> {
+export function runAsync(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {},
+): Promise<Run> {
   const t = Date.now();
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: opts.env ?? process.env, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      uid: opts.uid,
+      gid: opts.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c) => (stdout += c));
@@ -92,7 +111,12 @@ export const SYSTEM: Manager = { args: [] };
  * A user's own manager (`systemctl --user`), reached as that user: the environment a login session would give
  * (XDG_RUNTIME_DIR=/run/user/UID, the bus in it), without anything of the caller's.
  */
-export function userManager(user: { name: string; uid: number; gid: number; home: string }): Manager & { env: NodeJS.ProcessEnv } {
+export function userManager(user: {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}): Manager & { env: NodeJS.ProcessEnv } {
   const runtime = `/run/user/${user.uid}`;
   return {
     args: ['--user'],
@@ -148,7 +172,12 @@ export function keyed(text: string): Record<string, number> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs: number, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();

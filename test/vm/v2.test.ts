@@ -38,7 +38,15 @@ afterAll(() => {
 
 /** busctl: the unit's object path, and one property of it, read over D-Bus. */
 function busProperty(unit: string, iface: string, prop: string): string {
-  const path = run('busctl', ['call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'GetUnit', 's', unit]);
+  const path = run('busctl', [
+    'call',
+    'org.freedesktop.systemd1',
+    '/org/freedesktop/systemd1',
+    'org.freedesktop.systemd1.Manager',
+    'GetUnit',
+    's',
+    unit,
+  ]);
   expect(path.status, path.stderr).toBe(0);
   const objectPath = JSON.parse(path.stdout.trim().replace(/^o /, ''));
   const r = run('busctl', ['get-property', 'org.freedesktop.systemd1', objectPath, iface, prop]);
@@ -59,7 +67,15 @@ describe.skipIf(skip)(titled('the VM tier guest'), () => {
     const unit = unitName('gc');
     const r = systemdRun(SYSTEM, ['--unit', unit, '--wait', '--quiet', 'true']);
     expect(r.status, r.stderr).toBe(0);
-    const get = run('busctl', ['call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'GetUnit', 's', unit]);
+    const get = run('busctl', [
+      'call',
+      'org.freedesktop.systemd1',
+      '/org/freedesktop/systemd1',
+      'org.freedesktop.systemd1.Manager',
+      'GetUnit',
+      's',
+      unit,
+    ]);
     expect(get.status).not.toBe(0);
     expect(get.stderr).toMatch(/not loaded|NoSuchUnit/i);
   });
@@ -70,25 +86,61 @@ describe.skipIf(skip)(titled('cgroup v2: memory'), () => {
     const unit = unitName('oom');
     started.push(unit);
     // dd allocates its 200 MB buffer and fills it from /dev/zero: every page is touched.
-    const r = systemdRun(SYSTEM, ['--unit', unit, '-p', 'MemoryMax=50M', '-p', 'MemorySwapMax=0', '--wait', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
+    const r = systemdRun(SYSTEM, [
+      '--unit',
+      unit,
+      '-p',
+      'MemoryMax=50M',
+      '-p',
+      'MemorySwapMax=0',
+      '--wait',
+      'dd',
+      'if=/dev/zero',
+      'of=/dev/null',
+      'bs=200M',
+      'count=1',
+    ]);
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('Finished with result: oom-kill');
     expect(busProperty(unit, 'org.freedesktop.systemd1.Service', 'Result')).toBe('s "oom-kill"');
     const props = show(unit, ['Result', 'ActiveState', 'ExecMainCode', 'ExecMainStatus', 'MemoryMax']);
-    expect(props).toMatchObject({ Result: 'oom-kill', ActiveState: 'failed', ExecMainCode: '2', ExecMainStatus: '9', MemoryMax: String(50 * MiB) });
+    expect(props).toMatchObject({
+      Result: 'oom-kill',
+      ActiveState: 'failed',
+      ExecMainCode: '2',
+      ExecMainStatus: '9',
+      MemoryMax: String(50 * MiB),
+    });
   });
 
   it('memory.events counts the OOM kill and memory.peak stays within MemoryMax (OOMPolicy=continue keeps the unit)', async () => {
     const unit = unitName('peak');
     started.push(unit);
-    const script = 'dd if=/dev/zero of=/dev/null bs=200M count=1; echo "dd=$?"; dd if=/dev/zero of=/dev/null bs=30M count=1; exec sleep 600';
-    const r = systemdRun(SYSTEM, ['--unit', unit, '-p', 'MemoryMax=50M', '-p', 'MemorySwapMax=0', '-p', 'OOMPolicy=continue', 'sh', '-c', script]);
+    const script =
+      'dd if=/dev/zero of=/dev/null bs=200M count=1; echo "dd=$?"; dd if=/dev/zero of=/dev/null bs=30M count=1; exec sleep 600';
+    const r = systemdRun(SYSTEM, [
+      '--unit',
+      unit,
+      '-p',
+      'MemoryMax=50M',
+      '-p',
+      'MemorySwapMax=0',
+      '-p',
+      'OOMPolicy=continue',
+      'sh',
+      '-c',
+      script,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const dir = cgroupDir(unit);
-    const events = await waitFor('an oom_kill in memory.events', () => {
-      const e = keyed(readFileSync(join(dir, 'memory.events'), 'utf8'));
-      return (e.oom_kill ?? 0) >= 1 && e;
-    }, 60_000);
+    const events = await waitFor(
+      'an oom_kill in memory.events',
+      () => {
+        const e = keyed(readFileSync(join(dir, 'memory.events'), 'utf8'));
+        return (e.oom_kill ?? 0) >= 1 && e;
+      },
+      60_000,
+    );
     expect(events.oom_kill).toBe(1);
     expect(events.max).toBeGreaterThan(0); // the limit was hit
     expect(readFileSync(join(dir, 'memory.max'), 'utf8').trim()).toBe(String(50 * MiB));
@@ -126,7 +178,9 @@ describe.skipIf(skip)(titled('cgroup v2: CPU'), () => {
     expect(r.status, r.stderr).toBe(0);
     const m = await measureCpuShare(unit, 4000);
     systemctl(SYSTEM, ['stop', unit]);
-    console.log(`CPUQuota=20%: CPUUsageNSec share ${(m.systemd * 100).toFixed(1)}%, cpu.stat ${(m.cgroup * 100).toFixed(1)}% over ${m.wallMs.toFixed(0)} ms`);
+    console.log(
+      `CPUQuota=20%: CPUUsageNSec share ${(m.systemd * 100).toFixed(1)}%, cpu.stat ${(m.cgroup * 100).toFixed(1)}% over ${m.wallMs.toFixed(0)} ms`,
+    );
     expect(m.cpuMax).toBe('20000 100000');
     expect(m.wallMs).toBeGreaterThanOrEqual(3000);
     expect(m.systemd).toBeGreaterThanOrEqual(0.15);
@@ -170,31 +224,49 @@ function ddSeconds(r: { stdout: string; stderr: string }): { seconds: number; by
   return { bytes: Number(m[1]), seconds: Number(m[2]) };
 }
 
-describe.skipIf(skip || !ioDisk)(titled(`cgroup v2: IO bandwidth limits on a virtio disk${ioDisk ? ` (${ioDisk})` : ' [no test disk: runs in the VM tier]'}`), () => {
-  const disk = ioDisk!;
-  const dd = (props: string[], args: string[]) =>
-    systemdRun(SYSTEM, ['--unit', unitName('io'), '--wait', '--pipe', '--quiet', ...props.flatMap((p) => ['-p', p]), 'dd', ...args, 'bs=1M', 'count=8']);
+describe.skipIf(skip || !ioDisk)(
+  titled(
+    `cgroup v2: IO bandwidth limits on a virtio disk${ioDisk ? ` (${ioDisk})` : ' [no test disk: runs in the VM tier]'}`,
+  ),
+  () => {
+    const disk = ioDisk!;
+    const dd = (props: string[], args: string[]) =>
+      systemdRun(SYSTEM, [
+        '--unit',
+        unitName('io'),
+        '--wait',
+        '--pipe',
+        '--quiet',
+        ...props.flatMap((p) => ['-p', p]),
+        'dd',
+        ...args,
+        'bs=1M',
+        'count=8',
+      ]);
 
-  it('IOWriteBandwidthMax=2M: 8 MiB of direct writes take about 4 s (unlimited: far less)', () => {
-    const free = dd([], [`of=${disk}`, 'if=/dev/zero', 'oflag=direct']);
-    expect(free.status, free.stderr).toBe(0);
-    const limited = dd([`IOWriteBandwidthMax=${disk} 2M`], [`of=${disk}`, 'if=/dev/zero', 'oflag=direct']);
-    expect(limited.status, limited.stderr).toBe(0);
-    const f = ddSeconds(free);
-    const l = ddSeconds(limited);
-    console.log(`IOWriteBandwidthMax=2M: ${(l.bytes / MiB / l.seconds).toFixed(2)} MiB/s limited, ${(f.bytes / MiB / f.seconds).toFixed(1)} MiB/s unlimited`);
-    expect(l.bytes).toBe(8 * MiB);
-    expect(l.bytes / MiB / l.seconds).toBeLessThanOrEqual(2.4);
-    expect(l.seconds).toBeGreaterThan(3);
-    expect(f.seconds * 2).toBeLessThan(l.seconds);
-  });
+    it('IOWriteBandwidthMax=2M: 8 MiB of direct writes take about 4 s (unlimited: far less)', () => {
+      const free = dd([], [`of=${disk}`, 'if=/dev/zero', 'oflag=direct']);
+      expect(free.status, free.stderr).toBe(0);
+      const limited = dd([`IOWriteBandwidthMax=${disk} 2M`], [`of=${disk}`, 'if=/dev/zero', 'oflag=direct']);
+      expect(limited.status, limited.stderr).toBe(0);
+      const f = ddSeconds(free);
+      const l = ddSeconds(limited);
+      console.log(
+        `IOWriteBandwidthMax=2M: ${(l.bytes / MiB / l.seconds).toFixed(2)} MiB/s limited, ${(f.bytes / MiB / f.seconds).toFixed(1)} MiB/s unlimited`,
+      );
+      expect(l.bytes).toBe(8 * MiB);
+      expect(l.bytes / MiB / l.seconds).toBeLessThanOrEqual(2.4);
+      expect(l.seconds).toBeGreaterThan(3);
+      expect(f.seconds * 2).toBeLessThan(l.seconds);
+    });
 
-  it('IOReadBandwidthMax=2M: 8 MiB of direct reads take about 4 s', () => {
-    const limited = dd([`IOReadBandwidthMax=${disk} 2M`], [`if=${disk}`, 'of=/dev/null', 'iflag=direct']);
-    expect(limited.status, limited.stderr).toBe(0);
-    const l = ddSeconds(limited);
-    console.log(`IOReadBandwidthMax=2M: ${(l.bytes / MiB / l.seconds).toFixed(2)} MiB/s`);
-    expect(l.bytes / MiB / l.seconds).toBeLessThanOrEqual(2.4);
-    expect(l.seconds).toBeGreaterThan(3);
-  });
-});
+    it('IOReadBandwidthMax=2M: 8 MiB of direct reads take about 4 s', () => {
+      const limited = dd([`IOReadBandwidthMax=${disk} 2M`], [`if=${disk}`, 'of=/dev/null', 'iflag=direct']);
+      expect(limited.status, limited.stderr).toBe(0);
+      const l = ddSeconds(limited);
+      console.log(`IOReadBandwidthMax=2M: ${(l.bytes / MiB / l.seconds).toFixed(2)} MiB/s`);
+      expect(l.bytes / MiB / l.seconds).toBeLessThanOrEqual(2.4);
+      expect(l.seconds).toBeGreaterThan(3);
+    });
+  },
+);

@@ -30,7 +30,10 @@ export class DirectChannel implements WorkerChannel {
     events: DirectEvents,
   ) {
     this.writer = new FrameWriter(source);
-    const decoder = new FrameDecoder({ maxFrame, onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload) });
+    const decoder = new FrameDecoder({
+      maxFrame,
+      onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload),
+    });
     const push = (chunk: Buffer) => {
       try {
         decoder.push(chunk);

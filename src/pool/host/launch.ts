@@ -50,7 +50,13 @@ export interface Launched {
 }
 
 /** Properties the pool always sets; users cannot override them (the property table refuses them). */
-function ownProperties(name: string, ctl: string, log: string, config: SupervisorConfig, link: LaunchOptions['link']): DBusProperty[] {
+function ownProperties(
+  name: string,
+  ctl: string,
+  log: string,
+  config: SupervisorConfig,
+  link: LaunchOptions['link'],
+): DBusProperty[] {
   const node = process.execPath;
   // The pool's link socket, one file bound read-only (the unit can neither replace nor unlink it; the directory it
   // lives in stays out of reach). A user's BindReadOnlyPaths= adds to it.
@@ -84,7 +90,10 @@ export function entryPath(file: 'supervisor.js' | 'worker.js'): string {
     join(here, '..', '..', '..', 'dist', 'worker-entry', file), // src/pool/host (tests run from source) -> dist
   ];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`unitpool's worker entry is not built (looked for ${candidates.join(', ')}): run \`npm run build\``);
+  if (!found)
+    throw new Error(
+      `unitpool's worker entry is not built (looked for ${candidates.join(', ')}): run \`npm run build\``,
+    );
   return found;
 }
 
@@ -109,8 +118,14 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
       return sock;
     });
     const tail = () => Buffer.concat(captured).toString('utf8');
-    const supervisor: SupervisorConfig = { ...opts.supervisor, ...(opts.link ? { linkPath: opts.link.bind ? LINK_PATH : opts.link.path } : {}) };
-    const properties = [...ownProperties(name, stdio.paths.ctl, stdio.paths.log, supervisor, opts.link), ...opts.properties];
+    const supervisor: SupervisorConfig = {
+      ...opts.supervisor,
+      ...(opts.link ? { linkPath: opts.link.bind ? LINK_PATH : opts.link.path } : {}),
+    };
+    const properties = [
+      ...ownProperties(name, stdio.paths.ctl, stdio.paths.log, supervisor, opts.link),
+      ...opts.properties,
+    ];
     // Written now, read by the supervisor as soon as it runs (before anything else may read the channel).
     if (opts.boot) void control.then((sock) => sock.write(opts.boot!));
     const timeout = opts.startTimeoutMs ?? 30_000;
@@ -123,7 +138,12 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
     clearTimeout(timer);
     if (!connected) {
       await unit.stop().catch(() => {});
-      throw new UnitStartError(`${name} started but its supervisor did not connect within ${timeout} ms`, 'timeout', tail(), { unit: name });
+      throw new UnitStartError(
+        `${name} started but its supervisor did not connect within ${timeout} ms`,
+        'timeout',
+        tail(),
+        { unit: name },
+      );
     }
     return { unit, control: connected[0], log: connected[1] };
   } finally {
@@ -135,7 +155,10 @@ export async function launchSupervisor(opts: LaunchOptions): Promise<Launched> {
  * isolation: 'none': the supervisor is a plain child process of ours, with the same protocol on fd 3, for machines
  * without systemd. Nothing is confined; only timeouts and crash handling remain.
  */
-export async function launchLocal(config: SupervisorConfig, onLog?: (chunk: Buffer) => void): Promise<{ control: Socket; log: NodeJS.ReadableStream; pid: number }> {
+export async function launchLocal(
+  config: SupervisorConfig,
+  onLog?: (chunk: Buffer) => void,
+): Promise<{ control: Socket; log: NodeJS.ReadableStream; pid: number }> {
   const child = spawn(process.execPath, [entryPath('supervisor.js'), JSON.stringify({ ...config, channelFd: 3 })], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });

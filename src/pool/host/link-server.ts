@@ -33,7 +33,10 @@ export class LinkServer {
     server.unref();
   }
 
-  static async listen(bus: 'system' | 'user', onLink: (id: number, socket: Socket, rest: Buffer) => void): Promise<LinkServer> {
+  static async listen(
+    bus: 'system' | 'user',
+    onLink: (id: number, socket: Socket, rest: Buffer) => void,
+  ): Promise<LinkServer> {
     const dir = privateSocketDir('l', bus);
     const path = join(dir, 'link.sock');
     try {

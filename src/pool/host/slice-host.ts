@@ -53,7 +53,13 @@ export class SliceHost implements WorkerHost {
     this.bus = manager.bus;
     const name = `unitpool-${randomBytes(5).toString('hex')}`;
     try {
-      this.units = await WorkerUnits.start(manager.bus, name, manager.properties, this.options.maxFrame, this.options.startTimeout);
+      this.units = await WorkerUnits.start(
+        manager.bus,
+        name,
+        manager.properties,
+        this.options.maxFrame,
+        this.options.startTimeout,
+      );
     } catch (err) {
       manager.bus.close();
       throw err;

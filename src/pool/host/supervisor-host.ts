@@ -87,7 +87,8 @@ export class SupervisorHost implements WorkerHost {
         // The system manager binds our link socket into the unit read-only; a user manager's unit runs as us and
         // sees our own directory. Anyone else (a non-root caller of the system manager) relays.
         this.linkKind = this.options.bus === 'user' ? 'user' : process.getuid?.() === 0 ? 'system' : undefined;
-        if (this.linkKind) this.links = await LinkServer.listen(this.linkKind, (id, socket, rest) => this.onLink(id, socket, rest));
+        if (this.linkKind)
+          this.links = await LinkServer.listen(this.linkKind, (id, socket, rest) => this.onLink(id, socket, rest));
       }
       await this.launch(initial());
     } catch (err) {
@@ -122,7 +123,11 @@ export class SupervisorHost implements WorkerHost {
 
   usage(): Promise<PoolUsage> {
     if (!this.transient) {
-      return Promise.reject(new UsageError(`usage() needs the pool's unit: with isolation: 'none' there is none (run the pool under systemd for its usage)`));
+      return Promise.reject(
+        new UsageError(
+          `usage() needs the pool's unit: with isolation: 'none' there is none (run the pool under systemd for its usage)`,
+        ),
+      );
     }
     return unitUsage(this.transient);
   }
@@ -167,7 +172,13 @@ export class SupervisorHost implements WorkerHost {
   /** Starts the unit (or the local supervisor) with the workers `ids`. */
   private async launch(ids: number[]): Promise<void> {
     const first = ids[0] ?? 0;
-    const supervisor = { initialWorkers: ids.length, firstWorkerId: first, maxFrame: this.options.maxFrame, workerOomScoreAdj: 500, workerExecArgv: [] };
+    const supervisor = {
+      initialWorkers: ids.length,
+      firstWorkerId: first,
+      maxFrame: this.options.maxFrame,
+      workerOomScoreAdj: 500,
+      workerExecArgv: [],
+    };
     const onLog = (chunk: Buffer) => this.options.stderr().write(chunk);
     this.spawnMode = this.links ? 'direct' : 'relay';
     let control: Socket;
@@ -209,13 +220,18 @@ export class SupervisorHost implements WorkerHost {
    */
   private changesUser(): boolean {
     const requested = this.options.compiled.requested;
-    return requested.User !== undefined || requested.DynamicUser === true || this.properties.some(([key]) => key === 'User' || key === 'DynamicUser');
+    return (
+      requested.User !== undefined ||
+      requested.DynamicUser === true ||
+      this.properties.some(([key]) => key === 'User' || key === 'DynamicUser')
+    );
   }
 
   private attach(control: Socket): void {
     const decoder = new FrameDecoder({
       maxFrame: this.options.maxFrame,
-      onFrame: (channel: number, payload: Buffer) => (channel === 0 ? this.onMessage(payload) : this.events.frame(channel, payload)),
+      onFrame: (channel: number, payload: Buffer) =>
+        channel === 0 ? this.onMessage(payload) : this.events.frame(channel, payload),
     });
     control.on('data', (chunk: Buffer) => {
       try {
@@ -248,7 +264,11 @@ export class SupervisorHost implements WorkerHost {
     }
     switch (msg[0]) {
       case FromSupervisor.Hello:
-        return debug('supervisor %d is up; workers are %s', msg[1], this.spawnMode === 'direct' ? 'linked directly' : 'relayed');
+        return debug(
+          'supervisor %d is up; workers are %s',
+          msg[1],
+          this.spawnMode === 'direct' ? 'linked directly' : 'relayed',
+        );
       case FromSupervisor.Spawned:
         return this.onSpawned(msg[1], msg[2], msg[3] === 1);
       case FromSupervisor.Exited:
@@ -294,10 +314,16 @@ export class SupervisorHost implements WorkerHost {
     const result = props ? String(props.service.Result) : undefined;
     if (props) why += `; systemd says ActiveState=${String(props.unit.ActiveState)}, Result=${result}`;
     const kills = this.oomKills?.unexplained() ?? 0;
-    if (kills > 0) why += `; the kernel's OOM killer killed ${kills} process(es) of the unit: its memory limit is too small`;
+    if (kills > 0)
+      why += `; the kernel's OOM killer killed ${kills} process(es) of the unit: its memory limit is too small`;
     const job = props?.unit.Job;
-    const oomStops = result === 'oom-kill' && ['stop', 'kill'].includes(String(this.options.compiled.requested.OOMPolicy));
-    const onPurpose = result === 'timeout' || oomStops || (Array.isArray(job) && Number(job[0]) !== 0) || (props?.unit.ActiveState === 'inactive' && result === 'success');
+    const oomStops =
+      result === 'oom-kill' && ['stop', 'kill'].includes(String(this.options.compiled.requested.OOMPolicy));
+    const onPurpose =
+      result === 'timeout' ||
+      oomStops ||
+      (Array.isArray(job) && Number(job[0]) !== 0) ||
+      (props?.unit.ActiveState === 'inactive' && result === 'success');
     this.events.unitGone(why, onPurpose);
   }
 }

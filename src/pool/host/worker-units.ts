@@ -74,10 +74,22 @@ export class WorkerUnits {
   ) {}
 
   /** Splits the pool's properties between the slice and the workers, and starts the slice. */
-  static async start(bus: SystemdBus, name: string, properties: readonly DBusProperty[], maxFrame: number, startTimeoutMs = 30_000): Promise<WorkerUnits> {
+  static async start(
+    bus: SystemdBus,
+    name: string,
+    properties: readonly DBusProperty[],
+    maxFrame: number,
+    startTimeoutMs = 30_000,
+  ): Promise<WorkerUnits> {
     const budget = properties.filter(([key]) => SLICE_PROPERTIES.has(key));
     const rest = properties.filter(([key]) => !SLICE_PROPERTIES.has(key));
-    const slice = await TransientUnit.start(bus, `${name}.slice`, [['Description', 's', `unitpool worker pool (${name}, a unit per worker)`], ...budget], undefined, startTimeoutMs);
+    const slice = await TransientUnit.start(
+      bus,
+      `${name}.slice`,
+      [['Description', 's', `unitpool worker pool (${name}, a unit per worker)`], ...budget],
+      undefined,
+      startTimeoutMs,
+    );
     return new WorkerUnits(bus, slice, rest, startTimeoutMs, maxFrame);
   }
 
@@ -108,7 +120,14 @@ export class WorkerUnits {
       // systemd connects stdin read-write only when stdout names the same socket (then both are one connection):
       // the shell moves it to fd 3, puts /dev/null on 0 and the console's stderr socket on 1, and becomes node.
       const config = JSON.stringify({ id, channelFd: 3, stdoutFrames: true, maxFrame: this.maxFrame });
-      const argv = ['/bin/sh', '-c', 'exec "$0" "$@" 3<&0 0</dev/null 1>&2', process.execPath, entryPath('worker.js'), config];
+      const argv = [
+        '/bin/sh',
+        '-c',
+        'exec "$0" "$@" 3<&0 0</dev/null 1>&2',
+        process.execPath,
+        entryPath('worker.js'),
+        config,
+      ];
       const own: DBusProperty[] = [
         ['Description', 's', `unitpool worker ${id} (${this.slice.name})`],
         ['Slice', 's', this.slice.name],
@@ -125,7 +144,13 @@ export class WorkerUnits {
         ['AddRef', 'b', true],
       ];
       void stdio.connected.err.then((s) => s.on('data', (c: Buffer) => errTail.length < 64 && errTail.push(c)));
-      unit = await TransientUnit.start(this.bus, name, [...own, ...this.workerProperties], () => Buffer.concat(errTail).toString('utf8'), this.startTimeoutMs);
+      unit = await TransientUnit.start(
+        this.bus,
+        name,
+        [...own, ...this.workerProperties],
+        () => Buffer.concat(errTail).toString('utf8'),
+        this.startTimeoutMs,
+      );
     } catch (err) {
       stdio.close();
       this.earlyKills.delete(id);
@@ -142,7 +167,12 @@ export class WorkerUnits {
     stdio.close();
     if (!streams) {
       await unit.stop().catch(() => {});
-      throw new UnitStartError(`${name} started but systemd did not connect its stdio within ${this.startTimeoutMs} ms`, 'timeout', '', { unit: name });
+      throw new UnitStartError(
+        `${name} started but systemd did not connect its stdio within ${this.startTimeoutMs} ms`,
+        'timeout',
+        '',
+        { unit: name },
+      );
     }
     const [link, err] = streams;
     // Whether the OOM killer took it is counted in its own memory cgroup, which goes with the unit: read it the
@@ -161,7 +191,10 @@ export class WorkerUnits {
     this.units.delete(id);
     void unit.unref();
     const hits = memoryLimitHits(this.slice.controlGroup);
-    const oomKilled = ownOomKills !== undefined ? ownOomKills > 0 : signal === 'SIGKILL' && hits !== undefined && hitsAtStart !== undefined && hits > hitsAtStart;
+    const oomKilled =
+      ownOomKills !== undefined
+        ? ownOomKills > 0
+        : signal === 'SIGKILL' && hits !== undefined && hitsAtStart !== undefined && hits > hitsAtStart;
     events.onExit(exitCode, signal, undefined, oomKilled);
   }
 
@@ -186,7 +219,10 @@ export class WorkerUnits {
 async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

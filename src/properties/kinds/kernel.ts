@@ -9,17 +9,76 @@ import { OptionError } from '../../errors.js';
 import { formatExample, suggest } from '../names.js';
 import { AF_INET, AF_INET6, parseIpPrefix } from '../parse.js';
 import { groupMembers, KNOWN_SYSCALLS, SYSCALL_GROUPS } from '../syscalls.js';
-import { ADDRESS_FAMILIES, NAMESPACE_FLAGS, type PropertyName, type PropertySpec, SYSCALL_ARCHITECTURES, TABLE } from '../table.js';
+import {
+  ADDRESS_FAMILIES,
+  NAMESPACE_FLAGS,
+  type PropertyName,
+  type PropertySpec,
+  SYSCALL_ARCHITECTURES,
+  TABLE,
+} from '../table.js';
 import { asList, attempt, type Compiled, type Ctx, fail, isPlainObject, single } from './kind.js';
 
 /** Syscalls a Node 20 worker makes to start, fork its workers and talk to them (strace on x86-64). */
 export const NODE_SYSCALLS: readonly string[] = [
-  'access', 'arch_prctl', 'brk', 'capget', 'clone', 'clone3', 'close', 'dup2', 'epoll_create1', 'epoll_ctl', 'epoll_pwait',
-  'eventfd2', 'execve', 'exit', 'exit_group', 'fcntl', 'fstat', 'futex', 'getcwd', 'getegid', 'geteuid', 'getgid', 'getpid',
-  'getrandom', 'getsockname', 'getsockopt', 'gettid', 'getuid', 'ioctl', 'kill', 'madvise', 'mmap', 'mprotect', 'munmap',
-  'newfstatat', 'openat', 'pipe2', 'pkey_alloc', 'pread64', 'prlimit64', 'read', 'readlink', 'recvmsg', 'rseq', 'rt_sigaction',
-  'rt_sigprocmask', 'rt_sigreturn', 'sched_getaffinity', 'sendmsg', 'set_robust_list', 'set_tid_address', 'shutdown',
-  'socketpair', 'statx', 'sysinfo', 'uname', 'wait4', 'write',
+  'access',
+  'arch_prctl',
+  'brk',
+  'capget',
+  'clone',
+  'clone3',
+  'close',
+  'dup2',
+  'epoll_create1',
+  'epoll_ctl',
+  'epoll_pwait',
+  'eventfd2',
+  'execve',
+  'exit',
+  'exit_group',
+  'fcntl',
+  'fstat',
+  'futex',
+  'getcwd',
+  'getegid',
+  'geteuid',
+  'getgid',
+  'getpid',
+  'getrandom',
+  'getsockname',
+  'getsockopt',
+  'gettid',
+  'getuid',
+  'ioctl',
+  'kill',
+  'madvise',
+  'mmap',
+  'mprotect',
+  'munmap',
+  'newfstatat',
+  'openat',
+  'pipe2',
+  'pkey_alloc',
+  'pread64',
+  'prlimit64',
+  'read',
+  'readlink',
+  'recvmsg',
+  'rseq',
+  'rt_sigaction',
+  'rt_sigprocmask',
+  'rt_sigreturn',
+  'sched_getaffinity',
+  'sendmsg',
+  'set_robust_list',
+  'set_tid_address',
+  'shutdown',
+  'socketpair',
+  'statx',
+  'sysinfo',
+  'uname',
+  'wait4',
+  'write',
 ];
 
 const ERRNO_NAMES = Object.keys(osConstants.errno);
@@ -45,7 +104,8 @@ function parseAllowDeny(ctx: Ctx, name: PropertyName, value: unknown, strings = 
     if (items.length === 0) fail(ctx, name, value, 'an empty list; leave the property out instead');
     const words = items.map((w, i) => {
       if (typeof w !== 'string') fail(ctx, name, value, 'not a name', `[${i}]`);
-      if (i > 0 && w.startsWith('~')) fail(ctx, name, value, `'~' may only start the list (it turns the whole list into a deny-list)`, `[${i}]`);
+      if (i > 0 && w.startsWith('~'))
+        fail(ctx, name, value, `'~' may only start the list (it turns the whole list into a deny-list)`, `[${i}]`);
       return w;
     });
     const deny = strings && words[0]!.startsWith('~');
@@ -67,18 +127,41 @@ function parseAllowDeny(ctx: Ctx, name: PropertyName, value: unknown, strings = 
 }
 
 export function compileFamilies(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<AllowDeny> {
-  if (ctx.node && value === 'none') fail(ctx, name, value, `'none' would deny AF_UNIX too: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; write ['AF_UNIX'] to allow nothing else`);
+  if (ctx.node && value === 'none')
+    fail(
+      ctx,
+      name,
+      value,
+      `'none' would deny AF_UNIX too: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; write ['AF_UNIX'] to allow nothing else`,
+    );
   const [allow, names] = parseAllowDeny(ctx, name, value);
   const canonical = names.map((n, i) => {
     if ((ADDRESS_FAMILIES as readonly string[]).includes(n)) return n;
     const s = suggest(n, ADDRESS_FAMILIES);
-    fail(ctx, name, value, `unknown address family '${n}'${s ? `; did you mean '${s}'?` : ''}`, Array.isArray(value) ? `[${i}]` : '');
+    fail(
+      ctx,
+      name,
+      value,
+      `unknown address family '${n}'${s ? `; did you mean '${s}'?` : ''}`,
+      Array.isArray(value) ? `[${i}]` : '',
+    );
   });
   const unix = canonical.some((n) => n === 'AF_UNIX' || n === 'AF_LOCAL' || n === 'AF_FILE');
   if (ctx.node && allow && !unix) {
-    fail(ctx, name, value, 'AF_UNIX must be allowed: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; add it to the list');
+    fail(
+      ctx,
+      name,
+      value,
+      'AF_UNIX must be allowed: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs; add it to the list',
+    );
   }
-  if (ctx.node && !allow && unix) fail(ctx, name, value, 'AF_UNIX cannot be denied: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs');
+  if (ctx.node && !allow && unix)
+    fail(
+      ctx,
+      name,
+      value,
+      'AF_UNIX cannot be denied: Node and the unitpool supervisor talk to the workers over AF_UNIX socketpairs',
+    );
   return single(spec, [allow, canonical] as const);
 }
 
@@ -95,16 +178,26 @@ export interface SyscallList {
   names: string[];
 }
 
-export function compileSyscalls(ctx: Ctx, name: PropertyName, _spec: PropertySpec, value: unknown): Compiled<SyscallList[]> {
+export function compileSyscalls(
+  ctx: Ctx,
+  name: PropertyName,
+  _spec: PropertySpec,
+  value: unknown,
+): Compiled<SyscallList[]> {
   const lists: { allow: boolean; names: string[]; sub: string }[] = [];
-  if (isPlainObject(value) && ('allow' in value || 'deny' in value) && Object.keys(value).every((k) => k === 'allow' || k === 'deny')) {
+  if (
+    isPlainObject(value) &&
+    ('allow' in value || 'deny' in value) &&
+    Object.keys(value).every((k) => k === 'allow' || k === 'deny')
+  ) {
     for (const key of ['allow', 'deny'] as const) {
       const v = value[key];
       if (v === undefined) continue;
       if (!Array.isArray(v) || v.length === 0) fail(ctx, name, value, `${key} must be a non-empty array`, `.${key}`);
       (v as unknown[]).forEach((w, i) => {
         if (typeof w !== 'string') fail(ctx, name, value, 'not a syscall or @group', `.${key}[${i}]`);
-        if (w.startsWith('~')) fail(ctx, name, value, `no '~' inside { ${key} } (the key says which list it is)`, `.${key}[${i}]`);
+        if (w.startsWith('~'))
+          fail(ctx, name, value, `no '~' inside { ${key} } (the key says which list it is)`, `.${key}[${i}]`);
       });
       lists.push({ allow: key === 'allow', names: v as string[], sub: `.${key}` });
     }
@@ -134,7 +227,13 @@ export function compileSyscalls(ctx: Ctx, name: PropertyName, _spec: PropertySpe
         }
       } else if (!KNOWN_SYSCALLS.has(call)) {
         const s = suggest(call, [...KNOWN_SYSCALLS]);
-        fail(ctx, name, value, `unknown syscall '${call}' (systemd would silently skip it)${s ? `; did you mean '${s}'?` : ''}`, where);
+        fail(
+          ctx,
+          name,
+          value,
+          `unknown syscall '${call}' (systemd would silently skip it)${s ? `; did you mean '${s}'?` : ''}`,
+          where,
+        );
       }
     });
   }
@@ -143,7 +242,8 @@ export function compileSyscalls(ctx: Ctx, name: PropertyName, _spec: PropertySpe
   const allowed: Set<string> | undefined = allowLists.length > 0 ? new Set(expandGroup('@default')) : undefined;
   for (const l of allowLists) for (const n of l.names) for (const s of expandGroup(n)) allowed!.add(s);
   const denied = new Set<string>();
-  for (const l of lists.filter((x) => !x.allow)) for (const n of l.names) for (const s of expandGroup(n.split(':')[0]!)) denied.add(s);
+  for (const l of lists.filter((x) => !x.allow))
+    for (const n of l.names) for (const s of expandGroup(n.split(':')[0]!)) denied.add(s);
   const missing = NODE_SYSCALLS.filter((s) => (allowed !== undefined && !allowed.has(s)) || denied.has(s));
   if (ctx.node && missing.length > 0) {
     fail(
@@ -181,12 +281,23 @@ export function compileErrno(ctx: Ctx, name: PropertyName, spec: PropertySpec, v
 }
 
 export function compileArchs(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<string[]> {
-  const list = typeof value === 'string' ? value.split(/\s+/).filter((w) => w) : Array.isArray(value) ? (value as unknown[]) : fail(ctx, name, value, 'not an architecture list');
+  const list =
+    typeof value === 'string'
+      ? value.split(/\s+/).filter((w) => w)
+      : Array.isArray(value)
+        ? (value as unknown[])
+        : fail(ctx, name, value, 'not an architecture list');
   if (list.length === 0) fail(ctx, name, value, 'empty');
   list.forEach((a, i) => {
     if (typeof a !== 'string' || !(SYSCALL_ARCHITECTURES as readonly string[]).includes(a)) {
       const s = typeof a === 'string' ? suggest(a, SYSCALL_ARCHITECTURES) : undefined;
-      fail(ctx, name, value, `unknown architecture ${JSON.stringify(a)}${s ? `; did you mean '${s}'?` : ''}`, Array.isArray(value) ? `[${i}]` : '');
+      fail(
+        ctx,
+        name,
+        value,
+        `unknown architecture ${JSON.stringify(a)}${s ? `; did you mean '${s}'?` : ''}`,
+        Array.isArray(value) ? `[${i}]` : '',
+      );
     }
   });
   return single(spec, list as string[]);
@@ -205,7 +316,13 @@ export function compileNamespaces(ctx: Ctx, name: PropertyName, spec: PropertySp
       const bit = (NAMESPACE_FLAGS as Record<string, number>)[n];
       if (bit === undefined) {
         const s = suggest(n, Object.keys(NAMESPACE_FLAGS));
-        fail(ctx, name, value, `unknown namespace type '${n}'${s ? `; did you mean '${s}'?` : ''}`, Array.isArray(value) ? `[${i}]` : '');
+        fail(
+          ctx,
+          name,
+          value,
+          `unknown namespace type '${n}'${s ? `; did you mean '${s}'?` : ''}`,
+          Array.isArray(value) ? `[${i}]` : '',
+        );
       }
       mask |= bit;
     });
@@ -215,9 +332,15 @@ export function compileNamespaces(ctx: Ctx, name: PropertyName, spec: PropertySp
 }
 
 /** IPAddressAllow, IPAddressDeny: (family, address bytes, prefix length) entries. */
-export function compileIpAccess(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<(readonly [number, Buffer, number])[]> {
+export function compileIpAccess(
+  ctx: Ctx,
+  name: PropertyName,
+  spec: PropertySpec,
+  value: unknown,
+): Compiled<(readonly [number, Buffer, number])[]> {
   const words = asList(value).flatMap((item, i) => {
-    if (typeof item !== 'string') fail(ctx, name, value, 'not an address or prefix', Array.isArray(value) ? `[${i}]` : '');
+    if (typeof item !== 'string')
+      fail(ctx, name, value, 'not an address or prefix', Array.isArray(value) ? `[${i}]` : '');
     return item.split(/\s+/).filter((w) => w);
   });
   if (words.length === 0) fail(ctx, name, value, 'empty');
@@ -245,7 +368,12 @@ export function compileIpAccess(ctx: Ctx, name: PropertyName, spec: PropertySpec
 }
 
 /** V8's JIT needs memory it can make executable: MemoryDenyWriteExecute only with workers run --jitless. */
-export function checkJit(ctx: Ctx, mdwe: boolean | undefined, jitless: boolean | undefined, props: Readonly<Record<string, unknown>>): void {
+export function checkJit(
+  ctx: Ctx,
+  mdwe: boolean | undefined,
+  jitless: boolean | undefined,
+  props: Readonly<Record<string, unknown>>,
+): void {
   if (!ctx.node || !mdwe || jitless) return;
   throw new OptionError(
     `${ctx.base}.MemoryDenyWriteExecute`,
@@ -256,7 +384,12 @@ export function checkJit(ctx: Ctx, mdwe: boolean | undefined, jitless: boolean |
 }
 
 /** SystemCallErrorNumber only changes what a SystemCallFilter does. */
-export function checkErrnoHasFilter(ctx: Ctx, errno: number | undefined, filters: readonly SyscallList[] | undefined, props: Readonly<Record<string, unknown>>): void {
+export function checkErrnoHasFilter(
+  ctx: Ctx,
+  errno: number | undefined,
+  filters: readonly SyscallList[] | undefined,
+  props: Readonly<Record<string, unknown>>,
+): void {
   if (errno === undefined || (filters !== undefined && filters.length > 0)) return;
   throw new OptionError(
     `${ctx.base}.SystemCallErrorNumber`,

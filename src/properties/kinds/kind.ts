@@ -32,7 +32,12 @@ export interface Compiled<V> {
 }
 
 /** Compiles one property of its kind; throws OptionError (through fail()) for a bad value. */
-export type KindCompiler<V = unknown> = (ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown) => Compiled<V>;
+export type KindCompiler<V = unknown> = (
+  ctx: Ctx,
+  name: PropertyName,
+  spec: PropertySpec,
+  value: unknown,
+) => Compiled<V>;
 
 /** The usual result: the value, and one triple under the property's first D-Bus name (with `dbusValue`). */
 export function single<V>(spec: PropertySpec, value: V, dbusValue: unknown = value): Compiled<V> {
@@ -75,7 +80,16 @@ export function isDirectory(path: string): boolean {
 }
 
 /** The words systemd reads as booleans, to say "write true" for 'yes'. */
-export const BOOL_WORDS: Readonly<Record<string, boolean>> = { yes: true, no: false, true: true, false: false, on: true, off: false, '1': true, '0': false };
+export const BOOL_WORDS: Readonly<Record<string, boolean>> = {
+  yes: true,
+  no: false,
+  true: true,
+  false: false,
+  on: true,
+  off: false,
+  '1': true,
+  '0': false,
+};
 
 /** MS_REC: a recursive bind mount, in the flags of BindPaths' D-Bus form. */
 export const MS_REC = 0x4000;

@@ -46,7 +46,8 @@ export function compileRlimit(ctx: Ctx, name: PropertyName, spec: PropertySpec, 
             return BigInt(v);
           case 'nice': {
             const n = typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : v;
-            if (typeof n !== 'number' || !Number.isInteger(n) || n < -20 || n > 19) throw new Invalid('not a nice level from -20 to 19');
+            if (typeof n !== 'number' || !Number.isInteger(n) || n < -20 || n > 19)
+              throw new Invalid('not a nice level from -20 to 19');
             return BigInt(20 - n);
           }
         }
@@ -70,7 +71,10 @@ export function compileRlimit(ctx: Ctx, name: PropertyName, spec: PropertySpec, 
   }
   if (soft > hard) fail(ctx, name, value, 'the soft limit is above the hard limit');
   if (ctx.node && spec.floor !== undefined && soft < BigInt(spec.floor)) {
-    const floorText = kind === 'size' ? `${spec.floor / 1048576 >= 1024 ? `${spec.floor / 1073741824}G` : `${spec.floor / 1048576}M`}` : String(spec.floor);
+    const floorText =
+      kind === 'size'
+        ? `${spec.floor / 1048576 >= 1024 ? `${spec.floor / 1073741824}G` : `${spec.floor / 1048576}M`}`
+        : String(spec.floor);
     const why = spec.note ? ` (${spec.note[0]!.toLowerCase()}${spec.note.slice(1).replace(/\.$/, '')})` : '';
     fail(ctx, name, value, `below ${floorText}, Node cannot run${why}`);
   }
@@ -81,7 +85,8 @@ export function compileRlimit(ctx: Ctx, name: PropertyName, spec: PropertySpec, 
       fail(ctx, name, value, `above this kernel's fs.nr_open (${nrOpen}); systemd would fail to start the unit`);
     }
   }
-  if (name === 'LimitNOFILE' && hard === UINT64_MAX) fail(ctx, name, value, `the kernel has no unlimited number of files; give a number (at most fs.nr_open)`);
+  if (name === 'LimitNOFILE' && hard === UINT64_MAX)
+    fail(ctx, name, value, `the kernel has no unlimited number of files; give a number (at most fs.nr_open)`);
   const [hardName] = spec.dbus[0]!;
   const [softName] = spec.dbus[1]!;
   return {
@@ -120,14 +125,29 @@ export function checkRoomForWorkers(ctx: Ctx, room: WorkerRoom, props: Readonly<
   const at = (name: PropertyName) => `${ctx.base}.${name}`;
   const tasks = 12 * (workers + 1);
   if (typeof tasksMax === 'bigint' && tasksMax < BigInt(tasks)) {
-    throw new OptionError(at('TasksMax'), props.TasksMax, `too small for ${workers} workers: each Node process runs up to about 11 threads, so ${workers} workers and the supervisor need ${tasks}`, `at least ${tasks}, or fewer maxWorkers`);
+    throw new OptionError(
+      at('TasksMax'),
+      props.TasksMax,
+      `too small for ${workers} workers: each Node process runs up to about 11 threads, so ${workers} workers and the supervisor need ${tasks}`,
+      `at least ${tasks}, or fewer maxWorkers`,
+    );
   }
   const fds = 32 + 8 * workers;
   // Node raises its soft limit to the hard one at start: the hard limit is what the supervisor gets.
   if (nofile && nofile.hard < BigInt(fds)) {
-    throw new OptionError(at('LimitNOFILE'), props.LimitNOFILE, `too small for ${workers} workers: the supervisor holds descriptors for each (${fds} needed)`, `at least ${fds}`);
+    throw new OptionError(
+      at('LimitNOFILE'),
+      props.LimitNOFILE,
+      `too small for ${workers} workers: the supervisor holds descriptors for each (${fds} needed)`,
+      `at least ${fds}`,
+    );
   }
   if (nproc && room.nonRoot && nproc.soft < BigInt(tasks)) {
-    throw new OptionError(at('LimitNPROC'), props.LimitNPROC, `too small for ${workers} workers: it counts every thread of the user, and ${workers} workers and the supervisor run about ${tasks}`, `at least ${tasks}`);
+    throw new OptionError(
+      at('LimitNPROC'),
+      props.LimitNPROC,
+      `too small for ${workers} workers: it counts every thread of the user, and ${workers} workers and the supervisor run about ${tasks}`,
+      `at least ${tasks}`,
+    );
   }
 }

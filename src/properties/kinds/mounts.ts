@@ -12,7 +12,18 @@ import { planReadable, type ReadablePath, type StatFn } from '../readable.js';
 import { UNIT_TREE, unitTreeSource } from '../scratch.js';
 import type { PropertyName, PropertySpec } from '../table.js';
 import type { UserEntry } from '../users.js';
-import { asList, type Compiled, type Ctx, type DBusProperty, fail, fileExists, isDirectory, isPlainObject, MS_REC, single } from './kind.js';
+import {
+  asList,
+  type Compiled,
+  type Ctx,
+  type DBusProperty,
+  fail,
+  fileExists,
+  isDirectory,
+  isPlainObject,
+  MS_REC,
+  single,
+} from './kind.js';
 
 /** One bind mount, from either property. */
 export interface Bind {
@@ -49,11 +60,21 @@ export function compilePaths(ctx: Ctx, name: PropertyName, spec: PropertySpec, v
     if (!isAbsolute(p)) fail(ctx, name, value, `'${item}' is not an absolute path`, sub);
     if (!isNormalized(p)) fail(ctx, name, value, `'${item}' is not normalized (no '.', '..' or '//')`, sub);
     if (ctx.checkFiles && !ignoreMissing && !plus && !fileExists(p)) {
-      fail(ctx, name, value, `${p} does not exist, and systemd would refuse to start the unit; prefix it with '-' to skip it when missing`, sub);
+      fail(
+        ctx,
+        name,
+        value,
+        `${p} does not exist, and systemd would refuse to start the unit; prefix it with '-' to skip it when missing`,
+        sub,
+      );
     }
     return { item, path: trimSlash(p) };
   });
-  return single(spec, list, list.map((e) => e.item));
+  return single(
+    spec,
+    list,
+    list.map((e) => e.item),
+  );
 }
 
 export function compileBinds(ctx: Ctx, name: PropertyName, _spec: PropertySpec, value: unknown): Compiled<Bind[]> {
@@ -68,8 +89,14 @@ export function compileBinds(ctx: Ctx, name: PropertyName, _spec: PropertySpec, 
 }
 
 export function compileTmpfs(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<Tmpfs[]> {
-  const entries = asList(value).map((item, i) => parseTmpfs(ctx, name, value, item, Array.isArray(value) ? `[${i}]` : ''));
-  return single(spec, entries, entries.map((e) => [e.path, e.options] as const));
+  const entries = asList(value).map((item, i) =>
+    parseTmpfs(ctx, name, value, item, Array.isArray(value) ? `[${i}]` : ''),
+  );
+  return single(
+    spec,
+    entries,
+    entries.map((e) => [e.path, e.options] as const),
+  );
 }
 
 /** RootDirectory: an existing directory; the value is without its trailing slash. */
@@ -98,7 +125,8 @@ export function compileDirNames(ctx: Ctx, name: PropertyName, spec: PropertySpec
     if (typeof item !== 'string' || item.length === 0) fail(ctx, name, value, 'not a directory name', sub);
     if (isAbsolute(item)) fail(ctx, name, value, `'${item}' must be relative (it is created under /run)`, sub);
     if (!isNormalized(item)) fail(ctx, name, value, `'${item}' is not normalized (no '.', '..' or '//')`, sub);
-    if (item === 'private' || item.startsWith('private/')) fail(ctx, name, value, `'private' is reserved by systemd`, sub);
+    if (item === 'private' || item.startsWith('private/'))
+      fail(ctx, name, value, `'private' is reserved by systemd`, sub);
     return trimSlash(item);
   });
   return single(spec, list);
@@ -112,18 +140,42 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
     const parts = (ignoreMissing ? item.slice(1) : item).split(':');
     if (parts.length > 3) fail(ctx, name, whole, `'${item}' has more than three ':'-separated parts`, sub);
     const [source = '', destination = source, opt] = parts;
-    if (opt !== undefined && opt !== 'rbind' && opt !== 'norbind') fail(ctx, name, whole, `unknown option '${opt}' (rbind or norbind)`, sub);
-    b = { source, destination, readOnly: readOnlyProperty, recursive: opt !== 'norbind', ignoreMissing, property: name as Bind['property'] };
+    if (opt !== undefined && opt !== 'rbind' && opt !== 'norbind')
+      fail(ctx, name, whole, `unknown option '${opt}' (rbind or norbind)`, sub);
+    b = {
+      source,
+      destination,
+      readOnly: readOnlyProperty,
+      recursive: opt !== 'norbind',
+      ignoreMissing,
+      property: name as Bind['property'],
+    };
   } else if (isPlainObject(item)) {
     const known = ['source', 'destination', 'readOnly', 'recursive', 'ignoreMissing'];
     const extra = Object.keys(item).find((k) => !known.includes(k));
-    if (extra !== undefined) fail(ctx, name, whole, `unknown field '${extra}'${suggest(extra, known) ? `; did you mean '${suggest(extra, known)}'?` : ''}`, sub);
+    if (extra !== undefined)
+      fail(
+        ctx,
+        name,
+        whole,
+        `unknown field '${extra}'${suggest(extra, known) ? `; did you mean '${suggest(extra, known)}'?` : ''}`,
+        sub,
+      );
     if (typeof item.source !== 'string') fail(ctx, name, whole, 'source must be a path', `${sub}.source`);
     for (const k of ['readOnly', 'recursive', 'ignoreMissing'] as const) {
-      if (item[k] !== undefined && typeof item[k] !== 'boolean') fail(ctx, name, whole, `${k} must be a boolean`, `${sub}.${k}`);
+      if (item[k] !== undefined && typeof item[k] !== 'boolean')
+        fail(ctx, name, whole, `${k} must be a boolean`, `${sub}.${k}`);
     }
-    if (item.destination !== undefined && typeof item.destination !== 'string') fail(ctx, name, whole, 'destination must be a path', `${sub}.destination`);
-    if (readOnlyProperty && item.readOnly === false) fail(ctx, name, whole, 'BindReadOnlyPaths entries are read-only; put writable ones in BindPaths', `${sub}.readOnly`);
+    if (item.destination !== undefined && typeof item.destination !== 'string')
+      fail(ctx, name, whole, 'destination must be a path', `${sub}.destination`);
+    if (readOnlyProperty && item.readOnly === false)
+      fail(
+        ctx,
+        name,
+        whole,
+        'BindReadOnlyPaths entries are read-only; put writable ones in BindPaths',
+        `${sub}.readOnly`,
+      );
     b = {
       source: item.source,
       destination: (item.destination as string | undefined) ?? item.source,
@@ -144,12 +196,39 @@ function parseBind(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown, 
   }
   // A source in the unit's own tree (scratch.ts) does not exist on the host; checkMounts() checks it instead.
   if (ctx.checkFiles && !b.ignoreMissing && unitTreeSource(b.source) === undefined && !fileExists(b.source)) {
-    fail(ctx, name, whole, `source ${b.source} does not exist, and systemd would refuse to start the unit; mark it ignoreMissing (or prefix '-') to skip it`, sub);
+    fail(
+      ctx,
+      name,
+      whole,
+      `source ${b.source} does not exist, and systemd would refuse to start the unit; mark it ignoreMissing (or prefix '-') to skip it`,
+      sub,
+    );
   }
   return b;
 }
 
-const TMPFS_FLAGS = ['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'sync', 'async', 'noatime', 'atime', 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'nodiratime', 'diratime', 'lazytime', 'nolazytime'];
+const TMPFS_FLAGS = [
+  'ro',
+  'rw',
+  'nosuid',
+  'suid',
+  'nodev',
+  'dev',
+  'noexec',
+  'exec',
+  'sync',
+  'async',
+  'noatime',
+  'atime',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+  'nodiratime',
+  'diratime',
+  'lazytime',
+  'nolazytime',
+];
 const TMPFS_KEYS: Readonly<Record<string, RegExp>> = {
   mode: /^[0-7]{3,4}$/,
   size: /^\d+[kmg%]?$/,
@@ -174,7 +253,8 @@ function parseTmpfs(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown,
     path = item.path;
     options = Array.isArray(item.options) ? (item.options as unknown[]).join(',') : (item.options ?? '');
   } else fail(ctx, name, whole, 'not a mount point', sub);
-  if (typeof path !== 'string' || !isAbsolute(path) || !isNormalized(path)) fail(ctx, name, whole, `${JSON.stringify(path)} is not an absolute, normalized path`, sub);
+  if (typeof path !== 'string' || !isAbsolute(path) || !isNormalized(path))
+    fail(ctx, name, whole, `${JSON.stringify(path)} is not an absolute, normalized path`, sub);
   if (typeof options !== 'string') fail(ctx, name, whole, 'options must be a string or an array of strings', sub);
   for (const o of options.split(',').filter((x) => x)) {
     const eq = o.indexOf('=');
@@ -187,7 +267,14 @@ function parseTmpfs(ctx: Ctx, name: PropertyName, whole: unknown, item: unknown,
     }
   }
   for (const needed of ['/proc', '/dev', '/']) {
-    if (trimSlash(path) === needed) fail(ctx, name, whole, `a tmpfs over ${needed} would leave Node without ${needed === '/' ? 'anything' : needed}`, sub);
+    if (trimSlash(path) === needed)
+      fail(
+        ctx,
+        name,
+        whole,
+        `a tmpfs over ${needed} would leave Node without ${needed === '/' ? 'anything' : needed}`,
+        sub,
+      );
   }
   return { path: trimSlash(path), options };
 }
@@ -210,12 +297,20 @@ export function checkMounts(ctx: Ctx, m: Mounts, props: Readonly<Record<string, 
   const at = (name: PropertyName) => `${ctx.base}.${name}`;
   for (const i of ctx.node ? m.inaccessible : []) {
     for (const needed of ['/proc', '/dev/null', process.execPath]) {
-      if (isUnder(needed, i)) throw new OptionError(at('InaccessiblePaths'), props.InaccessiblePaths, `${i} would hide ${needed}, which Node needs`, 'paths Node does not need');
+      if (isUnder(needed, i))
+        throw new OptionError(
+          at('InaccessiblePaths'),
+          props.InaccessiblePaths,
+          `${i} would hide ${needed}, which Node needs`,
+          'paths Node does not need',
+        );
     }
   }
   // ProtectHome=yes and binds below the hidden directories: systemd cannot create those mount points.
   if (m.protectHome === 'yes') {
-    const b = m.binds.find((x) => ['/home', '/root', '/run/user'].some((h) => isUnder(x.destination, h) && trimSlash(x.destination) !== h));
+    const b = m.binds.find((x) =>
+      ['/home', '/root', '/run/user'].some((h) => isUnder(x.destination, h) && trimSlash(x.destination) !== h),
+    );
     if (b) {
       throw new OptionError(
         at('ProtectHome'),
@@ -228,7 +323,12 @@ export function checkMounts(ctx: Ctx, m: Mounts, props: Readonly<Record<string, 
   for (const b of m.binds) {
     const hidden = m.inaccessible.find((i) => isUnder(b.destination, i) && trimSlash(b.destination) !== i);
     if (hidden) {
-      throw new OptionError(at('InaccessiblePaths'), props.InaccessiblePaths, `${hidden} contains the bind mount point ${b.destination}, which systemd cannot create there; hide it with TemporaryFileSystem: '${hidden}:ro' instead`, `TemporaryFileSystem: '${hidden}:ro'`);
+      throw new OptionError(
+        at('InaccessiblePaths'),
+        props.InaccessiblePaths,
+        `${hidden} contains the bind mount point ${b.destination}, which systemd cannot create there; hide it with TemporaryFileSystem: '${hidden}:ro' instead`,
+        `TemporaryFileSystem: '${hidden}:ro'`,
+      );
     }
   }
   checkUnitTreeBinds(ctx, m, props);
@@ -284,18 +384,30 @@ function sortsBefore(a: string, b: string): boolean {
 /** Writable host binds under DynamicUser leave files owned by a uid systemd may give someone else later. */
 export function warnDynamicUserBinds(ctx: Ctx, dynamicUser: boolean | undefined, binds: readonly Bind[]): void {
   if (dynamicUser && binds.some((b) => !b.readOnly && unitTreeSource(b.source) === undefined)) {
-    ctx.warn(`${ctx.base}.BindPaths with DynamicUser: files the workers create there outlive the dynamic uid, which systemd may reuse (systemd.exec(5) advises against it)`);
+    ctx.warn(
+      `${ctx.base}.BindPaths with DynamicUser: files the workers create there outlive the dynamic uid, which systemd may reuse (systemd.exec(5) advises against it)`,
+    );
   }
 }
 
 /** WorkingDirectory must exist (status 200/CHDIR otherwise), inside RootDirectory if there is one. */
-export function checkWorkingDirectory(ctx: Ctx, workingDirectory: string | undefined, rootDirectory: string | undefined, expected: string): void {
+export function checkWorkingDirectory(
+  ctx: Ctx,
+  workingDirectory: string | undefined,
+  rootDirectory: string | undefined,
+  expected: string,
+): void {
   if (workingDirectory === undefined || !ctx.checkFiles) return;
   const w = workingDirectory;
   if (w.startsWith('-') || w === '~') return;
   const full = rootDirectory && rootDirectory !== '/' ? `${rootDirectory}${w}` : w;
   if (!isDirectory(full)) {
-    throw new OptionError(`${ctx.base}.WorkingDirectory`, w, `${full} is not an existing directory; systemd would fail to start the workers; prefix '-' to tolerate it`, expected);
+    throw new OptionError(
+      `${ctx.base}.WorkingDirectory`,
+      w,
+      `${full} is not an existing directory; systemd would fail to start the workers; prefix '-' to tolerate it`,
+      expected,
+    );
   }
 }
 
@@ -313,14 +425,22 @@ export interface ReadableNeeds {
  * Keeps `needs.paths` readable for the workers (readable.ts): throws the first problem as an OptionError; returns the
  * ProtectHome value to use instead of the user's (yes becomes tmpfs), and the BindReadOnlyPaths that re-expose paths.
  */
-export function keepReadable(ctx: Ctx, m: Mounts, needs: ReadableNeeds, props: Readonly<Record<string, unknown>>): { protectHome: string | undefined; binds: DBusProperty | undefined } {
+export function keepReadable(
+  ctx: Ctx,
+  m: Mounts,
+  needs: ReadableNeeds,
+  props: Readonly<Record<string, unknown>>,
+): { protectHome: string | undefined; binds: DBusProperty | undefined } {
   const plan = planReadable({
     paths: needs.paths.map((p) => (typeof p === 'string' ? { path: p, what: 'needed by the workers' } : p)),
     protectHome: m.protectHome,
     identity: needs.identity,
     inaccessible: [...m.inaccessible],
     // A bind from the unit's own tree (scratch.ts) hides its destination as the tmpfs it binds does.
-    tmpfs: [...m.tmpfs, ...unitTreeBinds(m).map(({ bind, tmpfs }) => ({ path: bind.destination, options: tmpfs?.options ?? '' }))],
+    tmpfs: [
+      ...m.tmpfs,
+      ...unitTreeBinds(m).map(({ bind, tmpfs }) => ({ path: bind.destination, options: tmpfs?.options ?? '' })),
+    ],
     privateTmp: needs.privateTmp,
     bindDestinations: m.binds.filter((b) => unitTreeSource(b.source) === undefined).map((b) => b.destination),
     rootDirectory: m.rootDirectory,
@@ -333,6 +453,9 @@ export function keepReadable(ctx: Ctx, m: Mounts, needs: ReadableNeeds, props: R
   }
   return {
     protectHome: plan.protectHome,
-    binds: plan.binds.length > 0 ? ['BindReadOnlyPaths', 'a(ssbt)', plan.binds.map((p) => [p, p, false, MS_REC] as const)] : undefined,
+    binds:
+      plan.binds.length > 0
+        ? ['BindReadOnlyPaths', 'a(ssbt)', plan.binds.map((p) => [p, p, false, MS_REC] as const)]
+        : undefined,
   };
 }

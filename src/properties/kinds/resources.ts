@@ -34,17 +34,31 @@ export function compileCpuQuota(ctx: Ctx, name: PropertyName, _spec: PropertySpe
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value <= 0) fail(ctx, name, value, 'must be a number of CPUs above 0');
     if (value > ctx.hostCpus) {
-      fail(ctx, name, value, `a number means CPUs: ${value} is ${value * 100}% (${value} CPUs), more than the ${ctx.hostCpus} this host has; for a percentage write '${value}%'`);
+      fail(
+        ctx,
+        name,
+        value,
+        `a number means CPUs: ${value} is ${value * 100}% (${value} CPUs), more than the ${ctx.hostCpus} this host has; for a percentage write '${value}%'`,
+      );
     }
     permyriad = Math.round(value * 10000);
   } else if (typeof value === 'string') {
-    if (/^\s*\d+(\.\d+)?\s*$/.test(value)) fail(ctx, name, value, `no % sign: write '${value.trim()}%' for a percentage, or ${Number(value) / 100} for CPUs`);
+    if (/^\s*\d+(\.\d+)?\s*$/.test(value))
+      fail(
+        ctx,
+        name,
+        value,
+        `no % sign: write '${value.trim()}%' for a percentage, or ${Number(value) / 100} for CPUs`,
+      );
     permyriad = attempt(ctx, name, value, () => parsePercentString(value));
   } else {
     fail(ctx, name, value, 'not a percentage or a number of CPUs');
   }
   if (permyriad === 0) fail(ctx, name, value, 'must be above 0% (for no limit, leave CPUQuota out)');
-  if (permyriad > ctx.hostCpus * 10000) ctx.warn(`${ctx.base}.CPUQuota ${formatExample(value)} is more than the ${ctx.hostCpus} CPUs of this host: it will never limit anything here`);
+  if (permyriad > ctx.hostCpus * 10000)
+    ctx.warn(
+      `${ctx.base}.CPUQuota ${formatExample(value)} is more than the ${ctx.hostCpus} CPUs of this host: it will never limit anything here`,
+    );
   return { value: permyriad, dbus: [['CPUQuotaPerSecUSec', 't', permyriad * 100]] };
 }
 
@@ -54,16 +68,31 @@ export function compileMemory(ctx: Ctx, name: PropertyName, spec: PropertySpec, 
   if (isPercentString(value)) {
     const permyriad = attempt(ctx, name, value, () => parsePercentString(value, 10000));
     if (permyriad === 0 && !spec.zeroOk) fail(ctx, name, value, '0% would allow no memory at all');
-    if (ctx.node && spec.floor !== undefined && (BigInt(totalmem()) * BigInt(permyriad)) / 10000n < BigInt(spec.floor)) {
-      throw new OptionError(`${ctx.base}.${name}`, value, `on this host that is below ${spec.floor / 1048576}M, too little for even one Node process (about 40 MB each)`, `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`);
+    if (
+      ctx.node &&
+      spec.floor !== undefined &&
+      (BigInt(totalmem()) * BigInt(permyriad)) / 10000n < BigInt(spec.floor)
+    ) {
+      throw new OptionError(
+        `${ctx.base}.${name}`,
+        value,
+        `on this host that is below ${spec.floor / 1048576}M, too little for even one Node process (about 40 MB each)`,
+        `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`,
+      );
     }
     return { value: { permyriad }, dbus: [[scaled, 'u', scaleFromPermyriad(permyriad)]] };
   }
   if (value === 'max') fail(ctx, name, value, `write 'infinity' for no limit`);
   const bytes = attempt(ctx, name, value, () => parseSize(value, 1024));
-  if (bytes === 0n && !spec.zeroOk) fail(ctx, name, value, `0 bytes is not a limit systemd accepts; for no limit write 'infinity'`);
+  if (bytes === 0n && !spec.zeroOk)
+    fail(ctx, name, value, `0 bytes is not a limit systemd accepts; for no limit write 'infinity'`);
   if (ctx.node && spec.floor !== undefined && bytes < BigInt(spec.floor)) {
-    throw new OptionError(`${ctx.base}.${name}`, value, `below ${spec.floor / 1048576}M: every Node process needs about 40 MB, so no worker could start`, `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`);
+    throw new OptionError(
+      `${ctx.base}.${name}`,
+      value,
+      `below ${spec.floor / 1048576}M: every Node process needs about 40 MB, so no worker could start`,
+      `at least ${spec.floor / 1048576}M for Node, e.g. '512M'`,
+    );
   }
   return { value: { bytes }, dbus: [[plain, 't', u64(bytes)]] };
 }
@@ -78,7 +107,13 @@ export function compileTasks(ctx: Ctx, name: PropertyName, _spec: PropertySpec, 
   }
   if (typeof value !== 'number') fail(ctx, name, value, 'not a number of tasks');
   if (!Number.isSafeInteger(value) || value < 1) fail(ctx, name, value, 'must be a whole number of at least 1');
-  if (ctx.node && value < 16) throw new OptionError(`${ctx.base}.${name}`, value, 'below 16: a single Node process runs 7 to 11 threads, and each counts as a task', 'at least 16 for Node, e.g. 512');
+  if (ctx.node && value < 16)
+    throw new OptionError(
+      `${ctx.base}.${name}`,
+      value,
+      'below 16: a single Node process runs 7 to 11 threads, and each counts as a task',
+      'at least 16 for Node, e.g. 512',
+    );
   return { value: BigInt(value), dbus: [['TasksMax', 't', value]] };
 }
 
@@ -95,7 +130,12 @@ export function compileCpuSet(ctx: Ctx, name: PropertyName, spec: PropertySpec, 
   const list = attempt(ctx, name, value, () => parseCpuSet(value));
   const bad = list.find((c) => c >= ctx.hostCpus);
   if (bad !== undefined) {
-    fail(ctx, name, value, `this host has CPUs 0-${ctx.hostCpus - 1}, not ${bad}; systemd would only log a warning and not pin anything`);
+    fail(
+      ctx,
+      name,
+      value,
+      `this host has CPUs 0-${ctx.hostCpus - 1}, not ${bad}; systemd would only log a warning and not pin anything`,
+    );
   }
   return single(spec, list, cpuSetToBuffer(list));
 }
@@ -116,23 +156,37 @@ function blockDeviceProblem(path: string): string | undefined {
 }
 
 /** IOReadBandwidthMax, IOWriteBandwidthMax: (device, bytes per second) pairs. */
-export function compileIoBandwidth(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<(readonly [string, number | bigint])[]> {
+export function compileIoBandwidth(
+  ctx: Ctx,
+  name: PropertyName,
+  spec: PropertySpec,
+  value: unknown,
+): Compiled<(readonly [string, number | bigint])[]> {
   let pairs: [string, unknown][];
   if (isPlainObject(value)) pairs = Object.entries(value);
   else if (typeof value === 'string' || Array.isArray(value)) {
     pairs = asList(value).map((item, i) => {
       if (typeof item !== 'string') fail(ctx, name, value, `not '/dev/sda 20M'`, `[${i}]`);
       const m = /^\s*(\S+)\s+(\S+)\s*$/.exec(item);
-      if (!m) fail(ctx, name, value, `'${item}' is not a device and a rate separated by a space`, Array.isArray(value) ? `[${i}]` : '');
+      if (!m)
+        fail(
+          ctx,
+          name,
+          value,
+          `'${item}' is not a device and a rate separated by a space`,
+          Array.isArray(value) ? `[${i}]` : '',
+        );
       return [m[1]!, m[2]!];
     });
   } else fail(ctx, name, value, 'not a map of devices to rates');
   if (pairs.length === 0) fail(ctx, name, value, 'empty');
   const entries = pairs.map(([device, rate]) => {
-    if (!isAbsolute(device) || !isNormalized(device)) fail(ctx, name, value, `'${device}' is not an absolute, normalized path`, `['${device}']`);
+    if (!isAbsolute(device) || !isNormalized(device))
+      fail(ctx, name, value, `'${device}' is not an absolute, normalized path`, `['${device}']`);
     if (ctx.checkFiles) {
       const problem = blockDeviceProblem(device);
-      if (problem) fail(ctx, name, value, `${problem}; systemd would skip the limit with only a log line`, `['${device}']`);
+      if (problem)
+        fail(ctx, name, value, `${problem}; systemd would skip the limit with only a log line`, `['${device}']`);
     }
     let bytes: bigint;
     if (rate === 'infinity') bytes = UINT64_MAX;
@@ -155,12 +209,19 @@ export function compileDuration(ctx: Ctx, name: PropertyName, spec: PropertySpec
 /** MemoryHigh at or above MemoryMax never throttles: systemd accepts it, so this only warns. */
 export function warnMemoryHighNotBelowMax(ctx: Ctx, max: Mem | undefined, high: Mem | undefined): void {
   if (max === undefined || high === undefined || max === 'infinity') return;
-  const cmp = (m: Mem) => (m === 'infinity' ? Infinity : 'bytes' in m ? Number(m.bytes) : (totalmem() * m.permyriad) / 10000);
-  if (cmp(high) >= cmp(max)) ctx.warn(`${ctx.base}.MemoryHigh is not below MemoryMax, so it never throttles: the unit is OOM-killed at MemoryMax first`);
+  const cmp = (m: Mem) =>
+    m === 'infinity' ? Infinity : 'bytes' in m ? Number(m.bytes) : (totalmem() * m.permyriad) / 10000;
+  if (cmp(high) >= cmp(max))
+    ctx.warn(
+      `${ctx.base}.MemoryHigh is not below MemoryMax, so it never throttles: the unit is OOM-killed at MemoryMax first`,
+    );
 }
 
 /** The CPUs a unit may use: CPUQuota rounded up, AllowedCPUs counted, the fewer of the two; undefined without either. */
-export function unitCpus(cpuQuotaPermyriad: number | undefined, allowedCpus: readonly number[] | undefined): number | undefined {
+export function unitCpus(
+  cpuQuotaPermyriad: number | undefined,
+  allowedCpus: readonly number[] | undefined,
+): number | undefined {
   const fromQuota = cpuQuotaPermyriad === undefined ? undefined : Math.max(1, Math.ceil(cpuQuotaPermyriad / 10000));
   const limits = [fromQuota, allowedCpus?.length].filter((x): x is number => x !== undefined);
   return limits.length > 0 ? Math.min(...limits) : undefined;

@@ -10,8 +10,18 @@ import { attempt, BOOL_WORDS, type Compiled, type Ctx, fail, single } from './ki
 
 export function compileBool(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<boolean> {
   if (typeof value !== 'boolean') {
-    const word = typeof value === 'string' ? BOOL_WORDS[value.toLowerCase()] : typeof value === 'number' ? BOOL_WORDS[String(value)] : undefined;
-    fail(ctx, name, value, word === undefined ? 'not a boolean' : `write ${word} (a boolean), not ${JSON.stringify(value)}`);
+    const word =
+      typeof value === 'string'
+        ? BOOL_WORDS[value.toLowerCase()]
+        : typeof value === 'number'
+          ? BOOL_WORDS[String(value)]
+          : undefined;
+    fail(
+      ctx,
+      name,
+      value,
+      word === undefined ? 'not a boolean' : `write ${word} (a boolean), not ${JSON.stringify(value)}`,
+    );
   }
   return single(spec, value);
 }
@@ -25,7 +35,8 @@ export function compileEnum(ctx: Ctx, name: PropertyName, spec: PropertySpec, va
     if (typeof value === 'string') {
       const lower = value.toLowerCase();
       const word = BOOL_WORDS[lower];
-      if (spec.booleans && word !== undefined) fail(ctx, name, value, `write ${word} (a boolean), not ${JSON.stringify(value)}`);
+      if (spec.booleans && word !== undefined)
+        fail(ctx, name, value, `write ${word} (a boolean), not ${JSON.stringify(value)}`);
       const s = suggest(value, values);
       if (s !== undefined) fail(ctx, name, value, `unknown value; did you mean '${s}'?`);
     }
@@ -43,6 +54,8 @@ export function compileInt(ctx: Ctx, name: PropertyName, spec: PropertySpec, val
 }
 
 export function compileMode(ctx: Ctx, name: PropertyName, spec: PropertySpec, value: unknown): Compiled<number> {
-  return single(spec, attempt(ctx, name, value, () => parseMode(value)));
+  return single(
+    spec,
+    attempt(ctx, name, value, () => parseMode(value)),
+  );
 }
-

@@ -81,8 +81,14 @@ describe('values of the wrong form', () => {
     [{ bus: 'session' }, `bus must be 'system', 'user' or { address: 'unix:path=...' }, got 'session'`],
     [{ bus: {} }, `bus.address is required: a non-empty string`],
     [{ bus: { adress: 'unix:path=/x' } }, `unknown option 'bus.adress'; did you mean 'bus.address'?`],
-    [{ initializer: 42 }, `initializer must be a function or a module reference { module: 'file.mjs', name: 'exportName' }, got 42`],
-    [{ initializer: { module: 'a.mjs', nmae: 'f' } }, `unknown option 'initializer.nmae'; did you mean 'initializer.name'?`],
+    [
+      { initializer: 42 },
+      `initializer must be a function or a module reference { module: 'file.mjs', name: 'exportName' }, got 42`,
+    ],
+    [
+      { initializer: { module: 'a.mjs', nmae: 'f' } },
+      `unknown option 'initializer.nmae'; did you mean 'initializer.name'?`,
+    ],
   ])('new UnitPool(%o)', (value, message) => {
     const err = refusal('new UnitPool()', value, UNIT_POOL_OPTIONS_SCHEMA);
     expect(err.message).toBe(`new UnitPool(): ${message}`);
@@ -98,7 +104,9 @@ describe('values of the wrong form', () => {
   });
 
   it('refuses a timeout that is not a positive number of ms, and a signal that is not an AbortSignal', () => {
-    expect(refusal('submit()', { timeout: 0 }, SUBMIT_OPTIONS_SCHEMA).message).toBe('submit(): timeout must be a positive number of milliseconds, got 0');
+    expect(refusal('submit()', { timeout: 0 }, SUBMIT_OPTIONS_SCHEMA).message).toBe(
+      'submit(): timeout must be a positive number of milliseconds, got 0',
+    );
     expect(refusal('submit()', { timeout: '5s' }, SUBMIT_OPTIONS_SCHEMA).message).toContain('(a number, not a string)');
     expect(refusal('submit()', { signal: { aborted: false } }, SUBMIT_OPTIONS_SCHEMA).message).toBe(
       'submit(): signal must be an AbortSignal, got {"aborted":false}',
@@ -113,20 +121,25 @@ describe('values of the wrong form', () => {
 });
 
 describe('the options themselves', () => {
-  it.each([[5, '5'], ['fast', `'fast'`], [null, 'null'], [[1, 2], 'array of 2'], [() => 1, 'function (anonymous)']])(
-    'refuses %o as the options object',
-    (value, shown) => {
-      const err = refusal('submit()', value, SUBMIT_OPTIONS_SCHEMA);
-      expect(err.message.startsWith(`submit(): the options must be an object`)).toBe(true);
-      expect(err.message.endsWith(`, got ${shown}`)).toBe(true);
-      expect(err.option).toBe('options');
-    },
-  );
+  it.each([
+    [5, '5'],
+    ['fast', `'fast'`],
+    [null, 'null'],
+    [[1, 2], 'array of 2'],
+    [() => 1, 'function (anonymous)'],
+  ])('refuses %o as the options object', (value, shown) => {
+    const err = refusal('submit()', value, SUBMIT_OPTIONS_SCHEMA);
+    expect(err.message.startsWith(`submit(): the options must be an object`)).toBe(true);
+    expect(err.message.endsWith(`, got ${shown}`)).toBe(true);
+    expect(err.option).toBe('options');
+  });
 
   it('accepts no options, undefined values and every valid key', () => {
     expect(() => checkOptions('submit()', undefined, SUBMIT_OPTIONS_SCHEMA)).not.toThrow();
     expect(() => checkOptions('submit()', {}, SUBMIT_OPTIONS_SCHEMA)).not.toThrow();
-    expect(() => checkOptions('submit()', { timeout: undefined, signal: undefined }, SUBMIT_OPTIONS_SCHEMA)).not.toThrow();
+    expect(() =>
+      checkOptions('submit()', { timeout: undefined, signal: undefined }, SUBMIT_OPTIONS_SCHEMA),
+    ).not.toThrow();
     expect(() =>
       checkOptions(
         'new UnitPool()',
@@ -157,7 +170,13 @@ describe('the options themselves', () => {
         UNIT_POOL_OPTIONS_SCHEMA,
       ),
     ).not.toThrow();
-    expect(() => checkOptions('map()', { chunksize: 3, onProgress: () => {}, signal: new AbortController().signal, timeout: 5 }, MAP_OPTIONS_SCHEMA)).not.toThrow();
+    expect(() =>
+      checkOptions(
+        'map()',
+        { chunksize: 3, onProgress: () => {}, signal: new AbortController().signal, timeout: 5 },
+        MAP_OPTIONS_SCHEMA,
+      ),
+    ).not.toThrow();
   });
 
   it('builds forms that say what they take', () => {

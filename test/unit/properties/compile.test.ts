@@ -42,28 +42,182 @@ describe('compile output, property by property', () => {
     ['OOMScoreAdjust', { OOMScoreAdjust: 500 }, [['OOMScoreAdjust', 'i', 500]]],
     ['OOMPolicy', { OOMPolicy: 'kill' }, [['OOMPolicy', 's', 'kill']]],
     // Limits: hard first, then soft (systemd sets both on the first, then the soft one).
-    ['LimitNOFILE one value', { LimitNOFILE: 4096 }, [['LimitNOFILE', 't', 4096], ['LimitNOFILESoft', 't', 4096]]],
-    ['LimitNOFILE soft:hard', { LimitNOFILE: '1024:4096' }, [['LimitNOFILE', 't', 4096], ['LimitNOFILESoft', 't', 1024]]],
-    ['LimitNOFILE object', { LimitNOFILE: { soft: 1024, hard: 4096 } }, [['LimitNOFILE', 't', 4096], ['LimitNOFILESoft', 't', 1024]]],
-    ['LimitCPU', { LimitCPU: '5min' }, [['LimitCPU', 't', 300], ['LimitCPUSoft', 't', 300]]],
-    ['LimitCPU rounds up', { LimitCPU: '1500ms' }, [['LimitCPU', 't', 2], ['LimitCPUSoft', 't', 2]]],
-    ['LimitCPU infinity', { LimitCPU: 'infinity' }, [['LimitCPU', 't', INF], ['LimitCPUSoft', 't', INF]]],
-    ['LimitFSIZE', { LimitFSIZE: '1G' }, [['LimitFSIZE', 't', 1073741824], ['LimitFSIZESoft', 't', 1073741824]]],
-    ['LimitDATA', { LimitDATA: '2G' }, [['LimitDATA', 't', 2147483648], ['LimitDATASoft', 't', 2147483648]]],
-    ['LimitSTACK', { LimitSTACK: '8M' }, [['LimitSTACK', 't', 8388608], ['LimitSTACKSoft', 't', 8388608]]],
-    ['LimitCORE', { LimitCORE: 0 }, [['LimitCORE', 't', 0], ['LimitCORESoft', 't', 0]]],
-    ['LimitAS', { LimitAS: '16G' }, [['LimitAS', 't', 17179869184], ['LimitASSoft', 't', 17179869184]]],
-    ['LimitAS infinity', { LimitAS: 'infinity' }, [['LimitAS', 't', INF], ['LimitASSoft', 't', INF]]],
-    ['LimitNPROC', { LimitNPROC: 1024 }, [['LimitNPROC', 't', 1024], ['LimitNPROCSoft', 't', 1024]]],
-    ['LimitMEMLOCK', { LimitMEMLOCK: '8M' }, [['LimitMEMLOCK', 't', 8388608], ['LimitMEMLOCKSoft', 't', 8388608]]],
-    ['LimitLOCKS', { LimitLOCKS: 1024 }, [['LimitLOCKS', 't', 1024], ['LimitLOCKSSoft', 't', 1024]]],
-    ['LimitSIGPENDING', { LimitSIGPENDING: '1024' as never }, [['LimitSIGPENDING', 't', 1024], ['LimitSIGPENDINGSoft', 't', 1024]]],
-    ['LimitMSGQUEUE', { LimitMSGQUEUE: '1M' }, [['LimitMSGQUEUE', 't', 1048576], ['LimitMSGQUEUESoft', 't', 1048576]]],
-    ['LimitNICE level 0', { LimitNICE: 0 }, [['LimitNICE', 't', 20], ['LimitNICESoft', 't', 20]]],
-    ['LimitNICE soft/hard levels', { LimitNICE: { soft: 5, hard: -5 } }, [['LimitNICE', 't', 25], ['LimitNICESoft', 't', 15]]],
-    ['LimitRTPRIO', { LimitRTPRIO: 0 }, [['LimitRTPRIO', 't', 0], ['LimitRTPRIOSoft', 't', 0]]],
-    ['LimitRTTIME string', { LimitRTTIME: '50ms' }, [['LimitRTTIME', 't', 50000], ['LimitRTTIMESoft', 't', 50000]]],
-    ['LimitRTTIME number is µs', { LimitRTTIME: 500 }, [['LimitRTTIME', 't', 500], ['LimitRTTIMESoft', 't', 500]]],
+    [
+      'LimitNOFILE one value',
+      { LimitNOFILE: 4096 },
+      [
+        ['LimitNOFILE', 't', 4096],
+        ['LimitNOFILESoft', 't', 4096],
+      ],
+    ],
+    [
+      'LimitNOFILE soft:hard',
+      { LimitNOFILE: '1024:4096' },
+      [
+        ['LimitNOFILE', 't', 4096],
+        ['LimitNOFILESoft', 't', 1024],
+      ],
+    ],
+    [
+      'LimitNOFILE object',
+      { LimitNOFILE: { soft: 1024, hard: 4096 } },
+      [
+        ['LimitNOFILE', 't', 4096],
+        ['LimitNOFILESoft', 't', 1024],
+      ],
+    ],
+    [
+      'LimitCPU',
+      { LimitCPU: '5min' },
+      [
+        ['LimitCPU', 't', 300],
+        ['LimitCPUSoft', 't', 300],
+      ],
+    ],
+    [
+      'LimitCPU rounds up',
+      { LimitCPU: '1500ms' },
+      [
+        ['LimitCPU', 't', 2],
+        ['LimitCPUSoft', 't', 2],
+      ],
+    ],
+    [
+      'LimitCPU infinity',
+      { LimitCPU: 'infinity' },
+      [
+        ['LimitCPU', 't', INF],
+        ['LimitCPUSoft', 't', INF],
+      ],
+    ],
+    [
+      'LimitFSIZE',
+      { LimitFSIZE: '1G' },
+      [
+        ['LimitFSIZE', 't', 1073741824],
+        ['LimitFSIZESoft', 't', 1073741824],
+      ],
+    ],
+    [
+      'LimitDATA',
+      { LimitDATA: '2G' },
+      [
+        ['LimitDATA', 't', 2147483648],
+        ['LimitDATASoft', 't', 2147483648],
+      ],
+    ],
+    [
+      'LimitSTACK',
+      { LimitSTACK: '8M' },
+      [
+        ['LimitSTACK', 't', 8388608],
+        ['LimitSTACKSoft', 't', 8388608],
+      ],
+    ],
+    [
+      'LimitCORE',
+      { LimitCORE: 0 },
+      [
+        ['LimitCORE', 't', 0],
+        ['LimitCORESoft', 't', 0],
+      ],
+    ],
+    [
+      'LimitAS',
+      { LimitAS: '16G' },
+      [
+        ['LimitAS', 't', 17179869184],
+        ['LimitASSoft', 't', 17179869184],
+      ],
+    ],
+    [
+      'LimitAS infinity',
+      { LimitAS: 'infinity' },
+      [
+        ['LimitAS', 't', INF],
+        ['LimitASSoft', 't', INF],
+      ],
+    ],
+    [
+      'LimitNPROC',
+      { LimitNPROC: 1024 },
+      [
+        ['LimitNPROC', 't', 1024],
+        ['LimitNPROCSoft', 't', 1024],
+      ],
+    ],
+    [
+      'LimitMEMLOCK',
+      { LimitMEMLOCK: '8M' },
+      [
+        ['LimitMEMLOCK', 't', 8388608],
+        ['LimitMEMLOCKSoft', 't', 8388608],
+      ],
+    ],
+    [
+      'LimitLOCKS',
+      { LimitLOCKS: 1024 },
+      [
+        ['LimitLOCKS', 't', 1024],
+        ['LimitLOCKSSoft', 't', 1024],
+      ],
+    ],
+    [
+      'LimitSIGPENDING',
+      { LimitSIGPENDING: '1024' as never },
+      [
+        ['LimitSIGPENDING', 't', 1024],
+        ['LimitSIGPENDINGSoft', 't', 1024],
+      ],
+    ],
+    [
+      'LimitMSGQUEUE',
+      { LimitMSGQUEUE: '1M' },
+      [
+        ['LimitMSGQUEUE', 't', 1048576],
+        ['LimitMSGQUEUESoft', 't', 1048576],
+      ],
+    ],
+    [
+      'LimitNICE level 0',
+      { LimitNICE: 0 },
+      [
+        ['LimitNICE', 't', 20],
+        ['LimitNICESoft', 't', 20],
+      ],
+    ],
+    [
+      'LimitNICE soft/hard levels',
+      { LimitNICE: { soft: 5, hard: -5 } },
+      [
+        ['LimitNICE', 't', 25],
+        ['LimitNICESoft', 't', 15],
+      ],
+    ],
+    [
+      'LimitRTPRIO',
+      { LimitRTPRIO: 0 },
+      [
+        ['LimitRTPRIO', 't', 0],
+        ['LimitRTPRIOSoft', 't', 0],
+      ],
+    ],
+    [
+      'LimitRTTIME string',
+      { LimitRTTIME: '50ms' },
+      [
+        ['LimitRTTIME', 't', 50000],
+        ['LimitRTTIMESoft', 't', 50000],
+      ],
+    ],
+    [
+      'LimitRTTIME number is µs',
+      { LimitRTTIME: 500 },
+      [
+        ['LimitRTTIME', 't', 500],
+        ['LimitRTTIMESoft', 't', 500],
+      ],
+    ],
     // Identity
     ['User name', { User: 'nobody' }, [['User', 's', 'nobody']]],
     ['User uid', { User: 65534 }, [['User', 's', '65534']]],
@@ -82,12 +236,23 @@ describe('compile output, property by property', () => {
     ['ProtectHome tmpfs', { ProtectHome: 'tmpfs' }, [['ProtectHome', 's', 'tmpfs']]],
     ['PrivateTmp', { PrivateTmp: true }, [['PrivateTmp', 'b', true]]],
     ['PrivateDevices', { PrivateDevices: false }, [['PrivateDevices', 'b', false]]],
-    ['ReadOnlyPaths with prefixes', { ReadOnlyPaths: ['/usr', '-/no/such/dir', '+/etc'] }, [['ReadOnlyPaths', 'as', ['/usr', '-/no/such/dir', '+/etc']]]],
+    [
+      'ReadOnlyPaths with prefixes',
+      { ReadOnlyPaths: ['/usr', '-/no/such/dir', '+/etc'] },
+      [['ReadOnlyPaths', 'as', ['/usr', '-/no/such/dir', '+/etc']]],
+    ],
     ['ReadWritePaths one', { ReadWritePaths: '/tmp' }, [['ReadWritePaths', 'as', ['/tmp']]]],
     ['InaccessiblePaths', { InaccessiblePaths: ['-/etc/ssh'] }, [['InaccessiblePaths', 'as', ['-/etc/ssh']]]],
     [
       'BindPaths, mixed forms',
-      { BindPaths: ['/tmp:/mnt/x:norbind', { source: '/etc', readOnly: true }, '-/no/such/dir', { source: '/usr', destination: '/opt/usr', recursive: false }] },
+      {
+        BindPaths: [
+          '/tmp:/mnt/x:norbind',
+          { source: '/etc', readOnly: true },
+          '-/no/such/dir',
+          { source: '/usr', destination: '/opt/usr', recursive: false },
+        ],
+      },
       [
         [
           'BindPaths',
@@ -101,8 +266,16 @@ describe('compile output, property by property', () => {
         ['BindReadOnlyPaths', 'a(ssbt)', [['/etc', '/etc', false, 16384]]],
       ],
     ],
-    ['BindReadOnlyPaths', { BindReadOnlyPaths: '/etc:/srv/etc' }, [['BindReadOnlyPaths', 'a(ssbt)', [['/etc', '/srv/etc', false, 16384]]]]],
-    ['TemporaryFileSystem string', { TemporaryFileSystem: '/var:ro' }, [['TemporaryFileSystem', 'a(ss)', [['/var', 'ro']]]]],
+    [
+      'BindReadOnlyPaths',
+      { BindReadOnlyPaths: '/etc:/srv/etc' },
+      [['BindReadOnlyPaths', 'a(ssbt)', [['/etc', '/srv/etc', false, 16384]]]],
+    ],
+    [
+      'TemporaryFileSystem string',
+      { TemporaryFileSystem: '/var:ro' },
+      [['TemporaryFileSystem', 'a(ss)', [['/var', 'ro']]]],
+    ],
     [
       'TemporaryFileSystem objects',
       { TemporaryFileSystem: [{ path: '/srv', options: ['ro', 'mode=0755'] }, '/mnt'] },
@@ -120,13 +293,33 @@ describe('compile output, property by property', () => {
     ['RootDirectory', { RootDirectory: '/tmp' }, [['RootDirectory', 's', '/tmp']]],
     ['WorkingDirectory', { WorkingDirectory: '/tmp' }, [['WorkingDirectory', 's', '/tmp']]],
     ['WorkingDirectory home', { WorkingDirectory: '~' }, [['WorkingDirectory', 's', '~']]],
-    ['WorkingDirectory missing ok', { WorkingDirectory: '-/no/such/dir' }, [['WorkingDirectory', 's', '-/no/such/dir']]],
-    ['RuntimeDirectory', { RuntimeDirectory: ['myjob', 'myjob/cache'] }, [['RuntimeDirectory', 'as', ['myjob', 'myjob/cache']]]],
+    [
+      'WorkingDirectory missing ok',
+      { WorkingDirectory: '-/no/such/dir' },
+      [['WorkingDirectory', 's', '-/no/such/dir']],
+    ],
+    [
+      'RuntimeDirectory',
+      { RuntimeDirectory: ['myjob', 'myjob/cache'] },
+      [['RuntimeDirectory', 'as', ['myjob', 'myjob/cache']]],
+    ],
     // Network and kernel
     ['PrivateNetwork', { PrivateNetwork: true }, [['PrivateNetwork', 'b', true]]],
-    ['RestrictAddressFamilies allow', { RestrictAddressFamilies: ['AF_UNIX', 'AF_INET'] }, [['RestrictAddressFamilies', '(bas)', [true, ['AF_UNIX', 'AF_INET']]]]],
-    ['RestrictAddressFamilies deny string', { RestrictAddressFamilies: '~AF_INET6 AF_PACKET' }, [['RestrictAddressFamilies', '(bas)', [false, ['AF_INET6', 'AF_PACKET']]]]],
-    ['RestrictAddressFamilies deny object', { RestrictAddressFamilies: { deny: ['AF_INET'] } }, [['RestrictAddressFamilies', '(bas)', [false, ['AF_INET']]]]],
+    [
+      'RestrictAddressFamilies allow',
+      { RestrictAddressFamilies: ['AF_UNIX', 'AF_INET'] },
+      [['RestrictAddressFamilies', '(bas)', [true, ['AF_UNIX', 'AF_INET']]]],
+    ],
+    [
+      'RestrictAddressFamilies deny string',
+      { RestrictAddressFamilies: '~AF_INET6 AF_PACKET' },
+      [['RestrictAddressFamilies', '(bas)', [false, ['AF_INET6', 'AF_PACKET']]]],
+    ],
+    [
+      'RestrictAddressFamilies deny object',
+      { RestrictAddressFamilies: { deny: ['AF_INET'] } },
+      [['RestrictAddressFamilies', '(bas)', [false, ['AF_INET']]]],
+    ],
     [
       'IPAddressAllow localhost',
       { IPAddressAllow: 'localhost' },
@@ -184,22 +377,54 @@ describe('compile output, property by property', () => {
     ['ProcSubset', { ProcSubset: 'pid' }, [['ProcSubset', 's', 'pid']]],
     ['RestrictNamespaces true: none allowed', { RestrictNamespaces: true }, [['RestrictNamespaces', 't', 0]]],
     ['RestrictNamespaces false: all allowed', { RestrictNamespaces: false }, [['RestrictNamespaces', 't', 0x7e020000]]],
-    ['RestrictNamespaces allow-list', { RestrictNamespaces: ['net', 'mnt'] }, [['RestrictNamespaces', 't', 0x40020000]]],
+    [
+      'RestrictNamespaces allow-list',
+      { RestrictNamespaces: ['net', 'mnt'] },
+      [['RestrictNamespaces', 't', 0x40020000]],
+    ],
     ['RestrictNamespaces deny', { RestrictNamespaces: { deny: ['user'] } }, [['RestrictNamespaces', 't', 0x6e020000]]],
     ['LockPersonality', { LockPersonality: true }, [['LockPersonality', 'b', true]]],
     ['MemoryDenyWriteExecute off', { MemoryDenyWriteExecute: false }, [['MemoryDenyWriteExecute', 'b', false]]],
     ['NoNewPrivileges', { NoNewPrivileges: true }, [['NoNewPrivileges', 'b', true]]],
     ['RestrictSUIDSGID', { RestrictSUIDSGID: true }, [['RestrictSUIDSGID', 'b', true]]],
     ['RestrictRealtime', { RestrictRealtime: true }, [['RestrictRealtime', 'b', true]]],
-    ['CapabilityBoundingSet keep', { CapabilityBoundingSet: ['CAP_NET_BIND_SERVICE', 'net_admin', 'cap_chown'] }, [['CapabilityBoundingSet', 't', 1 + 1024 + 4096]]],
+    [
+      'CapabilityBoundingSet keep',
+      { CapabilityBoundingSet: ['CAP_NET_BIND_SERVICE', 'net_admin', 'cap_chown'] },
+      [['CapabilityBoundingSet', 't', 1 + 1024 + 4096]],
+    ],
     ['CapabilityBoundingSet none', { CapabilityBoundingSet: [] }, [['CapabilityBoundingSet', 't', 0]]],
-    ['CapabilityBoundingSet drop', { CapabilityBoundingSet: { drop: ['CAP_SYS_ADMIN'] } }, [['CapabilityBoundingSet', 't', INF - 2n ** 21n]]],
-    ['CapabilityBoundingSet ~string', { CapabilityBoundingSet: '~cap_sys_admin' }, [['CapabilityBoundingSet', 't', INF - 2n ** 21n]]],
-    ['CapabilityBoundingSet highest bit', { CapabilityBoundingSet: ['CAP_CHECKPOINT_RESTORE'] }, [['CapabilityBoundingSet', 't', 2 ** 40]]],
+    [
+      'CapabilityBoundingSet drop',
+      { CapabilityBoundingSet: { drop: ['CAP_SYS_ADMIN'] } },
+      [['CapabilityBoundingSet', 't', INF - 2n ** 21n]],
+    ],
+    [
+      'CapabilityBoundingSet ~string',
+      { CapabilityBoundingSet: '~cap_sys_admin' },
+      [['CapabilityBoundingSet', 't', INF - 2n ** 21n]],
+    ],
+    [
+      'CapabilityBoundingSet highest bit',
+      { CapabilityBoundingSet: ['CAP_CHECKPOINT_RESTORE'] },
+      [['CapabilityBoundingSet', 't', 2 ** 40]],
+    ],
     ['AmbientCapabilities', { AmbientCapabilities: ['CAP_NET_BIND_SERVICE'] }, [['AmbientCapabilities', 't', 1024]]],
-    ['SystemCallFilter allow', { SystemCallFilter: ['@system-service', '@pkey'] }, [['SystemCallFilter', '(bas)', [true, ['@system-service', '@pkey']]]]],
-    ['SystemCallFilter deny string', { SystemCallFilter: '~@mount @swap' }, [['SystemCallFilter', '(bas)', [false, ['@mount', '@swap']]]]],
-    ['SystemCallFilter deny array', { SystemCallFilter: ['~@mount', 'reboot'] }, [['SystemCallFilter', '(bas)', [false, ['@mount', 'reboot']]]]],
+    [
+      'SystemCallFilter allow',
+      { SystemCallFilter: ['@system-service', '@pkey'] },
+      [['SystemCallFilter', '(bas)', [true, ['@system-service', '@pkey']]]],
+    ],
+    [
+      'SystemCallFilter deny string',
+      { SystemCallFilter: '~@mount @swap' },
+      [['SystemCallFilter', '(bas)', [false, ['@mount', '@swap']]]],
+    ],
+    [
+      'SystemCallFilter deny array',
+      { SystemCallFilter: ['~@mount', 'reboot'] },
+      [['SystemCallFilter', '(bas)', [false, ['@mount', 'reboot']]]],
+    ],
     [
       'SystemCallFilter allow then deny',
       { SystemCallFilter: { allow: ['@system-service', '@pkey'], deny: ['@mount', 'ptrace:EPERM'] } },
@@ -208,16 +433,60 @@ describe('compile output, property by property', () => {
         ['SystemCallFilter', '(bas)', [false, ['@mount', 'ptrace:EPERM']]],
       ],
     ],
-    ['SystemCallErrorNumber name', { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPERM' }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 1]]],
-    ['SystemCallErrorNumber number', { SystemCallFilter: '~@mount', SystemCallErrorNumber: 38 }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 38]]],
-    ['SystemCallErrorNumber number string', { SystemCallFilter: '~@mount', SystemCallErrorNumber: '38' }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 38]]],
-    ['SystemCallErrorNumber kill', { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'kill' }, [['SystemCallFilter', '(bas)', [false, ['@mount']]], ['SystemCallErrorNumber', 'i', 2147483646]]],
-    ['SystemCallArchitectures native', { SystemCallArchitectures: 'native' }, [['SystemCallArchitectures', 'as', ['native']]]],
-    ['SystemCallArchitectures list', { SystemCallArchitectures: ['native', 'x86'] }, [['SystemCallArchitectures', 'as', ['native', 'x86']]]],
-    ['SELinuxContext', { SELinuxContext: 'system_u:system_r:unconfined_t:s0' }, [['SELinuxContext', 's', 'system_u:system_r:unconfined_t:s0']]],
+    [
+      'SystemCallErrorNumber name',
+      { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'EPERM' },
+      [
+        ['SystemCallFilter', '(bas)', [false, ['@mount']]],
+        ['SystemCallErrorNumber', 'i', 1],
+      ],
+    ],
+    [
+      'SystemCallErrorNumber number',
+      { SystemCallFilter: '~@mount', SystemCallErrorNumber: 38 },
+      [
+        ['SystemCallFilter', '(bas)', [false, ['@mount']]],
+        ['SystemCallErrorNumber', 'i', 38],
+      ],
+    ],
+    [
+      'SystemCallErrorNumber number string',
+      { SystemCallFilter: '~@mount', SystemCallErrorNumber: '38' },
+      [
+        ['SystemCallFilter', '(bas)', [false, ['@mount']]],
+        ['SystemCallErrorNumber', 'i', 38],
+      ],
+    ],
+    [
+      'SystemCallErrorNumber kill',
+      { SystemCallFilter: '~@mount', SystemCallErrorNumber: 'kill' },
+      [
+        ['SystemCallFilter', '(bas)', [false, ['@mount']]],
+        ['SystemCallErrorNumber', 'i', 2147483646],
+      ],
+    ],
+    [
+      'SystemCallArchitectures native',
+      { SystemCallArchitectures: 'native' },
+      [['SystemCallArchitectures', 'as', ['native']]],
+    ],
+    [
+      'SystemCallArchitectures list',
+      { SystemCallArchitectures: ['native', 'x86'] },
+      [['SystemCallArchitectures', 'as', ['native', 'x86']]],
+    ],
+    [
+      'SELinuxContext',
+      { SELinuxContext: 'system_u:system_r:unconfined_t:s0' },
+      [['SELinuxContext', 's', 'system_u:system_r:unconfined_t:s0']],
+    ],
     ['AppArmorProfile', { AppArmorProfile: 'myjob' }, [['AppArmorProfile', '(bs)', [false, 'myjob']]]],
     ['AppArmorProfile ignore', { AppArmorProfile: '-myjob' }, [['AppArmorProfile', '(bs)', [true, 'myjob']]]],
-    ['AppArmorProfile object', { AppArmorProfile: { profile: 'myjob', ignoreErrors: true } }, [['AppArmorProfile', '(bs)', [true, 'myjob']]]],
+    [
+      'AppArmorProfile object',
+      { AppArmorProfile: { profile: 'myjob', ignoreErrors: true } },
+      [['AppArmorProfile', '(bs)', [true, 'myjob']]],
+    ],
     // Environment
     ['Environment record', { Environment: { A: '1', B: 'x=y' } }, [['Environment', 'as', ['A=1', 'B=x=y']]]],
     ['Environment list', { Environment: ['A=1', 'EMPTY='] }, [['Environment', 'as', ['A=1', 'EMPTY=']]]],
@@ -228,12 +497,18 @@ describe('compile output, property by property', () => {
   });
 
   test('MemoryDenyWriteExecute is accepted when the workers run with --jitless', () => {
-    expect(compile({ MemoryDenyWriteExecute: true }, { jitless: true })).toEqual([['MemoryDenyWriteExecute', 'b', true]]);
+    expect(compile({ MemoryDenyWriteExecute: true }, { jitless: true })).toEqual([
+      ['MemoryDenyWriteExecute', 'b', true],
+    ]);
   });
 
   test('IO bandwidth: device and rate, base 1000', () => {
-    expect(compile({ IOReadBandwidthMax: { '/dev/vda': '20M' } }, { checkFiles: false })).toEqual([['IOReadBandwidthMax', 'a(st)', [['/dev/vda', 20000000]]]]);
-    expect(compile({ IOWriteBandwidthMax: '/dev/vda 1.5K' }, { checkFiles: false })).toEqual([['IOWriteBandwidthMax', 'a(st)', [['/dev/vda', 1500]]]]);
+    expect(compile({ IOReadBandwidthMax: { '/dev/vda': '20M' } }, { checkFiles: false })).toEqual([
+      ['IOReadBandwidthMax', 'a(st)', [['/dev/vda', 20000000]]],
+    ]);
+    expect(compile({ IOWriteBandwidthMax: '/dev/vda 1.5K' }, { checkFiles: false })).toEqual([
+      ['IOWriteBandwidthMax', 'a(st)', [['/dev/vda', 1500]]],
+    ]);
     expect(compile({ IOWriteBandwidthMax: ['/dev/vda 1G', '/dev/vdb infinity'] }, { checkFiles: false })).toEqual([
       [
         'IOWriteBandwidthMax',
@@ -261,7 +536,9 @@ describe('names', () => {
     const err = optionError(() => compile({ CPUQuta: '20%' }));
     expect(err).toBeInstanceOf(OptionError);
     expect(err.option).toBe('properties.CPUQuta');
-    expect(err.message).toBe(`properties.CPUQuta: unknown property CPUQuta; did you mean CPUQuota? (got "20%"); expected CPUQuota: '50%'`);
+    expect(err.message).toBe(
+      `properties.CPUQuta: unknown property CPUQuta; did you mean CPUQuota? (got "20%"); expected CPUQuota: '50%'`,
+    );
   });
 
   test('a case mistake is named as such', () => {
@@ -279,11 +556,14 @@ describe('names', () => {
     );
   });
 
-  test.each(['Type', 'ExecStart', 'StandardOutput', 'KillMode', 'Delegate', 'RemainAfterExit', 'CollectMode'])('%s is set by unitpool', (name) => {
-    expect(message({ [name]: 'x' })).toBe(
-      `properties.${name}: ${name} is set by unitpool itself (the pool depends on it) and cannot be changed (got "x"); expected one of the supported properties (see the README table)`,
-    );
-  });
+  test.each(['Type', 'ExecStart', 'StandardOutput', 'KillMode', 'Delegate', 'RemainAfterExit', 'CollectMode'])(
+    '%s is set by unitpool',
+    (name) => {
+      expect(message({ [name]: 'x' })).toBe(
+        `properties.${name}: ${name} is set by unitpool itself (the pool depends on it) and cannot be changed (got "x"); expected one of the supported properties (see the README table)`,
+      );
+    },
+  );
 
   test('old and D-Bus names point to the right one', () => {
     expect(message({ MemoryLimit: '1G' })).toBe(
@@ -307,13 +587,25 @@ describe('names', () => {
   });
 
   test('the option path can be changed', () => {
-    expect(optionError(() => compile({ Nice: 40 }, { path: 'options.properties' })).option).toBe('options.properties.Nice');
+    expect(optionError(() => compile({ Nice: 40 }, { path: 'options.properties' })).option).toBe(
+      'options.properties.Nice',
+    );
   });
 });
 
 describe('raw escape hatch', () => {
   test('passed through unchecked, after everything else', () => {
-    expect(compile({ Nice: 5 }, { raw: [['IOSchedulingClass', 'i', 3], ['Whatever', 'a{sv}', { x: 1 }]] })).toEqual([
+    expect(
+      compile(
+        { Nice: 5 },
+        {
+          raw: [
+            ['IOSchedulingClass', 'i', 3],
+            ['Whatever', 'a{sv}', { x: 1 }],
+          ],
+        },
+      ),
+    ).toEqual([
       ['Nice', 'i', 5],
       ['IOSchedulingClass', 'i', 3],
       ['Whatever', 'a{sv}', { x: 1 }],
@@ -322,11 +614,21 @@ describe('raw escape hatch', () => {
 
   test('only the shape is checked', () => {
     const expected = "expected [['Name', 'signature', value], ...], e.g. [['IOSchedulingClass', 'i', 3]]";
-    expect(optionError(() => checkRaw('x')).message).toBe(`raw: not an array of [name, signature, value] (got "x"); ${expected}`);
-    expect(optionError(() => checkRaw([['', 'i', 1]])).message).toBe(`raw[0]: the name must be a non-empty string (got array of 3); ${expected}`);
-    expect(optionError(() => checkRaw([['X', '', 1]])).message).toBe(`raw[0]: the signature must be a non-empty string (got array of 3); ${expected}`);
-    expect(optionError(() => checkRaw([['X', 'i']])).message).toBe(`raw[0]: not a [name, signature, value] triple (got array of 2); ${expected}`);
-    expect(optionError(() => checkRaw([['X', 'i', undefined]])).message).toBe(`raw[0]: the value is missing (got array of 3); ${expected}`);
+    expect(optionError(() => checkRaw('x')).message).toBe(
+      `raw: not an array of [name, signature, value] (got "x"); ${expected}`,
+    );
+    expect(optionError(() => checkRaw([['', 'i', 1]])).message).toBe(
+      `raw[0]: the name must be a non-empty string (got array of 3); ${expected}`,
+    );
+    expect(optionError(() => checkRaw([['X', '', 1]])).message).toBe(
+      `raw[0]: the signature must be a non-empty string (got array of 3); ${expected}`,
+    );
+    expect(optionError(() => checkRaw([['X', 'i']])).message).toBe(
+      `raw[0]: not a [name, signature, value] triple (got array of 2); ${expected}`,
+    );
+    expect(optionError(() => checkRaw([['X', 'i', undefined]])).message).toBe(
+      `raw[0]: the value is missing (got array of 3); ${expected}`,
+    );
   });
 
   test('names unitpool sets itself are refused even raw', () => {

@@ -1,6 +1,14 @@
 // Checks across properties: what systemd would refuse cryptically, and what would stop Node itself.
 import { describe, expect, test } from 'vitest';
-import { CompiledProperties, type FileInfo, type IdentityLookup, planReadable, type PropertyName, type StatFn, type UnitProperties } from '../../../src/properties/index.js';
+import {
+  CompiledProperties,
+  type FileInfo,
+  type IdentityLookup,
+  planReadable,
+  type PropertyName,
+  type StatFn,
+  type UnitProperties,
+} from '../../../src/properties/index.js';
 import { compile, message, optionError } from './helpers.js';
 
 const dir = (mode: number, uid = 0): FileInfo => ({ mode, uid, gid: uid, isDirectory: true });
@@ -48,11 +56,19 @@ const lookup: IdentityLookup = {
   group: () => ({ name: 'g', gid: 1 }),
 };
 
-const opts = (paths: string[], extra = {}) => ({ readablePaths: paths.map((path) => ({ path, what: 'the test package' })), stat: FS, lookup, checkFiles: false, ...extra });
+const opts = (paths: string[], extra = {}) => ({
+  readablePaths: paths.map((path) => ({ path, what: 'the test package' })),
+  stat: FS,
+  lookup,
+  checkFiles: false,
+  ...extra,
+});
 
 describe('what the workers must read', () => {
   test('nothing to do when nothing hides it', () => {
-    expect(compile({ ProtectSystem: 'strict' }, opts(['/opt/app', '/usr/bin/node']))).toEqual([['ProtectSystem', 's', 'strict']]);
+    expect(compile({ ProtectSystem: 'strict' }, opts(['/opt/app', '/usr/bin/node']))).toEqual([
+      ['ProtectSystem', 's', 'strict'],
+    ]);
   });
 
   test('ProtectHome=tmpfs: the package under /home is bound back read-only', () => {
@@ -91,7 +107,9 @@ describe('what the workers must read', () => {
     ]);
     // Inside the private /tmp, the directories up to the mount point are systemd's (0755), not the host's 0700.
     expect(compile({ User: 'nobody', PrivateTmp: true }, opts(['/tmp/build/pkg']))).toHaveLength(3);
-    expect(message({ User: 'nobody' }, opts(['/tmp/build/pkg']))).toContain('/tmp/build is mode 0700 (owner uid 1000), so nobody (uid 65534) cannot pass through it');
+    expect(message({ User: 'nobody' }, opts(['/tmp/build/pkg']))).toContain(
+      '/tmp/build is mode 0700 (owner uid 1000), so nobody (uid 65534) cannot pass through it',
+    );
   });
 
   test('a user bind that already covers it is enough', () => {
@@ -119,25 +137,39 @@ describe('what the workers must read', () => {
 
   test('permissions along the way, per identity', () => {
     // alice's home is 0750: bob's package is fine for nobody; alice's is not, except for alice herself.
-    expect(message({ User: 'nobody' }, opts(['/home/alice/proj/node_modules/unitpool']))).toContain('/home/alice is mode 0750 (owner uid 1000), so nobody (uid 65534) cannot pass through it');
-    expect(compile({ User: 'alice' }, opts(['/home/alice/proj/node_modules/unitpool']))).toEqual([['User', 's', 'alice']]);
+    expect(message({ User: 'nobody' }, opts(['/home/alice/proj/node_modules/unitpool']))).toContain(
+      '/home/alice is mode 0750 (owner uid 1000), so nobody (uid 65534) cannot pass through it',
+    );
+    expect(compile({ User: 'alice' }, opts(['/home/alice/proj/node_modules/unitpool']))).toEqual([
+      ['User', 's', 'alice'],
+    ]);
     expect(compile({ User: 'nobody' }, opts(['/home/bob/app']))).toEqual([['User', 's', 'nobody']]);
-    expect(message({ User: 'nobody' }, opts(['/opt/secret']))).toContain('/opt/secret is mode 0700 (owner uid 0), so nobody (uid 65534) cannot read it');
+    expect(message({ User: 'nobody' }, opts(['/opt/secret']))).toContain(
+      '/opt/secret is mode 0700 (owner uid 0), so nobody (uid 65534) cannot read it',
+    );
     // root reads anything.
     expect(compile({ User: 'root' }, opts(['/opt/secret', '/root/app']))).toEqual([['User', 's', 'root']]);
   });
 
   test('under ProtectHome=tmpfs, the directories leading to the bind are 0755', () => {
     // /home/alice is 0750 on the host, but inside the unit it is a directory systemd made for the mount point.
-    expect(compile({ User: 'nobody', ProtectHome: 'tmpfs' }, opts(['/home/alice/proj/node_modules/unitpool']))).toEqual([
-      ['User', 's', 'nobody'],
-      ['ProtectHome', 's', 'tmpfs'],
-      ['BindReadOnlyPaths', 'a(ssbt)', [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 16384]]],
-    ]);
+    expect(compile({ User: 'nobody', ProtectHome: 'tmpfs' }, opts(['/home/alice/proj/node_modules/unitpool']))).toEqual(
+      [
+        ['User', 's', 'nobody'],
+        ['ProtectHome', 's', 'tmpfs'],
+        [
+          'BindReadOnlyPaths',
+          'a(ssbt)',
+          [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 16384]],
+        ],
+      ],
+    );
   });
 
   test('a chroot must contain it', () => {
-    expect(compile({ RootDirectory: '/srv/chroot' }, opts(['/usr/bin/node']))).toEqual([['RootDirectory', 's', '/srv/chroot']]);
+    expect(compile({ RootDirectory: '/srv/chroot' }, opts(['/usr/bin/node']))).toEqual([
+      ['RootDirectory', 's', '/srv/chroot'],
+    ]);
     expect(message({ RootDirectory: '/srv/chroot' }, opts(['/opt/app']))).toBe(
       `properties.RootDirectory: /srv/chroot has no /opt/app (the test package) inside, and the workers need it there (got "/srv/chroot"); expected a RootDirectory that contains /opt/app (and node's libraries), or BindReadOnlyPaths: ['/opt/app'] to bind it in`,
     );
@@ -175,8 +207,12 @@ describe('Node and the pool', () => {
   });
 
   test('paths Node needs cannot be hidden', () => {
-    expect(message({ InaccessiblePaths: ['/proc'] })).toBe('properties.InaccessiblePaths: /proc would hide /proc, which Node needs (got array of 1); expected paths Node does not need');
-    expect(message({ InaccessiblePaths: ['/dev'] })).toBe('properties.InaccessiblePaths: /dev would hide /dev/null, which Node needs (got array of 1); expected paths Node does not need');
+    expect(message({ InaccessiblePaths: ['/proc'] })).toBe(
+      'properties.InaccessiblePaths: /proc would hide /proc, which Node needs (got array of 1); expected paths Node does not need',
+    );
+    expect(message({ InaccessiblePaths: ['/dev'] })).toBe(
+      'properties.InaccessiblePaths: /dev would hide /dev/null, which Node needs (got array of 1); expected paths Node does not need',
+    );
   });
 
   test('ProtectHome=true with a bind below /home: tmpfs is needed', () => {
@@ -210,13 +246,22 @@ describe('Node and the pool', () => {
 
 describe('one compile, assembled again without the properties the host cannot enforce', () => {
   const quiet = { env: 'none' as const, hostCpus: 8, warn: () => {} };
-  const drop = (props: UnitProperties, names: PropertyName[]) => Object.fromEntries(Object.entries(props).filter(([n]) => !names.includes(n as PropertyName))) as UnitProperties;
+  const drop = (props: UnitProperties, names: PropertyName[]) =>
+    Object.fromEntries(Object.entries(props).filter(([n]) => !names.includes(n as PropertyName))) as UnitProperties;
 
   test('without() gives what compiling the rest alone gives', () => {
     const cases: [UnitProperties, PropertyName[], object][] = [
       [{ MemoryMax: '512M', MemoryHigh: '384M', CPUQuota: '50%' }, ['MemoryHigh'], {}],
-      [{ SystemCallFilter: ['@system-service', '@pkey'], SystemCallErrorNumber: 'EPERM', PrivateNetwork: true }, ['SystemCallFilter', 'SystemCallErrorNumber'], {}],
-      [{ ProtectHome: true, PrivateTmp: true, TasksMax: 100 }, ['ProtectHome'], opts(['/home/alice/proj/node_modules/unitpool', '/tmp/pkg'])],
+      [
+        { SystemCallFilter: ['@system-service', '@pkey'], SystemCallErrorNumber: 'EPERM', PrivateNetwork: true },
+        ['SystemCallFilter', 'SystemCallErrorNumber'],
+        {},
+      ],
+      [
+        { ProtectHome: true, PrivateTmp: true, TasksMax: 100 },
+        ['ProtectHome'],
+        opts(['/home/alice/proj/node_modules/unitpool', '/tmp/pkg']),
+      ],
       [{ User: 'nobody', DynamicUser: false, LimitNPROC: 100 }, ['User'], { ...opts(['/opt/app']), maxWorkers: 4 }],
     ];
     for (const [props, names, extra] of cases) {
@@ -227,12 +272,26 @@ describe('one compile, assembled again without the properties the host cannot en
   });
 
   test('what the cross-checks derived is derived again: ProtectHome=yes stays yes once nothing under /home needs a bind', () => {
-    const compiled = new CompiledProperties({ ProtectHome: true, PrivateTmp: true }, { ...quiet, ...opts(['/home/alice/proj/node_modules/unitpool', '/tmp/pkg']) });
+    const compiled = new CompiledProperties(
+      { ProtectHome: true, PrivateTmp: true },
+      { ...quiet, ...opts(['/home/alice/proj/node_modules/unitpool', '/tmp/pkg']) },
+    );
     expect(compiled.properties).toContainEqual(['ProtectHome', 's', 'tmpfs']);
-    expect(compiled.properties).toContainEqual(['BindReadOnlyPaths', 'a(ssbt)', [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 0x4000], ['/tmp/pkg', '/tmp/pkg', false, 0x4000]]]);
+    expect(compiled.properties).toContainEqual([
+      'BindReadOnlyPaths',
+      'a(ssbt)',
+      [
+        ['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 0x4000],
+        ['/tmp/pkg', '/tmp/pkg', false, 0x4000],
+      ],
+    ]);
     expect(compiled.without(['PrivateTmp'])).toEqual([
       ['ProtectHome', 's', 'tmpfs'],
-      ['BindReadOnlyPaths', 'a(ssbt)', [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 0x4000]]],
+      [
+        'BindReadOnlyPaths',
+        'a(ssbt)',
+        [['/home/alice/proj/node_modules/unitpool', '/home/alice/proj/node_modules/unitpool', false, 0x4000]],
+      ],
     ]);
     expect(compiled.without(['ProtectHome'])).toEqual([
       ['PrivateTmp', 'b', true],
@@ -248,11 +307,19 @@ describe('one compile, assembled again without the properties the host cannot en
 
   test('warnings are not given twice, and the values the pool reads come from the compile', () => {
     const warnings: string[] = [];
-    const compiled = new CompiledProperties({ CPUQuota: '1600%', MemoryMax: '512M', MemoryHigh: '1G', AllowedCPUs: '0-2' }, { ...quiet, warn: (m) => warnings.push(m) });
+    const compiled = new CompiledProperties(
+      { CPUQuota: '1600%', MemoryMax: '512M', MemoryHigh: '1G', AllowedCPUs: '0-2' },
+      { ...quiet, warn: (m) => warnings.push(m) },
+    );
     expect(warnings).toHaveLength(2);
     compiled.without(['AllowedCPUs']);
     expect(warnings).toHaveLength(2);
-    expect(compiled.values).toMatchObject({ CPUQuota: 160000, MemoryMax: { bytes: 536870912n }, MemoryHigh: { bytes: 1073741824n }, AllowedCPUs: [0, 1, 2] });
+    expect(compiled.values).toMatchObject({
+      CPUQuota: 160000,
+      MemoryMax: { bytes: 536870912n },
+      MemoryHigh: { bytes: 1073741824n },
+      AllowedCPUs: [0, 1, 2],
+    });
     expect(compiled.cpus).toBe(3);
     expect(new CompiledProperties({ CPUQuota: '150%' }, quiet).cpus).toBe(2);
   });

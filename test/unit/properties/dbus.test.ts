@@ -43,7 +43,10 @@ function normal(v: unknown): unknown {
 
 describe('dbus-next 0.10 marshals every compiled property', () => {
   test.each(PROPERTY_NAMES)('%s (example)', (name) => {
-    const props = compile({ ...TABLE[name].exampleWith, [name]: TABLE[name].example } as UnitProperties, { checkFiles: false, jitless: true });
+    const props = compile({ ...TABLE[name].exampleWith, [name]: TABLE[name].example } as UnitProperties, {
+      checkFiles: false,
+      jitless: true,
+    });
     expect(normal(roundTrip(props))).toEqual(normal(props));
   });
 

@@ -77,7 +77,9 @@ describe('env policy', () => {
     expect(optionError(() => environmentFromPolicy([1 as never], parent)).message).toBe(
       `env[0]: not a variable name (got 1); expected 'inherit', 'none', an array of variable names to copy (['NODE_ENV']), or { NAME: 'value' }`,
     );
-    expect(optionError(() => environmentFromPolicy({ A: 2 as never }, parent)).message).toBe("env.A: an environment value must be a string (got 2); expected a string, e.g. { A: '1' }");
+    expect(optionError(() => environmentFromPolicy({ A: 2 as never }, parent)).message).toBe(
+      "env.A: an environment value must be a string (got 2); expected a string, e.g. { A: '1' }",
+    );
     expect(optionError(() => environmentFromPolicy(['NODE_CHANNEL_FD'], parent)).message).toBe(
       'env[0]: NODE_CHANNEL_FD cannot be passed to workers (Node would treat it as its own IPC channel) (got "NODE_CHANNEL_FD"); expected other variable names',
     );
@@ -89,9 +91,22 @@ describe('env policy', () => {
 
 describe('the Environment property', () => {
   test('properties.Environment is set over the policy', () => {
-    expect(compile({ Environment: { LANG: 'C.UTF-8', EXTRA: '1' } }, { env: ['NODE_ENV'], parentEnv: parent })).toEqual([
-      ['Environment', 'as', ['PATH=/opt/node/bin:/usr/bin', 'LANG=C.UTF-8', 'TZ=Europe/Berlin', 'LC_TIME=en_GB.UTF-8', 'NODE_ENV=production', 'EXTRA=1']],
-    ]);
+    expect(compile({ Environment: { LANG: 'C.UTF-8', EXTRA: '1' } }, { env: ['NODE_ENV'], parentEnv: parent })).toEqual(
+      [
+        [
+          'Environment',
+          'as',
+          [
+            'PATH=/opt/node/bin:/usr/bin',
+            'LANG=C.UTF-8',
+            'TZ=Europe/Berlin',
+            'LC_TIME=en_GB.UTF-8',
+            'NODE_ENV=production',
+            'EXTRA=1',
+          ],
+        ],
+      ],
+    );
   });
 
   test('no Environment property when there is nothing to set', () => {

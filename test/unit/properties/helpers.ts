@@ -1,5 +1,10 @@
 import { OptionError } from '../../../src/errors.js';
-import { type CompileOptions, compileProperties, type DBusProperty, type UnitProperties } from '../../../src/properties/index.js';
+import {
+  type CompileOptions,
+  compileProperties,
+  type DBusProperty,
+  type UnitProperties,
+} from '../../../src/properties/index.js';
 
 /** compileProperties with a quiet, host-independent setup: no env, 8 CPUs, warnings collected. */
 export function compile(props: UnitProperties | Record<string, unknown>, options: CompileOptions = {}): DBusProperty[] {

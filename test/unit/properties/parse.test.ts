@@ -67,7 +67,9 @@ describe('parseSize (systemd parse_size)', () => {
   });
 
   test('the hint names base 1000 for IO rates', () => {
-    expect(problem(() => parseSize('20MB', 1000))).toBe("systemd writes the unit as a bare upper-case letter ('20M'), and it means base 1000 (1000^2 bytes)");
+    expect(problem(() => parseSize('20MB', 1000))).toBe(
+      "systemd writes the unit as a bare upper-case letter ('20M'), and it means base 1000 (1000^2 bytes)",
+    );
   });
 });
 

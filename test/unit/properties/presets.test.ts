@@ -40,7 +40,10 @@ describe('presets', () => {
       ],
       ReadOnlyPaths: ['-/proc/pressure'],
       InaccessiblePaths: ['-/dev/mqueue', '-/dev/pts'],
-      SystemCallFilter: { allow: ['@system-service', '@pkey'], deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`) },
+      SystemCallFilter: {
+        allow: ['@system-service', '@pkey'],
+        deny: UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`),
+      },
       SystemCallArchitectures: 'native',
       TasksMax: 1024,
       MemoryMax: '50%',
@@ -56,7 +59,13 @@ describe('presets', () => {
       ['SystemCallFilter', '(bas)', [true, ['@system-service', '@pkey']]],
       ['SystemCallFilter', '(bas)', [false, UNTRUSTED_DENIED_SYSCALLS.map((s) => `${s}:EPERM`)]],
     ]);
-    expect(byName.get('BindPaths')).toEqual(['a(ssbt)', [['/run/systemd/unit-root/dev/shm', '/tmp', false, 16384], ['/run/systemd/unit-root/dev/shm', '/var/tmp', false, 16384]]]);
+    expect(byName.get('BindPaths')).toEqual([
+      'a(ssbt)',
+      [
+        ['/run/systemd/unit-root/dev/shm', '/tmp', false, 16384],
+        ['/run/systemd/unit-root/dev/shm', '/var/tmp', false, 16384],
+      ],
+    ]);
     expect(byName.get('RestrictAddressFamilies')).toEqual(['(bas)', [true, ['AF_UNIX']]]);
     expect(byName.get('CapabilityBoundingSet')).toEqual(['t', 0]);
     expect(byName.get('MemoryMaxScale')).toEqual(['u', 2147483648]);
@@ -106,7 +115,11 @@ describe('presets', () => {
 
 describe('merging', () => {
   test('the user wins, property by property; null removes', () => {
-    const merged = mergeProperties(preset('untrusted'), { MemoryMax: '2G', PrivateNetwork: false, SystemCallFilter: null });
+    const merged = mergeProperties(preset('untrusted'), {
+      MemoryMax: '2G',
+      PrivateNetwork: false,
+      SystemCallFilter: null,
+    });
     expect(merged.MemoryMax).toBe('2G');
     expect(merged.PrivateNetwork).toBe(false);
     expect('SystemCallFilter' in merged).toBe(false);
@@ -114,7 +127,10 @@ describe('merging', () => {
   });
 
   test('layers apply left to right; undefined is skipped', () => {
-    expect(mergeProperties({ Nice: 1 }, undefined, { Nice: 2, CPUQuota: '10%' }, { CPUQuota: undefined })).toEqual({ Nice: 2, CPUQuota: '10%' });
+    expect(mergeProperties({ Nice: 1 }, undefined, { Nice: 2, CPUQuota: '10%' }, { CPUQuota: undefined })).toEqual({
+      Nice: 2,
+      CPUQuota: '10%',
+    });
   });
 
   test('the preset option: one name or several', () => {
@@ -143,45 +159,100 @@ describe('merging', () => {
   });
 
   test('CPUs from AllowedCPUs, the smaller of the two', () => {
-    expect(compileUnitOptions({ properties: { AllowedCPUs: '0-2', CPUQuota: '400%' }, env: 'none' }, { hostCpus: 8 }).cpus).toBe(3);
+    expect(
+      compileUnitOptions({ properties: { AllowedCPUs: '0-2', CPUQuota: '400%' }, env: 'none' }, { hostCpus: 8 }).cpus,
+    ).toBe(3);
     expect(compileUnitOptions({ properties: {}, env: 'none' }).cpus).toBeUndefined();
   });
 
   test('bestEffort names must be set properties', () => {
-    expect(optionError(() => compileUnitOptions({ properties: { CPUQuota: '50%' }, bestEffort: ['MemoryMax'], env: 'none' })).message).toBe(
+    expect(
+      optionError(() => compileUnitOptions({ properties: { CPUQuota: '50%' }, bestEffort: ['MemoryMax'], env: 'none' }))
+        .message,
+    ).toBe(
       `bestEffort[0]: MemoryMax is not set in properties (or the preset) (got "MemoryMax"); expected an array of property names that are set, e.g. ['MemoryMax']`,
     );
-    expect(optionError(() => compileUnitOptions({ properties: { CPUQuota: '50%' }, bestEffort: ['CPUQuta' as never], env: 'none' })).message).toBe(
+    expect(
+      optionError(() =>
+        compileUnitOptions({ properties: { CPUQuota: '50%' }, bestEffort: ['CPUQuta' as never], env: 'none' }),
+      ).message,
+    ).toBe(
       `bestEffort[0]: unknown property; did you mean CPUQuota? (got "CPUQuta"); expected an array of property names that are set, e.g. ['MemoryMax']`,
     );
   });
 });
 
 describe('scratchSize (the untrusted scratch space)', () => {
-  const tmpfsOf = (o: Parameters<typeof compileUnitOptions>[0]) => compileUnitOptions({ env: 'none', ...o }).requested.TemporaryFileSystem;
+  const tmpfsOf = (o: Parameters<typeof compileUnitOptions>[0]) =>
+    compileUnitOptions({ env: 'none', ...o }).requested.TemporaryFileSystem;
   test('sizes the one tmpfs behind /tmp, /var/tmp and /dev/shm (and its inodes, one per 4 KiB); default 256M', () => {
-    expect(tmpfsOf({ preset: 'untrusted' })).toEqual(['/dev/shm:size=256m,nr_inodes=65536,mode=1777,nosuid,nodev', '/run:ro']);
-    expect(tmpfsOf({ preset: 'untrusted', scratchSize: '1G' })).toEqual(['/dev/shm:size=1g,nr_inodes=262144,mode=1777,nosuid,nodev', '/run:ro']);
-    expect(tmpfsOf({ preset: ['batch', 'untrusted'], scratchSize: 65536 })).toEqual(['/dev/shm:size=65536,nr_inodes=1024,mode=1777,nosuid,nodev', '/run:ro']);
-    expect(tmpfsOf({ preset: 'untrusted', scratchSize: '10%' })![0]).toMatch(/^\/dev\/shm:size=10%,nr_inodes=\d+,mode=1777,nosuid,nodev$/);
+    expect(tmpfsOf({ preset: 'untrusted' })).toEqual([
+      '/dev/shm:size=256m,nr_inodes=65536,mode=1777,nosuid,nodev',
+      '/run:ro',
+    ]);
+    expect(tmpfsOf({ preset: 'untrusted', scratchSize: '1G' })).toEqual([
+      '/dev/shm:size=1g,nr_inodes=262144,mode=1777,nosuid,nodev',
+      '/run:ro',
+    ]);
+    expect(tmpfsOf({ preset: ['batch', 'untrusted'], scratchSize: 65536 })).toEqual([
+      '/dev/shm:size=65536,nr_inodes=1024,mode=1777,nosuid,nodev',
+      '/run:ro',
+    ]);
+    expect(tmpfsOf({ preset: 'untrusted', scratchSize: '10%' })![0]).toMatch(
+      /^\/dev\/shm:size=10%,nr_inodes=\d+,mode=1777,nosuid,nodev$/,
+    );
     expect(scratchInodes('10%', 8 * 1024 ** 3)).toBe(Math.floor((0.8 * 1024 ** 3) / 4096));
   });
   test('bad sizes, and a size without the untrusted preset, are errors', () => {
-    expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: '1 GB' })).message).toMatch(/^scratchSize: not a size \(got "1 GB"\); expected a size: bytes/);
-    expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: 12 })).message).toMatch(/^scratchSize: not a whole number of bytes of at least 4096/);
-    expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: '200%' })).message).toMatch(/more than 100% of RAM/);
-    expect(optionError(() => compileUnitOptions({ preset: 'batch', scratchSize: '64M' })).message).toMatch(/^scratchSize: only preset 'untrusted' has a scratch space to size/);
+    expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: '1 GB' })).message).toMatch(
+      /^scratchSize: not a size \(got "1 GB"\); expected a size: bytes/,
+    );
+    expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: 12 })).message).toMatch(
+      /^scratchSize: not a whole number of bytes of at least 4096/,
+    );
+    expect(optionError(() => compileUnitOptions({ preset: 'untrusted', scratchSize: '200%' })).message).toMatch(
+      /more than 100% of RAM/,
+    );
+    expect(optionError(() => compileUnitOptions({ preset: 'batch', scratchSize: '64M' })).message).toMatch(
+      /^scratchSize: only preset 'untrusted' has a scratch space to size/,
+    );
   });
   test('a checkout under /tmp is still bound in over the scratch space (the workers load unitpool from it)', () => {
     const stat = () => ({ mode: 0o755, uid: 0, gid: 0, isDirectory: true });
-    const out = compile(preset('untrusted'), { readablePaths: [{ path: '/tmp/ci/checkout', what: "unitpool's package directory" }], stat });
-    expect(out).toContainEqual(['BindReadOnlyPaths', 'a(ssbt)', [['/tmp/ci/checkout', '/tmp/ci/checkout', false, 16384]]]);
+    const out = compile(preset('untrusted'), {
+      readablePaths: [{ path: '/tmp/ci/checkout', what: "unitpool's package directory" }],
+      stat,
+    });
+    expect(out).toContainEqual([
+      'BindReadOnlyPaths',
+      'a(ssbt)',
+      [['/tmp/ci/checkout', '/tmp/ci/checkout', false, 16384]],
+    ]);
   });
-  test('a bind from the unit\'s own tree must come from one of its TemporaryFileSystem mounts, mounted before it', () => {
+  test("a bind from the unit's own tree must come from one of its TemporaryFileSystem mounts, mounted before it", () => {
     const src = '/run/systemd/unit-root/dev/shm';
-    expect(optionError(() => compile({ BindPaths: [{ source: src, destination: '/tmp' }] })).message).toMatch(/^properties\.BindPaths: source \/run\/systemd\/unit-root\/dev\/shm must lie in one of the unit's own TemporaryFileSystem mounts/);
-    expect(optionError(() => compile({ TemporaryFileSystem: '/var/x', BindPaths: [{ source: '/run/systemd/unit-root/var/x', destination: '/tmp' }] })).message).toMatch(/that systemd mounts before \/tmp/);
-    expect(optionError(() => compile({ TemporaryFileSystem: '/dev/shm', RootDirectory: '/', BindPaths: [{ source: src, destination: '/tmp' }] })).message).toMatch(/does not work with RootDirectory/);
-    expect(compile({ TemporaryFileSystem: '/dev/shm', BindPaths: [{ source: src, destination: '/tmp' }] })).toContainEqual(['BindPaths', 'a(ssbt)', [[src, '/tmp', false, 16384]]]);
+    expect(optionError(() => compile({ BindPaths: [{ source: src, destination: '/tmp' }] })).message).toMatch(
+      /^properties\.BindPaths: source \/run\/systemd\/unit-root\/dev\/shm must lie in one of the unit's own TemporaryFileSystem mounts/,
+    );
+    expect(
+      optionError(() =>
+        compile({
+          TemporaryFileSystem: '/var/x',
+          BindPaths: [{ source: '/run/systemd/unit-root/var/x', destination: '/tmp' }],
+        }),
+      ).message,
+    ).toMatch(/that systemd mounts before \/tmp/);
+    expect(
+      optionError(() =>
+        compile({
+          TemporaryFileSystem: '/dev/shm',
+          RootDirectory: '/',
+          BindPaths: [{ source: src, destination: '/tmp' }],
+        }),
+      ).message,
+    ).toMatch(/does not work with RootDirectory/);
+    expect(
+      compile({ TemporaryFileSystem: '/dev/shm', BindPaths: [{ source: src, destination: '/tmp' }] }),
+    ).toContainEqual(['BindPaths', 'a(ssbt)', [[src, '/tmp', false, 16384]]]);
   });
 });

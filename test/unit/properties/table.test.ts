@@ -22,20 +22,67 @@ import { compile } from './helpers.js';
 
 const ISSUE_4 = {
   resources: [
-    'CPUQuota', 'CPUWeight', 'AllowedCPUs', 'MemoryMax', 'MemoryHigh', 'MemorySwapMax', 'TasksMax', 'IOReadBandwidthMax',
-    'IOWriteBandwidthMax', 'IOWeight', 'Nice', 'LimitNOFILE', 'LimitAS', 'LimitCPU', 'LimitFSIZE', 'LimitNPROC', 'LimitCORE',
-    'RuntimeMaxSec', 'OOMScoreAdjust', 'OOMPolicy',
+    'CPUQuota',
+    'CPUWeight',
+    'AllowedCPUs',
+    'MemoryMax',
+    'MemoryHigh',
+    'MemorySwapMax',
+    'TasksMax',
+    'IOReadBandwidthMax',
+    'IOWriteBandwidthMax',
+    'IOWeight',
+    'Nice',
+    'LimitNOFILE',
+    'LimitAS',
+    'LimitCPU',
+    'LimitFSIZE',
+    'LimitNPROC',
+    'LimitCORE',
+    'RuntimeMaxSec',
+    'OOMScoreAdjust',
+    'OOMPolicy',
   ],
   identity: ['User', 'Group', 'SupplementaryGroups', 'DynamicUser', 'UMask'],
   filesystem: [
-    'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'ReadOnlyPaths', 'ReadWritePaths', 'InaccessiblePaths',
-    'BindPaths', 'BindReadOnlyPaths', 'TemporaryFileSystem', 'RootDirectory', 'WorkingDirectory', 'RuntimeDirectory',
+    'ProtectSystem',
+    'ProtectHome',
+    'PrivateTmp',
+    'PrivateDevices',
+    'ReadOnlyPaths',
+    'ReadWritePaths',
+    'InaccessiblePaths',
+    'BindPaths',
+    'BindReadOnlyPaths',
+    'TemporaryFileSystem',
+    'RootDirectory',
+    'WorkingDirectory',
+    'RuntimeDirectory',
   ],
   'network-kernel': [
-    'PrivateNetwork', 'RestrictAddressFamilies', 'IPAddressDeny', 'IPAddressAllow', 'PrivateIPC', 'ProtectKernelTunables',
-    'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectClock', 'ProtectHostname', 'ProtectProc',
-    'RestrictNamespaces', 'LockPersonality', 'MemoryDenyWriteExecute', 'NoNewPrivileges', 'CapabilityBoundingSet',
-    'AmbientCapabilities', 'SystemCallFilter', 'SystemCallErrorNumber', 'SystemCallArchitectures', 'SELinuxContext', 'AppArmorProfile',
+    'PrivateNetwork',
+    'RestrictAddressFamilies',
+    'IPAddressDeny',
+    'IPAddressAllow',
+    'PrivateIPC',
+    'ProtectKernelTunables',
+    'ProtectKernelModules',
+    'ProtectKernelLogs',
+    'ProtectControlGroups',
+    'ProtectClock',
+    'ProtectHostname',
+    'ProtectProc',
+    'RestrictNamespaces',
+    'LockPersonality',
+    'MemoryDenyWriteExecute',
+    'NoNewPrivileges',
+    'CapabilityBoundingSet',
+    'AmbientCapabilities',
+    'SystemCallFilter',
+    'SystemCallErrorNumber',
+    'SystemCallArchitectures',
+    'SELinuxContext',
+    'AppArmorProfile',
   ],
   environment: ['Environment'],
 } as const;
@@ -67,7 +114,9 @@ describe('the table', () => {
     const out = compile({ ...s.exampleWith, [name]: s.example }, { checkFiles: false, jitless: true });
     expect(out.length).toBeGreaterThan(0);
     const declared = s.dbus.map(([n, sig]) => `${n} ${sig}`);
-    const companions = Object.keys(s.exampleWith ?? {}).flatMap((c) => TABLE[c as keyof typeof TABLE].dbus.map(([n]) => n));
+    const companions = Object.keys(s.exampleWith ?? {}).flatMap((c) =>
+      TABLE[c as keyof typeof TABLE].dbus.map(([n]) => n),
+    );
     for (const [n, sig] of out) if (!companions.includes(n)) expect(declared).toContain(`${n} ${sig}`);
   });
 
@@ -96,13 +145,17 @@ describe('the table', () => {
 
 describe('syscall data (systemd 252)', () => {
   const expand = (g: string, seen = new Set<string>()): string[] =>
-    g.startsWith('@') ? (seen.has(g) ? [] : (seen.add(g), (groupMembers(g) ?? []).flatMap((m) => expand(m, seen)))) : [g];
+    g.startsWith('@')
+      ? seen.has(g)
+        ? []
+        : (seen.add(g), (groupMembers(g) ?? []).flatMap((m) => expand(m, seen)))
+      : [g];
 
   test('every syscall Node needs is known', () => {
     for (const s of NODE_SYSCALLS) expect(KNOWN_SYSCALLS.has(s), s).toBe(true);
   });
 
-  test("@system-service lacks only pkey_alloc of what Node needs, which @pkey adds", () => {
+  test('@system-service lacks only pkey_alloc of what Node needs, which @pkey adds', () => {
     const service = new Set(expand('@system-service'));
     expect(NODE_SYSCALLS.filter((s) => !service.has(s))).toEqual(['pkey_alloc']);
     expect(expand('@pkey')).toContain('pkey_alloc');
@@ -110,7 +163,16 @@ describe('syscall data (systemd 252)', () => {
 
   test('the groups systemd 252 has', () => {
     expect(Object.keys(SYSCALL_GROUPS)).toEqual(
-      expect.arrayContaining(['@default', '@system-service', '@mount', '@privileged', '@network-io', '@pkey', '@obsolete', '@swap']),
+      expect.arrayContaining([
+        '@default',
+        '@system-service',
+        '@mount',
+        '@privileged',
+        '@network-io',
+        '@pkey',
+        '@obsolete',
+        '@swap',
+      ]),
     );
   });
 });
@@ -118,27 +180,36 @@ describe('syscall data (systemd 252)', () => {
 describe('docs', () => {
   test('Markdown: one row per property, with categories', () => {
     const md = propertiesMarkdown();
-    for (const name of PROPERTY_NAMES) expect(md.split('\n').filter((l) => l.startsWith(`| \`${name}\` |`))).toHaveLength(1);
+    for (const name of PROPERTY_NAMES)
+      expect(md.split('\n').filter((l) => l.startsWith(`| \`${name}\` |`))).toHaveLength(1);
     expect(md).toContain('### Resources');
     expect(md).toContain('### Network and kernel');
     expect(md).toContain('| Property | What it does | Unit | Example | Host needs |');
-    expect(md).toContain("| `MemoryMax` | Hard memory cap of the unit; past it the kernel OOM-kills a worker. Each Node process needs about 40 MB; the supervisor counts too. | bytes | `'512M'` | cgroup memory |");
+    expect(md).toContain(
+      "| `MemoryMax` | Hard memory cap of the unit; past it the kernel OOM-kills a worker. Each Node process needs about 40 MB; the supervisor counts too. | bytes | `'512M'` | cgroup memory |",
+    );
     const withDbus = propertiesMarkdown({ dbus: true, needs: false, headingLevel: 2 });
     expect(withDbus).toContain('## Resources');
-    expect(withDbus).toContain('| `CPUQuota` | Caps the CPU time of all workers together: 100% is one full CPU. The pool sizes maxWorkers to the CPUs this allows. | percent of one CPU | `\'50%\'` | `CPUQuotaPerSecUSec` `t` |');
+    expect(withDbus).toContain(
+      "| `CPUQuota` | Caps the CPU time of all workers together: 100% is one full CPU. The pool sizes maxWorkers to the CPUs this allows. | percent of one CPU | `'50%'` | `CPUQuotaPerSecUSec` `t` |",
+    );
   });
 
   test('help lines in unit-file syntax', () => {
     const lines = propertiesHelpLines();
     expect(lines[0]).toBe('Resources:');
-    expect(lines).toContain('  CPUQuota=50%                    Caps the CPU time of all workers together: 100% is one full CPU. [percent of one CPU]');
+    expect(lines).toContain(
+      '  CPUQuota=50%                    Caps the CPU time of all workers together: 100% is one full CPU. [percent of one CPU]',
+    );
     for (const name of PROPERTY_NAMES) expect(lines.some((l) => l.startsWith(`  ${name}=`))).toBe(true);
   });
 
   test('presets as Markdown', () => {
     const md = presetsMarkdown();
     expect(md).toContain('### `untrusted`');
-    expect(md).toContain('SystemCallFilter=@system-service @pkey\nSystemCallFilter=~@keyring:EPERM io_uring_setup:EPERM');
+    expect(md).toContain(
+      'SystemCallFilter=@system-service @pkey\nSystemCallFilter=~@keyring:EPERM io_uring_setup:EPERM',
+    );
     expect(md).toContain('BindPaths=/path/to/project');
     expect(md).toContain('CPUQuota=400%');
   });
@@ -166,7 +237,15 @@ describe('docs', () => {
 describe('host requirements of what is requested', () => {
   test('resolved by value', () => {
     expect(
-      hostRequirements({ MemoryMax: '1G', PrivateNetwork: false, TasksMax: 'infinity', Nice: -5, OOMScoreAdjust: 100, ProtectProc: 'default', SystemCallFilter: ['@system-service', '@pkey'] }),
+      hostRequirements({
+        MemoryMax: '1G',
+        PrivateNetwork: false,
+        TasksMax: 'infinity',
+        Nice: -5,
+        OOMScoreAdjust: 100,
+        ProtectProc: 'default',
+        SystemCallFilter: ['@system-service', '@pkey'],
+      }),
     ).toEqual([
       { property: 'MemoryMax', needs: { cgroup: 'memory' } },
       { property: 'Nice', needs: { root: 'always' } },

@@ -26,7 +26,7 @@ describe('codec round trips', () => {
     ['long string', 'x'.repeat(100_000)],
     ['array', [1, 'a', null, true]],
     ['nested', { a: { b: { c: [1, { d: 'e' }] } }, f: [] }],
-    ['odd keys', { 'a b': 1, '': 2, '0': 3, 'ünï': 4, constructor: 5 }],
+    ['odd keys', { 'a b': 1, '': 2, '0': 3, ünï: 4, constructor: 5 }],
   ])('%s', (_name, value) => {
     expect(roundTrip(value)).toEqual(value);
   });
@@ -118,7 +118,14 @@ describe('codec round trips', () => {
   });
 
   it('round-trips Date (including invalid, negative and far dates), RegExp, Map, Set', () => {
-    for (const d of [new Date(0), new Date(-1), new Date(1_700_000_000_123), new Date(8.64e15), new Date(-8.64e15), new Date(1234)]) {
+    for (const d of [
+      new Date(0),
+      new Date(-1),
+      new Date(1_700_000_000_123),
+      new Date(8.64e15),
+      new Date(-8.64e15),
+      new Date(1234),
+    ]) {
       const out = roundTrip(d);
       expect(out).toBeInstanceOf(Date);
       expect(out.getTime()).toBe(d.getTime());
@@ -129,7 +136,14 @@ describe('codec round trips', () => {
     expect(re.source).toBe('a+b');
     expect(re.flags).toBe('giu');
     const key = { k: 1 };
-    const map = roundTrip(new Map<unknown, unknown>([[1, 'one'], ['two', 2], [key, [key]], [null, new Set([1, 'x'])]]));
+    const map = roundTrip(
+      new Map<unknown, unknown>([
+        [1, 'one'],
+        ['two', 2],
+        [key, [key]],
+        [null, new Set([1, 'x'])],
+      ]),
+    );
     expect(map).toBeInstanceOf(Map);
     expect([...map.keys()]).toEqual([1, 'two', { k: 1 }, null]);
     expect(map.get(null)).toEqual(new Set([1, 'x']));
@@ -140,7 +154,12 @@ describe('codec round trips', () => {
   it('round-trips nested combinations', () => {
     const value = {
       id: 17,
-      args: [new Map([['buf', Buffer.from('x')]]), new Set([new Date(5), 2n ** 70n]), [[[undefined, -0]]], { f32: new Float32Array([1]) }],
+      args: [
+        new Map([['buf', Buffer.from('x')]]),
+        new Set([new Date(5), 2n ** 70n]),
+        [[[undefined, -0]]],
+        { f32: new Float32Array([1]) },
+      ],
     };
     const out = roundTrip(value);
     expect(out).toEqual(value);
@@ -186,7 +205,12 @@ describe('errors', () => {
   it('reconstructs built-in classes with message, stack, fields and cause chains', () => {
     const root = new RangeError('root cause');
     const middle = new TypeError('middle', { cause: root });
-    const top = Object.assign(new Error('top', { cause: middle }), { code: 'E_TOP', errno: -2, syscall: 'open', extra: { n: [1] } });
+    const top = Object.assign(new Error('top', { cause: middle }), {
+      code: 'E_TOP',
+      errno: -2,
+      syscall: 'open',
+      extra: { n: [1] },
+    });
     const out = roundTrip(top);
     expect(out).toBeInstanceOf(Error);
     expect(out.message).toBe('top');
@@ -204,12 +228,15 @@ describe('errors', () => {
     expect(Object.keys(out).sort()).toEqual(['code', 'errno', 'extra', 'syscall']);
   });
 
-  it.each([EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, Error])('%o comes back as its class', (Class) => {
-    const out = roundTrip(new Class('m'));
-    expect(out).toBeInstanceOf(Class);
-    expect(out.constructor).toBe(Class);
-    expect(out.name).toBe(Class.name);
-  });
+  it.each([EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, Error])(
+    '%o comes back as its class',
+    (Class) => {
+      const out = roundTrip(new Class('m'));
+      expect(out).toBeInstanceOf(Class);
+      expect(out.constructor).toBe(Class);
+      expect(out.name).toBe(Class.name);
+    },
+  );
 
   it('keeps a cause that is not an error, and an explicit undefined cause', () => {
     expect(roundTrip(new Error('x', { cause: { why: 1 } })).cause).toEqual({ why: 1 });
@@ -219,7 +246,10 @@ describe('errors', () => {
   });
 
   it('reconstructs AggregateError with its errors', () => {
-    const agg = new AggregateError([new TypeError('a'), 'not an error', new AggregateError([new Error('deep')], 'inner')], 'many');
+    const agg = new AggregateError(
+      [new TypeError('a'), 'not an error', new AggregateError([new Error('deep')], 'inner')],
+      'many',
+    );
     const out = roundTrip(agg);
     expect(out).toBeInstanceOf(AggregateError);
     expect(out.message).toBe('many');
@@ -258,7 +288,11 @@ describe('errors', () => {
     });
     const out = roundTrip(err);
     expect(out.message).toBe('request failed');
-    expect(out).toMatchObject({ config: '[not sendable: a function]', socket: '[not sendable: an instance of Socket]', status: 500 });
+    expect(out).toMatchObject({
+      config: '[not sendable: a function]',
+      socket: '[not sendable: an instance of Socket]',
+      status: 500,
+    });
   });
 
   it('breaks circular causes and fields instead of failing', () => {
@@ -337,13 +371,23 @@ describe('serialization errors', () => {
     expect(err.path).toBe('args[0].where');
     expect(err.message).toContain('instance of class Point');
     expect(err.message).toContain('pass a plain object, e.g. `{ ...value }`, or give the class a toJSON() method');
-    for (const v of [new (class Bag extends Map {})(), new (class List extends Array {})(), new (class Bytes extends Uint8Array {})(2)]) {
+    for (const v of [
+      new (class Bag extends Map {})(),
+      new (class List extends Array {})(),
+      new (class Bytes extends Uint8Array {})(2),
+    ]) {
       expect(failure([v]).message).toMatch(/instance of class (Bag|List|Bytes)/);
     }
   });
 
   it('reports a throwing toJSON()', () => {
-    const err = failure({ a: { toJSON() { throw new Error('nope'); } } });
+    const err = failure({
+      a: {
+        toJSON() {
+          throw new Error('nope');
+        },
+      },
+    });
     expect(err.path).toBe('args.a');
     expect(err.message).toContain('its toJSON() method threw: nope');
     expect((err.cause as Error).message).toBe('nope');
@@ -392,7 +436,12 @@ describe('serialization errors', () => {
       err = e;
     }
     expect((err as SerializationError).path).toBe('result');
-    expect(decode(encodeWithPath([2, 17, 3, [new Error('e'), -0]], 'args', 3))).toMatchObject([2, 17, 3, [{ message: 'e' }, -0]]);
+    expect(decode(encodeWithPath([2, 17, 3, [new Error('e'), -0]], 'args', 3))).toMatchObject([
+      2,
+      17,
+      3,
+      [{ message: 'e' }, -0],
+    ]);
   });
 });
 
@@ -419,7 +468,12 @@ describe('decoding', () => {
   });
 
   it('throws ProtocolError on malformed input', () => {
-    for (const bad of [Buffer.alloc(0), Buffer.from([0x92, 1]), Buffer.from([1, 2]), Buffer.from([0xd4, 0x55, 0, 0x91, 9])]) {
+    for (const bad of [
+      Buffer.alloc(0),
+      Buffer.from([0x92, 1]),
+      Buffer.from([1, 2]),
+      Buffer.from([0xd4, 0x55, 0, 0x91, 9]),
+    ]) {
       expect(() => decode(bad)).toThrow(ProtocolError);
     }
   });

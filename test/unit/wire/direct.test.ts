@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { encodeBoot, encodeLinkHello, HELLO_SIZE, KEY_SIZE, parseBoot, parseLinkHello } from '../../../src/wire/direct.js';
+import {
+  encodeBoot,
+  encodeLinkHello,
+  HELLO_SIZE,
+  KEY_SIZE,
+  parseBoot,
+  parseLinkHello,
+} from '../../../src/wire/direct.js';
 import { FrameDecoder } from '../../../src/wire/frame-decoder.js';
 
 const key = Buffer.from(Array.from({ length: KEY_SIZE }, (_, i) => i * 7));
@@ -30,7 +37,9 @@ describe('direct link handshake', () => {
       [1, key],
       [2, Buffer.alloc(KEY_SIZE, 9)],
     ];
-    new FrameDecoder({ maxFrame: 1024, onFrame: (ch: number, p: Buffer) => (expect(ch).toBe(0), frames.push(p)) }).push(encodeBoot(workers));
+    new FrameDecoder({ maxFrame: 1024, onFrame: (ch: number, p: Buffer) => (expect(ch).toBe(0), frames.push(p)) }).push(
+      encodeBoot(workers),
+    );
     expect(parseBoot(frames[0]!)).toEqual(workers);
     expect(parseBoot(encodeBoot([]).subarray(8))).toEqual([]);
     expect(() => parseBoot(frames[0]!.subarray(0, 10))).toThrow(/malformed boot frame/);

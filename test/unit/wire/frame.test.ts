@@ -2,7 +2,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../../src/errors.js';
 import { createServer, connect, type Socket } from 'node:net';
 import { FrameDecoder } from '../../../src/wire/frame-decoder.js';
-import { DEFAULT_MAX_FRAME, encodeFrame, encodeHeader, FrameTooLargeError, HEADER_SIZE } from '../../../src/wire/frame.js';
+import {
+  DEFAULT_MAX_FRAME,
+  encodeFrame,
+  encodeHeader,
+  FrameTooLargeError,
+  HEADER_SIZE,
+} from '../../../src/wire/frame.js';
 
 type Frame = [channel: number, payload: Buffer];
 
@@ -72,8 +78,16 @@ describe('FrameDecoder', () => {
   });
 
   it('decodes a stream split at every pair of boundaries (three pieces)', () => {
-    const stream = Buffer.concat([encodeFrame(1, bytes(20)), encodeFrame(2, Buffer.alloc(0)), encodeFrame(3, bytes(5))]);
-    const expected: Frame[] = [[1, bytes(20)], [2, Buffer.alloc(0)], [3, bytes(5)]];
+    const stream = Buffer.concat([
+      encodeFrame(1, bytes(20)),
+      encodeFrame(2, Buffer.alloc(0)),
+      encodeFrame(3, bytes(5)),
+    ]);
+    const expected: Frame[] = [
+      [1, bytes(20)],
+      [2, Buffer.alloc(0)],
+      [3, bytes(5)],
+    ];
     for (let a = 0; a <= stream.length; a++) {
       for (let b = a; b <= stream.length; b++) {
         const { frames, decoder } = collect();
@@ -194,7 +208,10 @@ describe('FrameDecoder', () => {
 
 describe('FrameDecoder.socketReader (net.Socket onread)', () => {
   /** A loopback TCP pair whose client reads through `decoder`. */
-  async function pair(decoder: FrameDecoder, onRead?: () => void): Promise<{ server: Socket; client: Socket; close: () => void }> {
+  async function pair(
+    decoder: FrameDecoder,
+    onRead?: () => void,
+  ): Promise<{ server: Socket; client: Socket; close: () => void }> {
     const listener = createServer();
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
@@ -243,7 +260,10 @@ describe('FrameDecoder.socketReader (net.Socket onread)', () => {
       });
       server.write(big.subarray(100));
       await done;
-      same(frames, [[9, Buffer.from('pushed')], [4, bytes(1 << 20)]]);
+      same(frames, [
+        [9, Buffer.from('pushed')],
+        [4, bytes(1 << 20)],
+      ]);
     } finally {
       close();
     }

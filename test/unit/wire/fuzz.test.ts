@@ -40,7 +40,9 @@ function chunks(data: Buffer, r: ReturnType<typeof rng>): Buffer[] {
   return out;
 }
 
-const SPECIAL = [0x00, 0xff, 0x7f, 0x80, 0xc1, 0xc6, 0xc9, 0xd4, 0xd5, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0x91, 0x72, 0x55, 0x74, 0x42];
+const SPECIAL = [
+  0x00, 0xff, 0x7f, 0x80, 0xc1, 0xc6, 0xc9, 0xd4, 0xd5, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0x91, 0x72, 0x55, 0x74, 0x42,
+];
 
 function mutate(input: Buffer, r: ReturnType<typeof rng>): Buffer {
   const b = Buffer.from(input);
@@ -161,8 +163,21 @@ describe('fuzz: decode()', () => {
     [1, 17, { ok: true, value: [1.5, -0, NaN, 2n ** 80n, -5n] }],
     [2, 9, Object.assign(new TypeError('bad', { cause: new RangeError('inner') }), { code: 'E_X' })],
     new AggregateError([new Error('a')], 'agg'),
-    { m: new Map<unknown, unknown>([[1, 'a'], [{ k: 1 }, [new Set([1, 2])]]]), d: new Date(12345), re: /x+/g },
-    [Buffer.from('buffer bytes'), new Uint8Array([1, 2]), new Float64Array([1, 2]), new BigInt64Array([-1n]), new ArrayBuffer(4)],
+    {
+      m: new Map<unknown, unknown>([
+        [1, 'a'],
+        [{ k: 1 }, [new Set([1, 2])]],
+      ]),
+      d: new Date(12345),
+      re: /x+/g,
+    },
+    [
+      Buffer.from('buffer bytes'),
+      new Uint8Array([1, 2]),
+      new Float64Array([1, 2]),
+      new BigInt64Array([-1n]),
+      new ArrayBuffer(4),
+    ],
     { a: { b: { c: { d: [undefined, null, true, false, '', 'x'.repeat(300)] } } } },
     Array.from({ length: 40 }, (_, i) => ({ id: i, name: `n${i}`, tags: [i, i * 2] })),
     'plain string',
@@ -178,7 +193,8 @@ describe('fuzz: decode()', () => {
       outcome.ok++;
     } catch (err) {
       outcome.failed++;
-      if (!(err instanceof ProtocolError)) throw new Error(`decode threw a non-ProtocolError for ${input.toString('hex').slice(0, 200)}`, { cause: err });
+      if (!(err instanceof ProtocolError))
+        throw new Error(`decode threw a non-ProtocolError for ${input.toString('hex').slice(0, 200)}`, { cause: err });
     }
     return performance.now() - t0;
   }
@@ -219,7 +235,14 @@ describe('fuzz: decode()', () => {
       [0xc6, 0xff, 0xff, 0xff, 0xff], // bin32
       [0xc9, 0xff, 0xff, 0xff, 0xff, 0x74], // ext32 typed array
       [0xc9, 0xff, 0xff, 0xff, 0xff, 0x42], // ext32 bigint
-      [0xdc, 0xff, 0xff, ...Array(20).fill(0xdc).flatMap(() => [0xdc, 0xff, 0xff])], // nested array16s
+      [
+        0xdc,
+        0xff,
+        0xff,
+        ...Array(20)
+          .fill(0xdc)
+          .flatMap(() => [0xdc, 0xff, 0xff]),
+      ], // nested array16s
       [0xd4, 0x72, 0x40, 0xdd, 0xff, 0xff, 0xff, 0xff], // record definition with a huge key list
       [0xd4, 0x55, 0x00, 0xdd, 0x7f, 0xff, 0xff, 0xff], // our extension with a huge array
       Array(100_000).fill(0x91), // very deep nesting: stack overflow becomes an error

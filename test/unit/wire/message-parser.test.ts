@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.js';
 import { encode } from '../../../src/wire/codec.js';
 import { MalformedMessageError, parseFromSupervisor, parseFromWorker } from '../../../src/wire/message-parser.js';
-import { FromSupervisor, type FromSupervisorMessage, FromWorker, type FromWorkerMessage } from '../../../src/wire/messages.js';
+import {
+  FromSupervisor,
+  type FromSupervisorMessage,
+  FromWorker,
+  type FromWorkerMessage,
+} from '../../../src/wire/messages.js';
 
 const bytes = Buffer.from('line\n');
 
@@ -144,9 +149,13 @@ describe('parseFromSupervisor', () => {
 
   it('does not take one direction for the other', () => {
     // a worker's Ready is op 4, the supervisor's Output: it has the wrong shape there
-    expect(thrown(() => parseFromSupervisor(encode([FromWorker.Ready]))).problem).toMatch(/Output message of 1 elements/);
+    expect(thrown(() => parseFromSupervisor(encode([FromWorker.Ready]))).problem).toMatch(
+      /Output message of 1 elements/,
+    );
     // the supervisor's WorkerFault is op 6, a worker's Progress: [op, taskId, value], so 'x' is taken as the value;
     // its Output (op 4) is a worker's Ready, which has no elements
-    expect(thrown(() => parseFromWorker(encode([FromSupervisor.Output, 1, 1, Buffer.from('x')]))).problem).toMatch(/Ready message of 4 elements/);
+    expect(thrown(() => parseFromWorker(encode([FromSupervisor.Output, 1, 1, Buffer.from('x')]))).problem).toMatch(
+      /Ready message of 4 elements/,
+    );
   });
 });

@@ -60,7 +60,10 @@ describe('FrameWriter', () => {
     await tick();
     expect(write).toHaveBeenCalledTimes(1);
     expect(sink.calls).toHaveLength(1);
-    expectFrames(decodeAll(sink.bytes), payloads.map((p, i) => [i % 4, p]));
+    expectFrames(
+      decodeAll(sink.bytes),
+      payloads.map((p, i) => [i % 4, p]),
+    );
   });
 
   it('coalesces frames written across awaits in the same turn (nextTick runs after promise jobs)', async () => {
