@@ -50,6 +50,12 @@ export default tseslint.config(
       // Off: `argv[i]!` and the like say "this index exists" on purpose, ready for noUncheckedIndexedAccess;
       // without that option the rule calls each one unnecessary.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      // The check before packing throws a Failure (src/wire/value-path.ts), not an Error: it collects the path
+      // as it unwinds, and capturing a stack for every refused value would cost what the check is for.
+      '@typescript-eslint/only-throw-error': [
+        'error',
+        { allowThrowingUnknown: true, allow: [{ from: 'file', name: 'Failure', path: 'src/wire/value-path.ts' }] },
+      ],
     },
   },
   {

@@ -332,7 +332,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'symbol') return value.toString();
   if (value === null || typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return `array of ${value.length}`;
-  const ctor = Object.getPrototypeOf(value)?.constructor?.name;
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  const ctor = proto?.constructor?.name;
   try {
     const json = JSON.stringify(value);
     if (json !== undefined) return json.length > 80 ? json.slice(0, 77) + '...' : json;

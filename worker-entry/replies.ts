@@ -61,10 +61,11 @@ function encodeError(op: typeof FromWorker.Error | typeof FromWorker.Exiting, ta
   try {
     return encode([op, taskId, error] satisfies ErrorMessage | ExitingMessage);
   } catch {
-    const e = error as { name?: unknown; message?: unknown; stack?: unknown };
-    const plain = new Error(String(e?.message ?? error));
-    plain.name = String(e?.name ?? 'Error');
-    plain.stack = String(e?.stack ?? plain.stack);
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown } | null;
+    const text = (v: unknown, otherwise: string) => (typeof v === 'string' ? v : otherwise);
+    const plain = new Error(text(e?.message, String(error as unknown)));
+    plain.name = text(e?.name, 'Error');
+    plain.stack = text(e?.stack, plain.stack ?? '');
     return encode([op, taskId, plain] satisfies ErrorMessage | ExitingMessage);
   }
 }

@@ -14,7 +14,8 @@ export function unitFileForm(value: unknown): string {
     if (Array.isArray(o.drop)) return `~${unitFileForm(o.drop)}`;
     if (Array.isArray(o.deny)) return `~${unitFileForm(o.deny)}`;
     if (Array.isArray(o.allow)) return unitFileForm(o.allow);
-    if (typeof o.source === 'string') return o.destination ? `${o.source}:${String(o.destination)}` : o.source;
+    if (typeof o.source === 'string')
+      return typeof o.destination === 'string' && o.destination ? `${o.source}:${o.destination}` : o.source;
     if (typeof o.path === 'string') return o.options ? `${o.path}:${unitFileForm(o.options)}` : o.path;
     if (typeof o.profile === 'string') return o.profile;
     return Object.entries(o)

@@ -73,7 +73,7 @@ class WireBus extends EventEmitter {
         handler?.(msg);
       } else if (msg.type === MessageType.METHOD_CALL) {
         const { newError } = Message as unknown as {
-          newError(to: DBusMessage, name: string, text: string): DBusMessage;
+          newError: (this: void, to: DBusMessage, name: string, text: string) => DBusMessage;
         };
         this.send(
           newError(
@@ -224,7 +224,7 @@ export class SystemdBus {
             new DBusCallError(
               member,
               err.type ?? 'org.freedesktop.DBus.Error.Failed',
-              err.text ?? err.message ?? String(err),
+              err.text ?? err.message ?? String(err as unknown),
             ),
           ),
       );
@@ -262,7 +262,7 @@ export class SystemdBus {
         this.bus.call(msg),
         new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs))),
       ])) as DBusMessage | null;
-      const pid = reply?.body?.[0];
+      const pid: unknown = reply?.body?.[0];
       return typeof pid === 'number' && pid > 0 ? pid : undefined;
     } catch {
       return undefined;

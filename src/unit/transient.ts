@@ -152,7 +152,13 @@ export class TransientUnit implements UnitInfo {
     }
     const [objectPath] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
     const own = await bus.getAllProperties(objectPath, typeInterface(name));
-    return new TransientUnit(bus, name, objectPath, Number(own.MainPID ?? 0), String(own.ControlGroup ?? ''));
+    return new TransientUnit(
+      bus,
+      name,
+      objectPath,
+      Number(own.MainPID ?? 0),
+      typeof own.ControlGroup === 'string' ? own.ControlGroup : '',
+    );
   }
 
   /**
@@ -218,8 +224,13 @@ async function explainFailedStart(bus: SystemdBus, name: string): Promise<string
     const props = await readUnit(bus, path);
     if (!props) return '';
     const { Result, ExecMainCode, ExecMainStatus } = props.service;
-    const how = ExecMainCode === 1 ? `exit status ${ExecMainStatus}` : ExecMainCode ? `signal ${ExecMainStatus}` : '';
-    return [`result ${Result}`, how].filter(Boolean).join(', ');
+    const how =
+      ExecMainCode === 1
+        ? `exit status ${String(ExecMainStatus)}`
+        : ExecMainCode
+          ? `signal ${String(ExecMainStatus)}`
+          : '';
+    return [`result ${String(Result)}`, how].filter(Boolean).join(', ');
   } catch {
     return '';
   }

@@ -39,7 +39,7 @@ export class FrameDecoder {
   private body: Buffer | null = null;
   private bodyFill = 0;
   private channel = 0;
-  private failure: unknown = null;
+  private failure: Error | null = null;
   /** socketReader(): the buffer handed to the socket for its next read; when it is the tail of `body`, at `readAt`. */
   private readBuffer: Buffer = EMPTY;
   private readIntoBody: Buffer | null = null;
@@ -57,7 +57,7 @@ export class FrameDecoder {
     try {
       this.consume(chunk);
     } catch (err) {
-      this.failure = err;
+      this.failure = err instanceof Error ? err : new Error(String(err));
       throw err;
     }
   }
@@ -102,7 +102,7 @@ export class FrameDecoder {
     try {
       this.deliverBody();
     } catch (err) {
-      this.failure = err;
+      this.failure = err instanceof Error ? err : new Error(String(err));
       throw err;
     }
   }

@@ -36,7 +36,7 @@ export class FrameRouter {
   /** Payload bytes of the current frame still to come (0 between frames), and its channel. */
   private remaining = 0;
   private channel = 0;
-  private failure: unknown = null;
+  private failure: Error | null = null;
 
   constructor(options: FrameRouterOptions) {
     this.maxFrame = checkMaxFrame(options.maxFrame);
@@ -53,7 +53,7 @@ export class FrameRouter {
     try {
       this.consume(chunk);
     } catch (err) {
-      this.failure = err;
+      this.failure = err instanceof Error ? err : new Error(String(err));
       throw err;
     }
   }

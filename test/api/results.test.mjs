@@ -38,7 +38,7 @@ describe('results that cannot be delivered', () => {
   it("a task's unhandled rejection reaches the caller with its message and stack", async () => {
     const err = await pool
       .submit(() => {
-        Promise.reject(new TypeError('nobody awaited me'));
+        void Promise.reject(new TypeError('nobody awaited me'));
         return new Promise((r) => setTimeout(r, 5000));
       })
       .catch((e) => e);
