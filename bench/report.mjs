@@ -191,6 +191,14 @@ export function summarize(run) {
       over(tasks('unitpool-untrusted-pool'), tasks(U)),
     ),
     info("preset 'untrusted' (a unit per worker) vs no properties: round trip p50", over(rt(UT), rt(U))),
+    info(
+      'map with ordered: false vs map in order, same items (info: the cost of completion order)',
+      over(field('shapes', 'unorderedPerSec')(U), field('shapes', 'orderedPerSec')(U)),
+    ),
+    info(
+      'one stream() task vs map in order, same items (info: one worker, item by item)',
+      over(field('shapes', 'streamPerSec')(U), field('shapes', 'orderedPerSec')(U)),
+    ),
     row(
       "preset 'untrusted' costs < 10% throughput vs no properties",
       { target: '< 10%', pass: (v) => v < 10 },

@@ -48,6 +48,7 @@ const PARAMS = QUICK
       cpu: { tasks: 8, rounds: 500 },
       parent: { n: 3000, window: 1000 },
       fresh: { latencyN: 5, settleMs: 600, n: 20, reps: 3 },
+      shapes: { n: 100_000, chunksize: 1000 },
     }
   : {
       throughput: { n: 100_000, warmup: 2000 },
@@ -58,6 +59,7 @@ const PARAMS = QUICK
       cpu: { tasks: 16, rounds: 1000 },
       parent: { n: 20_000, window: 1000 },
       fresh: { latencyN: 15, settleMs: 600, n: 60, reps: 5 },
+      shapes: { n: 1_000_000, chunksize: 1000 },
     };
 
 const GENERAL = [
@@ -84,6 +86,8 @@ const WORKLOADS = {
   // Every task in a fresh process, against one unit start plus one Node start per task, and the plain pool (the
   // same idle-then-one-task latency on a reused worker).
   fresh: ['unitpool-fresh', 'unitpool', 'startfloor'],
+  // map in order vs ordered: false vs one stream() task, on the same items (issue 15).
+  shapes: ['unitpool'],
 };
 
 const only = option('--only')?.split(',');
@@ -190,6 +194,8 @@ function describe(workload, r) {
       return `${fmtNum(r.ms)} ms wall, ${r.cpuShare.toFixed(2)} CPU`;
     case 'parent':
       return `${fmtNum(r.cpuMsPer1k)} ms CPU/1k, +${fmtNum(r.rssGrowthMiB)} MiB RSS`;
+    case 'shapes':
+      return `map ${fmtNum(r.orderedPerSec)}, ordered: false ${fmtNum(r.unorderedPerSec)}, stream() ${fmtNum(r.streamPerSec)} items/s`;
     case 'fresh':
       return r.warmP50us !== undefined
         ? `warm spare p50 ${fmtNum(r.warmP50us)} µs, ${fmtNum(r.tasksPerSec)} fresh tasks/s`

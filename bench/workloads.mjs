@@ -42,6 +42,39 @@ export async function roundtrip(sys, { n, warmup }) {
   return { p50us: percentile(us, 50), p99us: percentile(us, 99), meanUs: us.reduce((a, b) => a + b, 0) / n };
 }
 
+/**
+ * map()'s shapes on the same items (unitpool only): in order, as chunks complete (ordered: false), and as one
+ * stream() task whose generator yields every item doubled (one worker, backpressure across the boundary).
+ */
+export async function shapes(sys, { n, chunksize }) {
+  await warm(sys, 20);
+  const rate = async (make, size = n) => {
+    const items = Array.from({ length: size }, (_, i) => i);
+    const t0 = now();
+    let sum = 0;
+    let count = 0;
+    for await (const v of make(items)) {
+      sum += v;
+      count++;
+    }
+    const ms = now() - t0;
+    if (count !== size || sum !== size * (size - 1)) throw new Error(`got ${count} items summing to ${sum}`);
+    return size / (ms / 1000);
+  };
+  const shapes = {
+    ordered: (items) => sys.map(items, chunksize),
+    unordered: (items) => sys.map(items, chunksize, { ordered: false }),
+    stream: (items) => sys.stream(items),
+  };
+  // Each shape once on a tenth of the items first, so that none is measured with the code paths still cold.
+  for (const make of Object.values(shapes)) await rate(make, Math.ceil(n / 10));
+  return {
+    orderedPerSec: await rate(shapes.ordered),
+    unorderedPerSec: await rate(shapes.unordered),
+    streamPerSec: await rate(shapes.stream),
+  };
+}
+
 /** 3. map over n small items (x => 2x) in chunks: items per second. */
 export async function map(sys, { n, chunksize }) {
   await warm(sys, 20);

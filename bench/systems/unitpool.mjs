@@ -10,7 +10,7 @@ const { UnitPool } = await import(new URL('src/index.js', dist).href);
 
 const TASKS = new URL('../workers/tasks.mjs', import.meta.url).href;
 const FNS = Object.fromEntries(
-  ['noop', 'echo', 'double', 'doubleChunk', 'hash'].map((name) => [name, { module: TASKS, name }]),
+  ['noop', 'echo', 'double', 'doubleChunk', 'doubleEach', 'hash'].map((name) => [name, { module: TASKS, name }]),
 );
 
 /**
@@ -30,7 +30,8 @@ export async function createUnitpool({ workers = 2, variant = 'none', maxFrame }
   return {
     pool,
     call,
-    map: (items, chunksize) => pool.map(FNS.double, items, { chunksize }),
+    map: (items, chunksize, more = {}) => pool.map(FNS.double, items, { chunksize, ...more }),
+    stream: (items) => pool.stream(FNS.doubleEach, [items], { window: 1024 }),
     close: () => pool.shutdown(),
   };
 }

@@ -18,6 +18,11 @@ export function double(x) {
   return x * 2;
 }
 
+/** The map workload as one stream task (unitpool's stream()): every item doubled, yielded one by one. */
+export function* doubleEach(items) {
+  for (const x of items) yield x * 2;
+}
+
 /** A whole chunk of the map workload, for the pools without a map(): one task per chunk. */
 export function doubleChunk(items) {
   const out = new Array(items.length);
