@@ -8,6 +8,7 @@ import type { UnitOptions } from '../properties/index.js';
 import type { BusChoice } from '../unit/bus.js';
 import type { TaskFunction } from './functions.js';
 import type { MapProgress } from './map.js';
+import type { WorkerState } from './worker.js';
 
 export interface UnitPoolOptions extends UnitOptions {
   /** Worker processes; default: the CPUs available to the unit (CPUQuota and AllowedCPUs count). */
@@ -94,6 +95,22 @@ export interface ShutdownOptions {
   wait?: boolean;
   /** Reject queued tasks that have not started yet (default false). */
   cancelPending?: boolean;
+}
+
+/** pool.stats(): counters of the pool right now. */
+export interface PoolStats {
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+  workers: {
+    id: number;
+    pid: number | undefined;
+    state: WorkerState;
+    tasks: number;
+    /** How its frames travel: on its own connection from the pool, or relayed by the unit's supervisor. */
+    channel: 'direct' | 'relay' | 'pending';
+  }[];
 }
 
 export type Isolation = 'pool' | 'worker' | 'none';

@@ -32,27 +32,20 @@
 
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
-import { BrokenPoolError, PoolClosedError, QueueFullError, SerializationError, UnitPoolError } from '../errors.js';
+import { BrokenPoolError, PoolClosedError, UnitPoolError } from '../errors.js';
 import { checkOptions, refusalOf } from '../options/check.js';
-import {
-  MAP_OPTIONS_SCHEMA,
-  SHUTDOWN_OPTIONS_SCHEMA,
-  STREAM_OPTIONS_SCHEMA,
-  SUBMIT_OPTIONS_SCHEMA,
-  UNIT_POOL_OPTIONS_SCHEMA,
-} from '../options/pool.js';
-import { compileUnitOptions, type CompiledUnitOptions } from '../properties/index.js';
+import { SHUTDOWN_OPTIONS_SCHEMA, UNIT_POOL_OPTIONS_SCHEMA } from '../options/pool.js';
+import { compileUnitOptions } from '../properties/index.js';
 import type { BusChoice } from '../unit/bus.js';
 import { type Capabilities, hostCapabilities } from '../unit/capabilities.js';
 import type { UnitInfo } from '../unit/transient.js';
-import { encode, encodeWithPath } from '../wire/codec.js';
-import { DEFAULT_MAX_FRAME } from '../wire/frame.js';
+import { encodeWithPath } from '../wire/codec.js';
 import { ToWorker } from '../wire/messages.js';
 import { type FnEntry, FunctionRegistry, type TaskFunction } from './functions.js';
-import type { HostEvents, PoolUsage, WorkerHost } from './host/host.js';
-import { SliceHost } from './host/slice-host.js';
-import { SupervisorHost } from './host/supervisor-host.js';
-import { mapArguments, MapIterator, type MapProgress } from './map.js';
+import type { PoolUsage, WorkerHost } from './host/host.js';
+import { createHost } from './host/index.js';
+import type { MapProgress } from './map.js';
+import { Calls } from './calls.js';
 import {
   checkPoolOptions,
   type Isolation,
@@ -64,15 +57,15 @@ import {
   type SubmitOptions,
   type TaskOptions,
   type UnitPoolOptions,
+  type PoolStats,
 } from './options.js';
 import { Scheduler } from './scheduler.js';
-import { TaskStream } from './stream.js';
 import { remoteError, type Task } from './task.js';
 import { TaskBook } from './task-book.js';
-import type { WorkerState } from './worker.js';
 import { WorkerSet } from './worker-set.js';
 
 export type {
+  PoolStats,
   MapOptions,
   MapProgress,
   PoolUsage,
@@ -83,25 +76,9 @@ export type {
   UnitPoolOptions,
 };
 
-export interface PoolStats {
-  queued: number;
-  running: number;
-  done: number;
-  failed: number;
-  workers: {
-    id: number;
-    pid: number | undefined;
-    state: WorkerState;
-    tasks: number;
-    /** How its frames travel: on its own connection from the pool, or relayed by the unit's supervisor. */
-    channel: 'direct' | 'relay' | 'pending';
-  }[];
-}
-
 /** NODE_DEBUG=unitpool prints the pool's life: units, workers, faults. */
 const debug = debuglog('unitpool');
 
-let taskIds = 0;
 /** submit() without options (not checked: the hot path of tiny tasks). */
 const NO_OPTIONS: SubmitOptions = Object.freeze({});
 const noop = () => {};
@@ -116,6 +93,7 @@ export class UnitPool implements AsyncDisposable {
   private readonly workers: WorkerSet;
   private readonly scheduler: Scheduler;
   private readonly tasks: TaskBook;
+  private readonly calls: Calls;
   private readonly started: Promise<void>;
   /** The pool's life: takes tasks, or not any more (closing), or cannot (broken). */
   private broken: Error | undefined;
@@ -148,7 +126,6 @@ export class UnitPool implements AsyncDisposable {
       const entry = this.registry.resolve(options.initializer);
       init = { entry, message: encodeWithPath([ToWorker.Init, entry.key, options.initArgs ?? []], 'initArgs', 2) };
     }
-    this.host = this.makeHost(compiled);
     const workerOptions = {
       maxWorkers: this.maxWorkers,
       tasksPerWorker: options.fresh ? 1 : options.maxTasksPerWorker,
@@ -156,7 +133,7 @@ export class UnitPool implements AsyncDisposable {
       onWorkerExit: options.onWorkerExit ?? 'replace',
       init,
     };
-    this.workers = new WorkerSet(workerOptions, this.host, {
+    this.workers = new WorkerSet(workerOptions, {
       onReply: (task, ok, value, took) => this.onReply(task, ok, value, took),
       onTaskFailed: (task, err) => this.fail(task, err),
       onRequeue: (task) => this.scheduler.requeue(task),
@@ -167,8 +144,21 @@ export class UnitPool implements AsyncDisposable {
       queued: () => this.scheduler.queued.size,
       closed: () => this.closing || this.broken !== undefined,
     });
+    const hostEvents = this.workers.hostEvents({
+      output: (fd, bytes, from) => this.write(fd, bytes, from),
+      unitGone: (why, onPurpose) => this.onUnitGone(why, onPurpose),
+    });
+    this.host = createHost(this.isolation, options, compiled, hostEvents);
+    this.workers.attach(this.host);
     this.scheduler = new Scheduler(this.workers, options.maxQueue, (task, err) => this.fail(task, err));
     this.tasks = new TaskBook(this.scheduler, () => this.host.unitName, options.callSites === true);
+    const { scheduler, tasks, workers, maxWorkers } = this;
+    const context = { scheduler, tasks, workers, maxWorkers, maxQueue: options.maxQueue, queueMode: options.queueMode };
+    const checkOpen = (what: string) => this.checkOpen(what);
+    this.calls = new Calls(
+      { ...context, startsWorkersOnDemand: options.idleTimeout !== undefined, checkOpen },
+      this.registry,
+    );
     this.started = this.start();
     this.started.catch(noop);
   }
@@ -190,25 +180,7 @@ export class UnitPool implements AsyncDisposable {
     options?: SubmitOptions,
   ): Promise<Awaited<R>>;
   submit(fn: TaskFunction, args: unknown[] = [], options: SubmitOptions = NO_OPTIONS): Promise<unknown> {
-    try {
-      if (options !== NO_OPTIONS) checkOptions('submit()', options, SUBMIT_OPTIONS_SCHEMA);
-      this.checkOpen('submit');
-      if (!Array.isArray(args))
-        throw new SerializationError('args', `submit(fn, args) takes an array of arguments, got ${typeof args}`);
-      const entry = this.registry.resolve(fn);
-      const id = ++taskIds;
-      const payload = encodeWithPath([ToWorker.Call, id, entry.key, args], 'args', 3);
-      if (this.scheduler.full) {
-        if (this.options.queueMode !== 'wait') throw this.withUnit(new QueueFullError(this.options.maxQueue!));
-        return this.scheduler.waitForSpace().then(() => {
-          this.checkOpen('submit');
-          return this.enqueue(id, entry, payload, options)[1];
-        });
-      }
-      return this.enqueue(id, entry, payload, options)[1];
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.calls.submit(fn, args, options, options !== NO_OPTIONS);
   }
 
   /**
@@ -223,26 +195,7 @@ export class UnitPool implements AsyncDisposable {
     options?: StreamOptions,
   ): AsyncIterableIterator<T>;
   stream(fn: TaskFunction, args: unknown[] = [], options: StreamOptions = {}): AsyncIterableIterator<unknown> {
-    checkOptions('stream()', options, STREAM_OPTIONS_SCHEMA);
-    this.checkOpen('stream');
-    if (!Array.isArray(args))
-      throw new SerializationError('args', `stream(fn, args) takes an array of arguments, got ${typeof args}`);
-    const window = options.window ?? 16;
-    const entry = this.registry.resolve(fn);
-    const id = ++taskIds;
-    const payload = encodeWithPath([ToWorker.CallStream, id, entry.key, args, window], 'args', 3);
-    const [task, result] = this.enqueue(id, entry, payload, options);
-    const stream = new TaskStream({
-      window,
-      result,
-      grant: (n) => task.worker?.tell(task, encode([ToWorker.Credit, id, n])),
-      cancel: () => {
-        if (task.state === 'queued') this.fail(task, new PoolClosedError('stream() was left before its task ran'));
-        else task.worker?.tell(task, encode([ToWorker.Cancel, id]));
-      },
-    });
-    task.listener = { item: (value) => stream.push(value), progress: options.onProgress };
-    return stream;
+    return this.calls.stream(fn, args, options);
   }
 
   /**
@@ -274,38 +227,7 @@ export class UnitPool implements AsyncDisposable {
     ...iterablesThenOptions: (Iterable<unknown> | AsyncIterable<unknown> | MapOptions)[]
   ): AsyncIterableIterator<Awaited<R>>;
   map(fn: TaskFunction, ...rest: unknown[]): AsyncIterableIterator<unknown> {
-    const { items, spread, options: given } = mapArguments(rest);
-    checkOptions('map()', given, MAP_OPTIONS_SCHEMA);
-    const options = (given ?? {}) as MapOptions;
-    const chunksize = options.chunksize ?? 1;
-    this.checkOpen('map');
-    const entry = this.registry.resolve(fn);
-    // Enough chunks in flight to keep every worker's pipeline full, and never fewer than two per worker.
-    const maxInFlight = () => Math.min(256, this.maxWorkers * Math.max(2, this.scheduler.tasksPerWorker));
-    // Each chunk takes the timeout and signal; onProgress is map's own (items done), not the chunk's progress().
-    const chunkOptions: TaskOptions = { timeout: options.timeout, signal: options.signal };
-    const submitChunk = (chunk: unknown[]) => {
-      this.checkOpen('map');
-      const id = ++taskIds;
-      const payload = encodeWithPath(
-        spread ? [ToWorker.CallChunk, id, entry.key, chunk, 1] : [ToWorker.CallChunk, id, entry.key, chunk],
-        'items',
-        3,
-      );
-      const [task, result] = this.enqueue(id, entry, payload, chunkOptions);
-      return {
-        result,
-        cancel: () =>
-          task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')),
-      };
-    };
-    return new MapIterator<unknown, unknown>(items, {
-      chunksize,
-      maxInFlight,
-      submitChunk,
-      onProgress: options.onProgress,
-      ordered: options.ordered !== false,
-    });
+    return this.calls.map(fn, rest);
   }
 
   /** Stops the pool: no new tasks; waits for the queued ones (unless cancelPending) and stops the unit. */
@@ -349,50 +271,12 @@ export class UnitPool implements AsyncDisposable {
 
   /** Counters of the pool right now. */
   stats(): PoolStats {
-    let running = 0;
-    const workers: PoolStats['workers'] = [];
-    for (const w of this.workers.values()) {
-      // A killed worker keeps its timed-out or aborted task in flight until its exit arrives: that task is settled
-      // already, and no longer running.
-      for (const t of w.inflight) if (t.state !== 'settled') running++;
-      workers.push({ id: w.id, pid: w.pid, state: w.state, tasks: w.done, channel: w.channelKind });
-    }
-    return {
-      queued: this.scheduler.queued.size,
-      running,
-      done: this.tasks.counts.done,
-      failed: this.tasks.counts.failed,
-      workers,
-    };
+    const { running, workers } = this.workers.stats();
+    const { done, failed } = this.tasks.counts;
+    return { queued: this.scheduler.queued.size, running, done, failed, workers };
   }
 
   // ── start ────────────────────────────────────────────────────────────────────────────────────────────────
-
-  private makeHost(compiled: CompiledUnitOptions): WorkerHost {
-    const o = this.options;
-    // Largest frame accepted from the unit: 64 MiB of data plus room for the envelope, unless configured.
-    const maxFrame = o.maxFrame ?? DEFAULT_MAX_FRAME + 1024 * 1024;
-    const common = { bus: o.bus ?? 'system', compiled, maxFrame, startTimeout: o.startTimeout };
-    const events: HostEvents = {
-      started: (id, pid, relay) => this.workers.started(id, pid, relay),
-      relayed: (id, channel) => this.workers.relayed(id, channel),
-      linked: (id, channel) => this.workers.linked(id, channel),
-      frame: (id, payload) => this.workers.get(id)?.receive(payload),
-      fault: (id, what) => {
-        const worker = this.workers.get(id);
-        if (worker) this.workers.fault(worker, what);
-      },
-      linkClosed: (id) => this.workers.get(id)?.linkClosed(),
-      exited: (id, code, signal, error, oomKilled) => this.workers.exited(id, code, signal, error, oomKilled),
-      output: (fd, bytes, from) => this.write(fd, bytes, from),
-      unitGone: (why, onPurpose) => this.onUnitGone(why, onPurpose),
-    };
-    if (this.isolation === 'worker') return new SliceHost(common, events);
-    return new SupervisorHost(
-      { ...common, local: this.isolation === 'none', stderr: () => o.stderr ?? process.stderr },
-      events,
-    );
-  }
 
   private async start(): Promise<void> {
     try {
@@ -461,21 +345,6 @@ export class UnitPool implements AsyncDisposable {
     if (this.closing)
       throw this.withUnit(new PoolClosedError(`${what}() after shutdown(): this pool takes no new tasks`));
     if (this.broken) throw this.broken;
-  }
-
-  private enqueue(
-    id: number,
-    fn: FnEntry,
-    payload: Buffer,
-    options: TaskOptions & { onProgress?: unknown },
-  ): [Task, Promise<unknown>] {
-    const [task, result] = this.tasks.open(id, fn, payload, options);
-    if (typeof options.onProgress === 'function')
-      task.listener = { progress: options.onProgress as (value: unknown) => void };
-    this.workers.noteFunction(fn);
-    this.scheduler.add(task);
-    if (this.options.idleTimeout !== undefined) this.workers.ensure();
-    return [task, result];
   }
 
   private onReply(task: Task, ok: boolean, value: unknown, tookMs: number): void {

@@ -9,7 +9,29 @@
 // it.
 //
 // Owns: the items received and not yet taken, the credits granted, and the end of the stream. It may not touch the
-// worker or the queue: it calls `grant` and `cancel`, which the pool wires to them.
+// queue or settle the task: streamOf() sends Credit and Cancel to the worker running the task (Worker.tell), and
+// asks the pool to drop a task left before it ran.
+
+import { encode } from '../wire/codec.js';
+import { ToWorker } from '../wire/messages.js';
+import type { Task } from './task.js';
+
+/** The stream of a stream task: its Items come through the task's listener, credits and cancels go to its worker. */
+export function streamOf<T>(
+  task: Task,
+  result: Promise<unknown>,
+  window: number,
+  drop: (task: Task) => void,
+): TaskStream<T> {
+  const stream = new TaskStream<T>({
+    window,
+    result,
+    grant: (n) => task.worker?.tell(task, encode([ToWorker.Credit, task.id, n])),
+    cancel: () => (task.state === 'queued' ? drop(task) : task.worker?.tell(task, encode([ToWorker.Cancel, task.id]))),
+  });
+  task.listener = { ...task.listener, item: (value) => stream.push(value as T) };
+  return stream;
+}
 
 export interface StreamWiring {
   /** Items the worker may send before it waits for a grant. */

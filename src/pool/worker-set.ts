@@ -9,7 +9,9 @@
 import type { Socket } from 'node:net';
 import { BrokenPoolError, type ExitReason, ProtocolError, WorkerExitedError } from '../errors.js';
 import type { WorkerChannel } from './channel/channel.js';
+import type { HostEvents } from './host/host.js';
 import type { FnEntry } from './functions.js';
+import type { PoolStats } from './options.js';
 import type { Task } from './task.js';
 import { Worker, type WorkerContext, type WorkerEvents } from './worker.js';
 
@@ -66,9 +68,11 @@ export class WorkerSet {
   private onNone: (() => void) | undefined;
   private readonly ctx: WorkerContext;
 
+  /** Where workers start: set once, by attach() (the host is made with this set's hostEvents()). */
+  private host!: WorkerStarter;
+
   constructor(
     private readonly options: WorkerSetOptions,
-    private readonly host: WorkerStarter,
     private readonly events: WorkerSetEvents,
   ) {
     const workerEvents: WorkerEvents = {
@@ -91,7 +95,7 @@ export class WorkerSet {
         for (const task of tasks) if (task.state !== 'settled') events.onRequeue(task);
         this.changed();
       },
-      signal: (worker, signal) => host.signal(worker.id, signal),
+      signal: (worker, signal) => this.host.signal(worker.id, signal),
     };
     this.ctx = {
       events: workerEvents,
@@ -99,6 +103,27 @@ export class WorkerSet {
       idleTimeout: options.idleTimeout,
       init: options.init,
       prelude: () => this.recentFns,
+    };
+  }
+
+  attach(host: WorkerStarter): void {
+    this.host = host;
+  }
+
+  /** What the host reports about workers, routed to them (the rest goes to `pool`). */
+  hostEvents(pool: Pick<HostEvents, 'output' | 'unitGone'>): HostEvents {
+    return {
+      ...pool,
+      started: (id, pid, relay) => this.started(id, pid, relay),
+      relayed: (id, channel) => this.relayed(id, channel),
+      linked: (id, channel) => this.linked(id, channel),
+      frame: (id, payload) => this.get(id)?.receive(payload),
+      fault: (id, what) => {
+        const worker = this.get(id);
+        if (worker) this.fault(worker, what);
+      },
+      linkClosed: (id) => this.get(id)?.linkClosed(),
+      exited: (id, code, signal, error, oomKilled) => this.exited(id, code, signal, error, oomKilled),
     };
   }
 
@@ -264,6 +289,17 @@ export class WorkerSet {
     });
     clearTimeout(timer);
     this.onNone = undefined;
+  }
+
+  /** Tasks running (not settled: a killed worker keeps its timed-out task until its exit), and each worker. */
+  stats(): Pick<PoolStats, 'running' | 'workers'> {
+    let running = 0;
+    const workers: PoolStats['workers'] = [];
+    for (const w of this.all.values()) {
+      for (const t of w.inflight) if (t.state !== 'settled') running++;
+      workers.push({ id: w.id, pid: w.pid, state: w.state, tasks: w.done, channel: w.channelKind });
+    }
+    return { running, workers };
   }
 
   /** Every task on a worker (settled ones included: a killed worker keeps its task until its exit). */
