@@ -54,9 +54,12 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
   private end: { ok: true } | { ok: false; error: unknown } | undefined;
   /** Items taken by the consumer since the last grant. */
   private taken = 0;
+  /** Items the worker may still send (the window, plus grants, minus what came): below 0 it ignores the credits. */
+  private allowed: number;
   private left = false;
 
   constructor(private readonly wiring: StreamWiring) {
+    this.allowed = wiring.window;
     wiring.result.then(
       () => this.finish({ ok: true }),
       (error: unknown) => this.finish({ ok: false, error }),
@@ -67,15 +70,20 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
-  /** A value the generator yielded (in order). */
-  push(value: T): void {
-    if (this.left) return;
+  /**
+   * A value the generator yielded (in order). False when it is beyond the credits granted: the worker ignores the
+   * flow control (a hostile task writing frames itself), and must be cut off rather than buffered.
+   */
+  push(value: T): boolean {
+    if (--this.allowed < 0) return false;
+    if (this.left) return true;
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = undefined;
       this.took();
       waiter.resolve({ value, done: false });
     } else this.items.push(value);
+    return true;
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -111,6 +119,7 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
 
   private took(): void {
     if (++this.taken * 2 < this.wiring.window) return;
+    this.allowed += this.taken;
     this.wiring.grant(this.taken);
     this.taken = 0;
   }

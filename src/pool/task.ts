@@ -30,7 +30,8 @@ export interface Task {
 
 export interface TaskListener {
   progress?: ((value: unknown) => void) | undefined;
-  item?: ((value: unknown) => void) | undefined;
+  /** False: the value is beyond the stream's window (the worker ignored its credits). */
+  item?: ((value: unknown) => boolean) | undefined;
 }
 
 export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: boolean): [Task, Promise<unknown>] {

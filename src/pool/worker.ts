@@ -195,13 +195,15 @@ export class Worker {
     if (!task || task.id !== taskId)
       return this.ctx.events.onFault(this, `a ${kind} report for task ${taskId}, which is not the task it is running`);
     if (task.state === 'settled') return;
-    const listen = kind === 'progress' ? task.listener?.progress : task.listener?.item;
+    const listen: ((value: unknown) => unknown) | undefined =
+      kind === 'progress' ? task.listener?.progress : task.listener?.item;
     if (!listen)
       return kind === 'item'
         ? this.ctx.events.onFault(this, 'a stream item for a task that is not a stream')
         : undefined;
     try {
-      listen(value);
+      if (listen(value) === false)
+        return this.ctx.events.onFault(this, 'more stream items than it was granted credits for');
     } catch (err) {
       // The caller's own callback threw: that task fails with it (the worker did nothing wrong).
       this.ctx.events.onListenerError(task, err);

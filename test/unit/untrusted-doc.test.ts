@@ -1,6 +1,6 @@
 // docs/untrusted.md names, beside each guarantee, the test that proves it ("[file › test name]"): every name must be
 // a test that exists, so that the page cannot promise what nothing checks.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 
@@ -15,9 +15,8 @@ const refs = [...doc.matchAll(/\[([a-z/-]+)\s+›\s+([^\]]+)\]/g)].map((m) => ({
 
 /** A test file's source, with its titles' escaped quotes unescaped. */
 function source(file: string): string {
-  const path = file.includes('/')
-    ? join(ROOT, 'test', `${file}.test.ts`)
-    : join(ROOT, 'test', 'escape', `${file}.test.ts`);
+  const base = file.includes('/') ? join(ROOT, 'test', file) : join(ROOT, 'test', 'escape', file);
+  const path = [`${base}.test.ts`, `${base}.test.mjs`].find((p) => existsSync(p)) ?? `${base}.test.ts`;
   return readFileSync(path, 'utf8').replace(/\\'/g, "'");
 }
 
