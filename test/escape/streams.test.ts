@@ -16,6 +16,7 @@ async function* floodItems(): AsyncGenerator<number> {
   const spec = 'unitpool/worker';
   const { progress } = (await import(spec)) as { progress: (v: unknown) => Promise<void> };
   let taskId: number | undefined;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the attack patches the method and calls the original
   const write = net.Socket.prototype.write;
   net.Socket.prototype.write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
     // frames: [u32 length][u32 channel][payload]; a Progress payload is [6, taskId, 'sniff'] (fixarray 0x93)
