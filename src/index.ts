@@ -12,6 +12,8 @@ export type {
   PoolStats,
 } from './pool/pool.js';
 export type { ModuleRef, TaskFunction } from './pool/functions.js';
+export type { Isolation } from './pool/options.js';
+export type { WorkerState } from './pool/worker.js';
 export type { UnitInfo } from './unit/transient.js';
 export type { BusChoice } from './unit/bus.js';
 export type { Capabilities, PropertyCapability } from './unit/capabilities.js';
@@ -33,6 +35,7 @@ export type {
   Sandbox,
   SandboxOptions,
   SandboxSpawnOptions,
+  ExecOptions,
   ExecResult,
   StopOptions,
   StopTimes,
