@@ -10,7 +10,8 @@
 //
 // Sending (codec.ts's encodeParts): the attachments are written beside the body by reference (one writev), never
 // copied; or, with encodeWithPath, copied once into one self-contained payload (the pool does this at submit: the
-// caller may reuse its Buffer the moment submit() returns). Receiving: Buffers, Uint8Arrays and DataViews come
+// caller may reuse its Buffer the moment submit() returns; the memory of that copy is used again, staging.ts).
+// Receiving: Buffers, Uint8Arrays and DataViews come
 // back as zero-copy views of the payload, other typed arrays too when aligned in memory (else copies), an
 // ArrayBuffer as a copy (it cannot be a view).
 //
@@ -22,6 +23,7 @@
 // (prepare.ts), laying them out, and resolving references while a payload is unpacked.
 
 import { addExtension } from 'msgpackr';
+import { acquire } from './staging.js';
 
 /** Binary values this large or larger travel out of band (smaller ones inside the body, as MessagePack bins). */
 export const ATTACH_MIN = 64 * 1024;
@@ -129,9 +131,9 @@ export function layOut(body: Uint8Array, list: readonly Attachment[]): Uint8Arra
   return parts;
 }
 
-/** The same payload as one Buffer: each attachment copied once. */
+/** The same payload as one Buffer: each attachment copied once (into memory from staging.ts: see release()). */
 export function layOutCopy(body: Uint8Array, list: readonly Attachment[]): Buffer {
-  const out = Buffer.allocUnsafeSlow(payloadLength(body.byteLength, list));
+  const out = acquire(payloadLength(body.byteLength, list));
   let at = writeHead(out, body);
   for (const a of list) {
     const gap = pad(at);

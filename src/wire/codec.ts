@@ -204,6 +204,12 @@ export function encodeParts(value: unknown, rootName: string, index?: number): U
   return codec.encodeParts(value, rootName, index);
 }
 
+/**
+ * Gives back the memory of a payload from encode()/encodeWithPath() that nobody reads or writes any more: the pool
+ * calls it when the worker replied to the task (so the frame was wholly written). See staging.ts.
+ */
+export { release as releasePayload } from './staging.js';
+
 /** Decodes a value with the default codec; see Codec.decode. */
 export function decode(bytes: Uint8Array): unknown {
   return codec.decode(bytes);
