@@ -13,6 +13,7 @@
 
 import type { Writable } from 'node:stream';
 import { checkChannel, FrameTooLargeError, HEADER_SIZE, MAX_FRAME_LIMIT } from './frame.js';
+import { writingFrom } from './staging.js';
 
 /** Payloads (and relayed pieces) this large or larger are written by reference, not copied. */
 export const LARGE_PAYLOAD = 64 * 1024;
@@ -157,7 +158,7 @@ export class FrameWriter {
   private writeByReference(bytes: Uint8Array): boolean {
     this.closeSlabSegment();
     this.segments.push(bytes);
-    this.flushNow();
+    this.flushNow(writingFrom(bytes));
     return !this.stream.writableNeedDrain;
   }
 

@@ -1,12 +1,14 @@
 // Memory for large encoded payloads, used again. A payload with attachments is copied once at encoding (the caller
 // may change its own Buffer the moment submit() returns); into fresh memory that copy costs a page fault per 4 KiB
 // (about 35 ms for 64 MiB on the machines measured, against 7 ms for the copy itself into memory already touched).
-// So the pool gives a payload's memory back once the worker has all of it (release(), when its reply arrives), and
-// the next large payload is copied there.
+// So the pool gives a payload's memory back when the worker replied to its task (release()), and the next large
+// payload is copied there once the frame is wholly written.
 //
-// Owns the free buffers, nothing else. Only memory from acquire() is taken back; a buffer given back must no longer
-// be read or written by anyone (the pool releases a task's payload only after the worker replied to it, so the frame
-// was wholly written). Free buffers are dropped after IDLE_MS without use, and never more than MAX_FREE bytes kept.
+// Owns the free buffers and the count of writes from lent ones, nothing else. Only memory from acquire() is taken
+// back, and only once no write from it is in flight (FrameWriter says when it writes from it and when that is done):
+// the pool releases a task's payload when the worker replied, which a hostile worker may do before it read all of
+// it. The caller must not touch a buffer after release(). Free buffers are dropped after IDLE_MS without use, and
+// never more than MAX_FREE bytes kept.
 
 /** Payloads smaller than this are allocated as usual. */
 export const STAGING_MIN = 1024 * 1024;
@@ -18,6 +20,9 @@ let freeBytes = 0;
 /** The memory handed out and not given back (a WeakSet: what is never released is simply collected). */
 const lent = new WeakSet<ArrayBuffer>();
 let idleTimer: NodeJS.Timeout | undefined;
+/** Writes in flight from lent memory (by reference), and the memory given back while they were. */
+const writes = new Map<ArrayBuffer, number>();
+const releaseWhenWritten = new Set<ArrayBuffer>();
 
 /** A Buffer of exactly `length` bytes (contents undefined), in memory used before when there is some. */
 export function acquire(length: number): Buffer {
@@ -34,10 +39,35 @@ export function acquire(length: number): Buffer {
   return Buffer.from(memory, 0, length);
 }
 
-/** Gives back the memory of a Buffer from acquire() (anything else is ignored): it may be handed out again. */
+/**
+ * Gives back the memory of a Buffer from acquire() (anything else is ignored): it may be handed out again, once no
+ * write from it is in flight (see writingFrom()).
+ */
 export function release(buffer: Uint8Array): void {
   const memory = buffer.buffer as ArrayBuffer;
   if (!lent.has(memory)) return;
+  if (writes.has(memory)) releaseWhenWritten.add(memory);
+  else giveBack(memory);
+}
+
+/**
+ * A stream is about to write `bytes` by reference: if they are lent memory, it is not given back before the
+ * returned function is called (once, when the stream has taken them or dropped them). A peer that replies before
+ * it read the whole frame (a hostile worker can) must not see the next payload copied into what is still written.
+ */
+export function writingFrom(bytes: Uint8Array): (() => void) | undefined {
+  const memory = bytes.buffer as ArrayBuffer;
+  if (!lent.has(memory)) return undefined;
+  writes.set(memory, (writes.get(memory) ?? 0) + 1);
+  return () => {
+    const left = writes.get(memory)! - 1;
+    if (left > 0) return void writes.set(memory, left);
+    writes.delete(memory);
+    if (releaseWhenWritten.delete(memory)) giveBack(memory);
+  };
+}
+
+function giveBack(memory: ArrayBuffer): void {
   lent.delete(memory);
   if (freeBytes + memory.byteLength > MAX_FREE) return;
   free.push(memory);
