@@ -75,30 +75,32 @@ addExtension({
 
 // ── sending ──────────────────────────────────────────────────────────────────────────────────────────
 
-/** The attachments of the message being checked; null: none are taken (the value is packed whole). */
-let collecting: Attachment[] | null = null;
+/** Whether the message being checked gives up its large binary values, and the ones it gave up so far. */
+let collecting = false;
+const taken: Attachment[] = [];
+const NONE: readonly Attachment[] = Object.freeze([]);
 
 /** Starts taking large binary values out of the next message checked. */
 export function startCollecting(): void {
-  collecting = [];
+  collecting = true;
+  taken.length = 0;
 }
 
 /** Ends a message's collection: its attachments, in the order their references are packed. */
-export function stopCollecting(): Attachment[] {
-  const list = collecting ?? [];
-  collecting = null;
-  return list;
+export function stopCollecting(): readonly Attachment[] {
+  collecting = false;
+  return taken.length === 0 ? NONE : taken.splice(0);
 }
 
 /** For prepare(): `value` (a view or ArrayBuffer of a known class), or the reference that replaces it. */
 export function maybeAttach(value: ArrayBufferView | ArrayBuffer, proto: object): unknown {
-  if (collecting === null || value.byteLength < ATTACH_MIN) return value;
+  if (!collecting || value.byteLength < ATTACH_MIN) return value;
   const bytes =
     value instanceof ArrayBuffer
       ? new Uint8Array(value)
       : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   const attachment = new Attachment(KIND_OF.get(proto)!, bytes);
-  collecting.push(attachment);
+  taken.push(attachment);
   return attachment;
 }
 

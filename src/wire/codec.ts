@@ -156,10 +156,10 @@ export class Codec {
   }
 
   /** The check (taking large binary values out), then the packing of the body. */
-  private packWithAttachments(value: unknown, rootName: string, index?: number): [Buffer, Attachment[]] {
+  private packWithAttachments(value: unknown, rootName: string, index?: number): [Buffer, readonly Attachment[]] {
     startCollecting();
     let prepared: unknown;
-    let attachments: Attachment[];
+    let attachments: readonly Attachment[];
     try {
       prepared =
         index === undefined || !Array.isArray(value)
