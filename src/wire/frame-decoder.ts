@@ -6,7 +6,7 @@
 // buffer of exactly its size, allocated when its header is read: each later chunk is copied into it once (never a
 // Buffer.concat of reads). A socket this module reads itself (`socketReader()`, net.Socket's `onread`) reads a
 // large payload's bytes straight into that buffer: no copy at all; other reads go one after the other into a shared
-// 64 KiB slab (no allocation per read).
+// 256 KiB slab (each with 64 KiB of room at least, as Node gives; not an allocation per read).
 //
 // It owns the parsing state of one stream, nothing else: it never reads from or closes the stream. Errors: a header
 // that declares more than `maxFrame` throws FrameTooLargeError (a ProtocolError) as soon as it is read, before any
@@ -29,8 +29,10 @@ export interface FrameDecoderOptions {
 const EMPTY = Buffer.alloc(0);
 /** The size of a read outside a large payload (Node's own read size). */
 const READ_SIZE = 64 * 1024;
-/** The least room a read outside a large payload is given (less left in the slab: a fresh one). */
-const MIN_READ = 16 * 1024;
+/** The least room a read outside a large payload is given (less left in the slab: a fresh one): Node's own. */
+const MIN_READ = READ_SIZE;
+/** The slab reads outside a large payload share. */
+const SLAB_SIZE = 4 * READ_SIZE;
 
 export class FrameDecoder {
   readonly maxFrame: number;
@@ -110,7 +112,7 @@ export class FrameDecoder {
       // overwritten; a fresh slab when too little is left
       this.readIntoBody = null;
       if (this.slab.length - this.slabUsed < MIN_READ) {
-        this.slab = Buffer.allocUnsafe(READ_SIZE);
+        this.slab = Buffer.allocUnsafe(SLAB_SIZE);
         this.slabUsed = 0;
       }
       this.readBuffer = this.slab.subarray(this.slabUsed);
