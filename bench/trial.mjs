@@ -18,7 +18,7 @@ function factory() {
     case 'floor':
       return () => createFloor({ workers });
     case 'afunix':
-      return () => createAfUnix();
+      return () => createAfUnix({ echo: binary });
     case 'tinypool':
       return () => createTinypool({ workers, binary });
     case 'workerpool':
