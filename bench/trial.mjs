@@ -18,7 +18,7 @@ function factory() {
     case 'floor':
       return () => createFloor({ workers });
     case 'afunix':
-      return () => createAfUnix({ echo: binary });
+      return () => createAfUnix();
     case 'tinypool':
       return () => createTinypool({ workers, binary });
     case 'workerpool':

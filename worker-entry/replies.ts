@@ -1,11 +1,10 @@
 // What a worker sends back for its tasks: results, errors, streamed values, progress reports. Each is encoded with
 // its path (so a value that cannot be sent is a SerializationError naming where: `result.rows[3]`), and checked
 // against the pool's maxFrame: a message the pool would refuse (and kill this worker for) becomes the task's
-// ResultTooLargeError instead, and the worker goes on. A result's large binary values are written from the task's
-// memory (see `writing`); progress reports and stream items, sent while the task runs on, are copies.
+// ResultTooLargeError instead, and the worker goes on.
 
 import { ResultTooLargeError } from '../src/errors.js';
-import { encode, encodeParts, encodeWithPath } from '../src/wire/codec.js';
+import { encode, encodeWithPath } from '../src/wire/codec.js';
 import type { FrameWriter } from '../src/wire/frame-writer.js';
 import { type ErrorMessage, type ExitingMessage, FromWorker, type FromWorkerMessage } from '../src/wire/messages.js';
 
@@ -21,34 +20,15 @@ export class Replies {
     return this.writer.write(this.workerId, encode(message));
   }
 
-  /**
-   * Set while a result's large binary values are being written from the task's own memory (by reference, not
-   * copied): the worker runs nothing more until it is settled, so a task that reuses its Buffer cannot change what
-   * was sent. (Code of a task still running after it returned must not change what it returned.)
-   */
-  writing: Promise<void> | undefined;
-
   /** The task's result; if it cannot be sent, the error that says why. */
   result(taskId: number, value: unknown): void {
-    let parts: Uint8Array[];
+    let payload: Buffer;
     try {
-      parts = encodeParts([FromWorker.Result, taskId, value], 'result', 2);
-      let length = 0;
-      for (const part of parts) length += part.byteLength;
-      this.checked('result', length);
+      payload = this.checked('result', encodeWithPath([FromWorker.Result, taskId, value], 'result', 2));
     } catch (err) {
       return this.error(taskId, err);
     }
-    if (parts.length === 1) {
-      this.writer.write(this.workerId, parts[0]!);
-      return;
-    }
-    this.writing = new Promise<void>((resolve) =>
-      this.writer.writeParts(this.workerId, parts, () => {
-        this.writing = undefined;
-        resolve();
-      }),
-    );
+    this.writer.write(this.workerId, payload);
   }
 
   /** The task's error; if even that cannot be encoded, a plain Error with its name, message and stack. */
@@ -68,13 +48,12 @@ export class Replies {
    */
   report(kind: 'progress' | 'item', taskId: number, value: unknown): boolean {
     const op = kind === 'progress' ? FromWorker.Progress : FromWorker.Item;
-    const payload = encodeWithPath([op, taskId, value], kind, 2);
-    this.checked(kind, payload.length);
-    return this.writer.write(this.workerId, payload);
+    return this.writer.write(this.workerId, this.checked(kind, encodeWithPath([op, taskId, value], kind, 2)));
   }
 
-  private checked(what: 'result' | 'item' | 'progress', length: number): void {
-    if (length > this.maxFrame) throw new ResultTooLargeError(what, length, this.maxFrame);
+  private checked(what: 'result' | 'item' | 'progress', payload: Buffer): Buffer {
+    if (payload.length > this.maxFrame) throw new ResultTooLargeError(what, payload.length, this.maxFrame);
+    return payload;
   }
 }
 

@@ -145,7 +145,6 @@ async function drain(): Promise<void> {
   busy = true;
   try {
     while (inbox.length > 0) {
-      if (replies.writing) await replies.writing; // a result still being written from the task's memory
       const msg = inbox.shift()!;
       const pending = handle(msg);
       if (pending) await pending;

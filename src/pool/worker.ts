@@ -12,7 +12,7 @@
 
 import type { Socket } from 'node:net';
 import { SerializationError } from '../errors.js';
-import { encode, releasePayload } from '../wire/codec.js';
+import { encode } from '../wire/codec.js';
 import { type MalformedMessageError, parseFromWorker } from '../wire/message-parser.js';
 import { FromWorker, type FromWorkerMessage, ToWorker } from '../wire/messages.js';
 import type { WorkerChannel } from './channel/channel.js';
@@ -216,7 +216,6 @@ export class Worker {
       return this.ctx.events.onFault(this, `a reply for task ${taskId}, which is not the task it is running`);
     this.inflight.shift();
     this.holds.shift()!();
-    releasePayload(task.payload); // the worker had all of it: its memory may carry the next large payload
     this.done++;
     const now = performance.now();
     const took = now - Math.max(task.sentAt, this.lastReplyAt);

@@ -26,17 +26,11 @@
 // (prototype other than Object.prototype/null, not one of the built-ins above) without toJSON(), circular
 // references, and nesting deeper than MAX_DEPTH levels.
 //
-// Large binary values (64 KiB or more: Buffers, typed arrays, DataViews, ArrayBuffers) travel out of band, after
-// the MessagePack body in the same payload (attachments.ts): encode() and encodeWithPath() copy each once into the
-// one Buffer they return (the caller may change its own the moment they return), encodeParts() returns the parts
-// to write beside each other, the attachments by reference (the sender keeps them unchanged until written).
-//
-// Aliasing: decode() returns Buffers (MessagePack `bin`, and attachments) as zero-copy slices of the bytes it was
-// given, Uint8Arrays and DataViews of attachments too, other typed arrays of attachments when aligned in memory.
+// Aliasing: decode() returns Buffers (MessagePack `bin`) as zero-copy slices of the bytes it was given.
 // A payload from FrameDecoder is itself a slice of the socket's read chunk (or its own buffer when the frame
 // spanned reads), so a decoded Buffer keeps that chunk alive and shares memory with it: safe, because
 // nothing reuses the chunk, but do not decode bytes you overwrite afterwards (Codec({ copyBuffers: true })
-// copies instead). Small typed arrays, ArrayBuffers and small DataViews are always copies (for alignment).
+// copies instead). Typed arrays, ArrayBuffers and DataViews are always copies (for alignment).
 // encode() returns a slice of msgpackr's shared output slab; it is never overwritten, so it may be kept.
 //
 // Untrusted input: decode() only ever throws a ProtocolError (with the msgpackr error as `cause`). msgpackr
@@ -46,21 +40,10 @@
 // the stack, which is caught like any other parse error.
 //
 // The parts: this module (the Codec: packing and unpacking with msgpackr), prepare.ts (the check before packing),
-// value-path.ts (the paths in its errors), extension.ts (the private extension and reading it back), attachments.ts
-// (large binary values out of band).
+// value-path.ts (the paths in its errors), extension.ts (the private extension and reading it back).
 
 import { Packr, Unpackr } from 'msgpackr';
 import { ProtocolError, SerializationError } from '../errors.js';
-import {
-  type Attachment,
-  layOut,
-  layOutCopy,
-  MARKER,
-  PREFIX_SIZE,
-  startCollecting,
-  stopCollecting,
-  withAttachments,
-} from './attachments.js';
 import './extension.js'; // registers unitpool's extension with msgpackr
 import { prepare, prepareEnvelope, walked } from './prepare.js';
 import { errorMessage } from './value-path.js';
@@ -99,14 +82,12 @@ export class Codec {
   private readonly records = new Packr({ ...PACK_OPTIONS, useRecords: true, mapsAsObjects: true });
   private readonly unpackr: Unpackr;
   private readonly recordsFrom: number;
-  private readonly copyBuffers: boolean;
 
   constructor(options: CodecOptions = {}) {
-    this.copyBuffers = options.copyBuffers === true;
     this.unpackr = new Unpackr({
       structuredClone: false,
       mapsAsObjects: true,
-      copyBuffers: this.copyBuffers,
+      copyBuffers: options.copyBuffers === true,
     });
     this.recordsFrom = options.recordsFrom ?? 16;
   }
@@ -116,7 +97,7 @@ export class Codec {
    * in the message starts with `rootName` (e.g. `args[1].handler`).
    */
   encode(value: unknown, rootName = 'value'): Buffer {
-    return this.encodeWithPath(value, rootName);
+    return this.pack(prepare(value, rootName), rootName);
   }
 
   /**
@@ -125,50 +106,20 @@ export class Codec {
    * encode(value, rootName).
    */
   encodeWithPath(value: unknown, rootName: string, index?: number): Buffer {
-    const [body, attachments] = this.packWithAttachments(value, rootName, index);
-    return attachments.length === 0 ? body : layOutCopy(body, attachments);
-  }
-
-  /**
-   * encodeWithPath(), as the parts of the payload to write one after the other (FrameWriter.writeParts): the large
-   * binary values in it are parts of their own, by reference, so they must not change until the parts are written.
-   */
-  encodeParts(value: unknown, rootName: string, index?: number): Uint8Array[] {
-    const [body, attachments] = this.packWithAttachments(value, rootName, index);
-    return attachments.length === 0 ? [body] : layOut(body, attachments);
+    if (index === undefined || !Array.isArray(value)) return this.encode(value, rootName);
+    return this.pack(prepareEnvelope(value, rootName, index), rootName);
   }
 
   /** Decodes one value. Throws ProtocolError (cause: the parser's error) on malformed input. */
   decode(bytes: Uint8Array): unknown {
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     try {
-      if (buffer.length > 0 && buffer[0] === MARKER) {
-        return withAttachments(buffer, this.copyBuffers, (end): unknown =>
-          this.unpackr.unpack(buffer, { start: PREFIX_SIZE, end }),
-        );
-      }
       return this.unpackr.unpack(buffer);
     } catch (err) {
       throw new ProtocolError(`cannot decode a message of ${buffer.length} bytes: ${errorMessage(err)}`, {
         cause: err,
       });
     }
-  }
-
-  /** The check (taking large binary values out), then the packing of the body. */
-  private packWithAttachments(value: unknown, rootName: string, index?: number): [Buffer, readonly Attachment[]] {
-    startCollecting();
-    let prepared: unknown;
-    let attachments: readonly Attachment[];
-    try {
-      prepared =
-        index === undefined || !Array.isArray(value)
-          ? prepare(value, rootName)
-          : prepareEnvelope(value, rootName, index);
-    } finally {
-      attachments = stopCollecting();
-    }
-    return [this.pack(prepared, rootName), attachments];
   }
 
   /** Packs what prepare() returned, with the encoding its statistics call for. */
@@ -198,17 +149,6 @@ export function encode(value: unknown, rootName = 'value'): Buffer {
 export function encodeWithPath(value: unknown, rootName: string, index?: number): Buffer {
   return codec.encodeWithPath(value, rootName, index);
 }
-
-/** Encodes an envelope as parts to write beside each other, large binary values by reference; see Codec.encodeParts. */
-export function encodeParts(value: unknown, rootName: string, index?: number): Uint8Array[] {
-  return codec.encodeParts(value, rootName, index);
-}
-
-/**
- * Gives back the memory of a payload from encode()/encodeWithPath() that nobody reads or writes any more: the pool
- * calls it when the worker replied to the task (so the frame was wholly written). See staging.ts.
- */
-export { release as releasePayload } from './staging.js';
 
 /** Decodes a value with the default codec; see Codec.decode. */
 export function decode(bytes: Uint8Array): unknown {

@@ -5,8 +5,7 @@
 // A payload that lies within one pushed chunk is a zero-copy slice of it. A payload that spans chunks goes into ONE
 // buffer of exactly its size, allocated when its header is read: each later chunk is copied into it once (never a
 // Buffer.concat of reads). A socket this module reads itself (`socketReader()`, net.Socket's `onread`) reads a
-// large payload's bytes straight into that buffer: no copy at all; other reads go one after the other into a shared
-// 256 KiB slab (each with 64 KiB of room at least, as Node gives; not an allocation per read).
+// large payload's bytes straight into that buffer: no copy at all.
 //
 // It owns the parsing state of one stream, nothing else: it never reads from or closes the stream. Errors: a header
 // that declares more than `maxFrame` throws FrameTooLargeError (a ProtocolError) as soon as it is read, before any
@@ -29,10 +28,6 @@ export interface FrameDecoderOptions {
 const EMPTY = Buffer.alloc(0);
 /** The size of a read outside a large payload (Node's own read size). */
 const READ_SIZE = 64 * 1024;
-/** The least room a read outside a large payload is given (less left in the slab: a fresh one): Node's own. */
-const MIN_READ = READ_SIZE;
-/** The slab reads outside a large payload share. */
-const SLAB_SIZE = 4 * READ_SIZE;
 
 export class FrameDecoder {
   readonly maxFrame: number;
@@ -49,9 +44,6 @@ export class FrameDecoder {
   private readBuffer: Buffer = EMPTY;
   private readIntoBody: Buffer | null = null;
   private readAt = 0;
-  /** socketReader(): the buffer small reads go into, one after the other, and how much of it they filled. */
-  private slab: Buffer = EMPTY;
-  private slabUsed = 0;
 
   constructor(options: FrameDecoderOptions) {
     if (typeof options.onFrame !== 'function') throw new TypeError('FrameDecoder needs an onFrame callback');
@@ -74,27 +66,14 @@ export class FrameDecoder {
    * The `onread` option for the net.Socket this decoder reads: `new Socket({ fd, onread: decoder.socketReader() })`.
    * Outside a large payload the socket reads into fresh 64 KiB buffers (pushed as chunks); inside one, straight into
    * the payload's own buffer. The socket emits no 'data' then; `onRead` runs after every read (e.g. to start work).
-   * With `onError`, what push() would throw goes to it instead, and the socket stops reading; without, it is thrown.
    */
-  socketReader(onRead?: () => void, onError?: (err: Error) => void): OnReadOpts {
-    const read = (bytesRead: number): void => {
-      if (this.readIntoBody === null) this.slabUsed += bytesRead;
-      if (this.readIntoBody !== null && this.readIntoBody === this.body && this.readAt === this.bodyFill)
-        this.bodyRead(bytesRead);
-      else this.push(this.readBuffer.subarray(0, bytesRead)); // (also when a push() in between changed the state)
-    };
+  socketReader(onRead?: () => void): OnReadOpts {
     return {
       buffer: () => this.nextReadBuffer(),
       callback: (bytesRead: number) => {
-        if (onError === undefined) read(bytesRead);
-        else {
-          try {
-            read(bytesRead);
-          } catch (err) {
-            onError(err instanceof Error ? err : new Error(String(err)));
-            return false;
-          }
-        }
+        if (this.readIntoBody !== null && this.readIntoBody === this.body && this.readAt === this.bodyFill)
+          this.bodyRead(bytesRead);
+        else this.push(this.readBuffer.subarray(0, bytesRead)); // (also when a push() in between changed the state)
         onRead?.();
         return true;
       },
@@ -108,14 +87,9 @@ export class FrameDecoder {
       this.readAt = this.bodyFill;
       this.readBuffer = body.subarray(this.bodyFill);
     } else {
-      // the rest of the slab: frames delivered from earlier reads may be slices of it, so bytes read are never
-      // overwritten; a fresh slab when too little is left
+      // a fresh buffer for every read: frames delivered from the last one may be slices of it
       this.readIntoBody = null;
-      if (this.slab.length - this.slabUsed < MIN_READ) {
-        this.slab = Buffer.allocUnsafe(SLAB_SIZE);
-        this.slabUsed = 0;
-      }
-      this.readBuffer = this.slab.subarray(this.slabUsed);
+      this.readBuffer = Buffer.allocUnsafe(READ_SIZE);
     }
     return this.readBuffer;
   }

@@ -4,8 +4,7 @@
 // Small frames written in the same tick are copied into one slab and go out in ONE stream.write() at the end of the
 // tick (process.nextTick: after the promise jobs of the current turn, so frames written across `await`s coalesce
 // too), or at once when a tick's worth reaches the stream's high-water mark. A payload of 64 KiB or more is never
-// copied: its header goes out beside it, in one corked batch (one writev); so do the large parts of a payload written
-// as parts (writeParts: a message with attachments, see attachments.ts). Backpressure: write() returns false like
+// copied: its header goes out beside it, in one corked batch (one writev). Backpressure: write() returns false like
 // stream.write() does. A destroyed or ended stream drops frames silently, it never throws.
 //
 // It owns the slab and the queue of what is not yet handed to the stream; it never reads, ends or destroys the
@@ -13,7 +12,6 @@
 
 import type { Writable } from 'node:stream';
 import { checkChannel, FrameTooLargeError, HEADER_SIZE, MAX_FRAME_LIMIT } from './frame.js';
-import { writingFrom } from './staging.js';
 
 /** Payloads (and relayed pieces) this large or larger are written by reference, not copied. */
 export const LARGE_PAYLOAD = 64 * 1024;
@@ -66,37 +64,6 @@ export class FrameWriter {
     return this.queuedSmall(HEADER_SIZE + length);
   }
 
-  /**
-   * Queues one frame whose payload is `parts`, one after the other (Codec.encodeParts): small parts are copied, parts
-   * of LARGE_PAYLOAD or more go by reference, all in one corked batch. `onWritten` runs once the stream has taken
-   * the whole frame (the large parts may be changed from then on); at once when the stream is gone. Returns and
-   * throws like write().
-   */
-  writeParts(channel: number, parts: readonly Uint8Array[], onWritten?: () => void): boolean {
-    checkChannel(channel);
-    let length = 0;
-    for (const part of parts) length += part.byteLength;
-    if (length > MAX_FRAME_LIMIT) throw new FrameTooLargeError(length, MAX_FRAME_LIMIT, channel);
-    if (this.isClosed()) {
-      onWritten?.();
-      return false;
-    }
-    const at = this.reserve(HEADER_SIZE);
-    this.slab.writeUInt32BE(length, at);
-    this.slab.writeUInt32BE(channel, at + 4);
-    for (const part of parts) {
-      if (part.byteLength >= LARGE_PAYLOAD) {
-        this.closeSlabSegment();
-        this.segments.push(part);
-      } else if (part.byteLength > 0) {
-        const to = this.reserve(part.byteLength); // (before reading this.slab: it may start a new one)
-        this.slab.set(part, to);
-      }
-    }
-    this.flushNow(onWritten);
-    return !this.stream.writableNeedDrain;
-  }
-
   /** Queues bytes that are already framed (a relay's pieces, see FrameRouter), with the same rules as write(). */
   writeRaw(bytes: Uint8Array): boolean {
     const length = bytes.byteLength;
@@ -108,22 +75,20 @@ export class FrameWriter {
     return this.queuedSmall(length);
   }
 
-  /** Hands everything queued to the stream now (one write, or one corked batch); `onWritten`: when it is taken. */
-  flushNow(onWritten?: () => void): void {
+  /** Hands everything queued to the stream now (one write, or one corked batch). */
+  flushNow(): void {
     this.closeSlabSegment();
     const segments = this.segments;
+    if (segments.length === 0) return;
     this.segments = [];
     this.queued = 0;
-    if (segments.length === 0 || this.isClosed()) return onWritten?.();
+    if (this.isClosed()) return;
     const stream = this.stream;
-    const done = onWritten && (() => onWritten()); // (the stream passes an error when it is destroyed: written or not, done)
     if (segments.length === 1) {
-      stream.write(segments[0]!, done);
+      stream.write(segments[0]!);
     } else {
       stream.cork();
-      const last = segments.length - 1;
-      for (let i = 0; i < last; i++) stream.write(segments[i]);
-      stream.write(segments[last], done);
+      for (let i = 0; i < segments.length; i++) stream.write(segments[i]);
       stream.uncork();
     }
   }
@@ -158,7 +123,7 @@ export class FrameWriter {
   private writeByReference(bytes: Uint8Array): boolean {
     this.closeSlabSegment();
     this.segments.push(bytes);
-    this.flushNow(writingFrom(bytes));
+    this.flushNow();
     return !this.stream.writableNeedDrain;
   }
 

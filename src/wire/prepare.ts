@@ -5,12 +5,10 @@
 //
 // The check costs one walk over containers (arrays, objects, Maps, Sets); primitives, strings and typed arrays are
 // not walked into, and nothing is copied unless something has to be replaced, in which case only the containers
-// on the path to it are shallow-copied: the caller's value is never modified. While the codec collects attachments,
-// a large binary value is replaced by its reference (attachments.ts). It also counts the plain objects it
+// on the path to it are shallow-copied: the caller's value is never modified. It also counts the plain objects it
 // saw (`walked`), for the codec's choice of encoding.
 
 import { types } from 'node:util';
-import { maybeAttach } from './attachments.js';
 import { Boxed, NEGATIVE_ZERO, TAG_ERROR, TAG_MAP } from './extension.js';
 import {
   describeMapKey,
@@ -104,10 +102,8 @@ function walkObject(value: object, depth: number): unknown {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === ArrayProto) return walkArray(value as unknown[], depth);
   if (proto === ObjectProto || proto === null) return walkPlain(value as Record<string, unknown>, depth);
-  if (ArrayBuffer.isView(value))
-    return VIEW_PROTOS.has(proto as object) ? maybeAttach(value, proto as object) : walkOther(value, depth);
-  if (proto === ArrayBufferProto) return maybeAttach(value as ArrayBuffer, proto);
-  if (proto === DateProto || proto === RegExpProto) return value;
+  if (ArrayBuffer.isView(value)) return VIEW_PROTOS.has(proto as object) ? value : walkOther(value, depth);
+  if (proto === DateProto || proto === RegExpProto || proto === ArrayBufferProto) return value;
   if (proto === MapProto) return walkMap(value as Map<unknown, unknown>, depth);
   if (proto === SetProto) return walkSet(value as Set<unknown>, depth);
   if (value instanceof Error || types.isNativeError(value)) {

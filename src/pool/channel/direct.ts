@@ -5,7 +5,6 @@
 import type { Socket } from 'node:net';
 import { FrameDecoder } from '../../wire/frame-decoder.js';
 import { FrameWriter } from '../../wire/frame-writer.js';
-import { readFrames } from '../../wire/socket-reader.js';
 import type { WorkerChannel } from './channel.js';
 
 export interface DirectEvents {
@@ -19,40 +18,39 @@ export interface DirectEvents {
 
 export class DirectChannel implements WorkerChannel {
   readonly kind = 'direct';
-  /** The connection (readFrames() may have moved it to a socket of its own: use this one, not the one given). */
-  readonly source: Socket;
   private readonly writer: FrameWriter;
   closed = false;
 
   /** `socket` is admitted and paused; `rest` is what arrived after its hello (the worker's first frames). */
   constructor(
-    socket: Socket,
+    readonly source: Socket,
     rest: Buffer,
     private readonly id: number,
     maxFrame: number,
     events: DirectEvents,
   ) {
+    this.writer = new FrameWriter(source);
     const decoder = new FrameDecoder({
       maxFrame,
       onFrame: (_channel: number, payload: Buffer) => events.onFrame(payload),
     });
-    // Delivers `rest` after the constructor returns (the worker holds the channel by then), before anything later.
-    const source = readFrames(
-      socket,
-      decoder,
-      (err) => {
+    const push = (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
         source.destroy();
-        events.onFault(err);
-      },
-      rest,
-    );
-    this.source = source;
-    this.writer = new FrameWriter(source);
+        events.onFault(err as Error);
+      }
+    };
+    source.on('data', push);
     source.on('error', () => {});
     source.once('close', () => {
       this.closed = true;
       events.onClose();
     });
+    // After the constructor returns (the worker holds the channel by then), and before anything read later.
+    if (rest.length > 0) queueMicrotask(() => push(rest));
+    source.resume();
   }
 
   send(payload: Buffer): void {

@@ -211,34 +211,4 @@ describe('FrameWriter', () => {
     await tick();
     expectFrames(decodeAll(sink.bytes), sent);
   });
-
-  it('writeParts(): one frame of the parts, small ones copied, large ones by reference in one writev, then onWritten', async () => {
-    const sink = new Sink({ manual: true });
-    const w = new FrameWriter(sink);
-    const small = Buffer.from('head');
-    const large = Buffer.alloc(LARGE_PAYLOAD, 9);
-    const pad = Buffer.alloc(3);
-    const written = vi.fn();
-    w.write(1, Buffer.from('before'));
-    w.writeParts(2, [small, pad, large, Buffer.from('tail')], written);
-    expect(sink.calls.length).toBe(1);
-    expect(sink.calls[0]!.some((chunk) => chunk === large)).toBe(true);
-    await tick();
-    expect(written).not.toHaveBeenCalled(); // the stream has not taken the bytes yet
-    sink.release();
-    await tick();
-    expect(written).toHaveBeenCalledTimes(1);
-    expectFrames(decodeAll(sink.bytes), [
-      [1, Buffer.from('before')],
-      [2, Buffer.concat([small, pad, large, Buffer.from('tail')])],
-    ]);
-  });
-
-  it('writeParts() on a closed stream drops the frame and reports it written', () => {
-    const sink = new Sink();
-    sink.destroy();
-    const written = vi.fn();
-    expect(new FrameWriter(sink).writeParts(1, [Buffer.alloc(LARGE_PAYLOAD)], written)).toBe(false);
-    expect(written).toHaveBeenCalledTimes(1);
-  });
 });
