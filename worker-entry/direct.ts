@@ -4,7 +4,7 @@
 import { readSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { encodeLinkHello, parseBoot } from '../src/wire/direct.js';
-import { HEADER_SIZE } from '../src/wire/frame.js';
+import { HEADER_SIZE } from '../src/wire/header.js';
 
 /** Connects to the pool's link socket and says hello as worker `id`; rejects if the socket cannot be reached. */
 export function openLink(path: string, key: Uint8Array, id: number): Promise<Socket> {

@@ -163,7 +163,13 @@ function blockDevices(layout: CgroupLayout): { schedulers: Record<string, string
 /** Reads the facts: the manager over `bus`, the rest from this machine. */
 export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system'): Promise<HostFacts> {
   const get = (name: string) => bus.getProperty(MANAGER_PATH, MANAGER_IFACE, name).catch(() => undefined);
-  const [version, features, controlGroup] = await Promise.all([get('Version'), get('Features'), get('ControlGroup')]);
+  // One round trip: the manager's pid (asked of the bus daemon) with its properties.
+  const [version, features, controlGroup, pid] = await Promise.all([
+    get('Version'),
+    get('Features'),
+    get('ControlGroup'),
+    bus.managerPid(),
+  ]);
   const managerCgroup = typeof controlGroup === 'string' ? controlGroup : '';
   const manager: ManagerKind =
     choice === 'user'
@@ -204,7 +210,6 @@ export async function readHostFacts(bus: SystemdBus, choice: BusChoice = 'system
   };
   // The manager's own capabilities and limits bound what it can give its units (read where this process can see
   // the manager's /proc entry: the same machine, or the same pid namespace in the sandbox).
-  const pid = await bus.managerPid();
   // A bus in another pid namespace names a pid of its own: only trust it if it is a systemd here.
   if (pid !== undefined && read(`/proc/${pid}/comm`)?.trim() === 'systemd') {
     facts.managerPid = pid;

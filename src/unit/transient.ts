@@ -38,7 +38,21 @@ const JOB_REMOVED_RULE = `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH
  * The JobRemoved match is in place before the call, so a fast job cannot be missed.
  */
 export async function runJob(bus: SystemdBus, start: () => Promise<string>, timeoutMs = 30_000): Promise<JobResult> {
-  await ensureJobMatch(bus);
+  return (await submitJob(bus, start, timeoutMs)).done;
+}
+
+/**
+ * runJob in two steps: resolves once `start` returned the job (systemd has queued it: a unit it creates exists now),
+ * with `done`, its result once systemd removes the job.
+ */
+export async function submitJob(
+  bus: SystemdBus,
+  start: () => Promise<string>,
+  timeoutMs = 30_000,
+): Promise<{ done: Promise<JobResult> }> {
+  // Not awaited before the call: the bus daemon handles our messages in order, so the match is in place before
+  // systemd even sees the call (one round trip less); its failure still fails the start.
+  const match = ensureJobMatch(bus);
   const seen = new Map<string, JobResult>();
   let wanted: string | undefined;
   let settle: ((r: JobResult) => void) | undefined;
@@ -48,12 +62,22 @@ export async function runJob(bus: SystemdBus, start: () => Promise<string>, time
     if (wanted === undefined) seen.set(job, result);
     else if (job === wanted) settle?.(result);
   });
+  let job: string;
   try {
-    const job = await start();
+    [job] = await Promise.all([start(), match]);
+  } catch (err) {
+    off();
+    throw err;
+  }
+  const done = waitJob(job);
+  done.then(off, off);
+  return { done };
+
+  async function waitJob(job: string): Promise<JobResult> {
     const early = seen.get(job);
     if (early) return early;
     wanted = job;
-    return await new Promise<JobResult>((resolve, reject) => {
+    return new Promise<JobResult>((resolve, reject) => {
       const timer = setTimeout(
         () =>
           reject(
@@ -75,16 +99,19 @@ export async function runJob(bus: SystemdBus, start: () => Promise<string>, time
         resolve(r);
       };
     });
-  } finally {
-    off();
   }
 }
 
-const matched = new WeakSet<SystemdBus>();
-async function ensureJobMatch(bus: SystemdBus): Promise<void> {
-  if (matched.has(bus)) return;
-  await bus.addMatch(JOB_REMOVED_RULE);
-  matched.add(bus);
+const matched = new WeakMap<SystemdBus, Promise<void>>();
+function ensureJobMatch(bus: SystemdBus): Promise<void> {
+  let match = matched.get(bus);
+  if (!match) {
+    match = bus.addMatch(JOB_REMOVED_RULE);
+    matched.set(bus, match);
+    // A failed AddMatch is tried again by the next start.
+    match.catch(() => matched.delete(bus));
+  }
+  return match;
 }
 
 /** The D-Bus interface of a unit's type: services and slices (the only types unitpool creates). */
@@ -113,25 +140,25 @@ export class TransientUnit implements UnitInfo {
     describeFailure: () => string = () => '',
     timeoutMs = 30_000,
   ): Promise<TransientUnit> {
+    return (await TransientUnit.submit(bus, name, properties, describeFailure, timeoutMs)).started;
+  }
+
+  /**
+   * start() in two steps: resolves once systemd has created the unit and queued its start job (units that name it,
+   * as their Slice= say, can be submitted from then on: their jobs wait for its job), with `started`, what start()
+   * resolves with.
+   */
+  static async submit(
+    bus: SystemdBus,
+    name: string,
+    properties: readonly DBusProperty[],
+    describeFailure: () => string = () => '',
+    timeoutMs = 30_000,
+  ): Promise<{ started: Promise<TransientUnit> }> {
     const props = properties.map(([k, sig, v]) => [k, new Variant(sig, v)]);
-    let result: JobResult;
-    try {
-      result = await runJob(
-        bus,
-        async () => {
-          const [job] = await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [
-            name,
-            'fail',
-            props,
-            [],
-          ]);
-          return job as string;
-        },
-        timeoutMs,
-      );
-    } catch (err) {
+    const refused = (err: unknown) => {
       const detail = err instanceof DBusCallError ? err.message : String(err);
-      throw new UnitStartError(
+      return new UnitStartError(
         `systemd refused to create ${name}: ${detail}`,
         err instanceof DBusCallError ? err.dbusName : 'error',
         describeFailure(),
@@ -140,25 +167,51 @@ export class TransientUnit implements UnitInfo {
           unit: name,
         },
       );
-    }
-    if (result !== 'done') {
-      const why = await explainFailedStart(bus, name);
-      throw new UnitStartError(
-        `${name} failed to start (job ${result}${why ? `; ${why}` : ''})`,
-        result,
-        describeFailure(),
-        { unit: name },
+    };
+    let job: { done: Promise<JobResult> };
+    try {
+      job = await submitJob(
+        bus,
+        async () => {
+          const [path] = await bus.call(MANAGER_PATH, MANAGER_IFACE, 'StartTransientUnit', 'ssa(sv)a(sa(sv))', [
+            name,
+            'fail',
+            props,
+            [],
+          ]);
+          return path as string;
+        },
+        timeoutMs,
       );
+    } catch (err) {
+      throw refused(err);
     }
-    const [objectPath] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
-    const own = await bus.getAllProperties(objectPath, typeInterface(name));
-    return new TransientUnit(
-      bus,
-      name,
-      objectPath,
-      Number(own.MainPID ?? 0),
-      typeof own.ControlGroup === 'string' ? own.ControlGroup : '',
+    const started = job.done.then(
+      async (result) => {
+        if (result !== 'done') {
+          const why = await explainFailedStart(bus, name);
+          throw new UnitStartError(
+            `${name} failed to start (job ${result}${why ? `; ${why}` : ''})`,
+            result,
+            describeFailure(),
+            { unit: name },
+          );
+        }
+        const [objectPath] = (await bus.call(MANAGER_PATH, MANAGER_IFACE, 'GetUnit', 's', [name])) as [string];
+        const own = await bus.getAllProperties(objectPath, typeInterface(name));
+        return new TransientUnit(
+          bus,
+          name,
+          objectPath,
+          Number(own.MainPID ?? 0),
+          typeof own.ControlGroup === 'string' ? own.ControlGroup : '',
+        );
+      },
+      (err: unknown) => {
+        throw refused(err);
+      },
     );
+    return { started };
   }
 
   /**

@@ -20,18 +20,14 @@
 // The hello is one fixed-size frame: header, 32 key bytes, the worker id (u32). The pool sends nothing until the
 // worker's Ready, so the supervisor never reads a byte meant for the worker.
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeFrame, HEADER_SIZE } from './frame.js';
+// It imports no more than the frame header: the supervisor uses it before it loads anything else (the keys are drawn
+// and compared by the pool's link server).
+import { encodeFrame, HEADER_SIZE } from './header.js';
 
 export const KEY_SIZE = 32;
 export const HELLO_SIZE = HEADER_SIZE + KEY_SIZE + 4;
 /** Where the unit sees the pool's link socket (a read-only bind mount of that one socket file). */
 export const LINK_PATH = '/run/unitpool-link.sock';
-
-/** A fresh single-use key for one worker's link. */
-export function newLinkKey(): Buffer {
-  return randomBytes(KEY_SIZE);
-}
 
 export function encodeLinkHello(key: Uint8Array, workerId: number): Buffer {
   const body = Buffer.alloc(KEY_SIZE + 4);
@@ -46,10 +42,6 @@ export function parseLinkHello(bytes: Buffer): { id: number; key: Buffer } | und
   if (bytes.readUInt32BE(0) !== KEY_SIZE + 4 || bytes.readUInt32BE(4) !== 0) return undefined;
   const id = bytes.readUInt32BE(HEADER_SIZE + KEY_SIZE);
   return id >= 1 ? { id, key: bytes.subarray(HEADER_SIZE, HEADER_SIZE + KEY_SIZE) } : undefined;
-}
-
-export function sameKey(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**

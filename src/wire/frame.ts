@@ -11,12 +11,13 @@
 
 import { named, ProtocolError, type UnitPoolErrorOptions } from '../errors.js';
 
-/** Bytes in a frame header: u32 BE payload length, u32 BE channel. */
-export const HEADER_SIZE = 8;
+import { MAX_FRAME_LIMIT } from './header.js';
+
+// The header itself (its size, writing it) is header.ts, which imports nothing: the supervisor reads its boot frame
+// and opens its workers' links before it loads anything else.
+export { checkChannel, encodeFrame, encodeHeader, HEADER_SIZE, MAX_FRAME_LIMIT } from './header.js';
 /** Default limit on a frame's payload: 64 MiB. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
-/** The largest payload the header can express (u32). */
-export const MAX_FRAME_LIMIT = 0xffffffff;
 
 /** A frame header declared a payload longer than the receiver accepts (or a sender tried to write one). */
 export class FrameTooLargeError extends ProtocolError {
@@ -48,33 +49,4 @@ export function checkMaxFrame(maxFrame: number | undefined): number {
     throw new RangeError(`maxFrame must be a number of bytes >= 0, got ${String(maxFrame)}`);
   }
   return Math.min(Math.floor(maxFrame), MAX_FRAME_LIMIT);
-}
-
-/** Throws a RangeError unless `channel` is an integer from 0 to 2^32-1. */
-export function checkChannel(channel: number): void {
-  // `>>> 0` keeps integers in [0, 2^32) and changes anything else (fractions, negatives, NaN, huge)
-  if (channel >>> 0 !== channel)
-    throw new RangeError(`channel must be an integer from 0 to ${0xffffffff}, got ${channel}`);
-}
-
-/**
- * Writes a frame header (`length`, `channel`) into `target` at `offset`, or into a new 8-byte Buffer.
- * Returns the buffer written to.
- */
-export function encodeHeader(length: number, channel: number, target?: Buffer, offset = 0): Buffer {
-  if (length >>> 0 !== length)
-    throw new RangeError(`frame length must be an integer from 0 to ${MAX_FRAME_LIMIT}, got ${length}`);
-  checkChannel(channel);
-  const out = target ?? Buffer.allocUnsafe(HEADER_SIZE);
-  out.writeUInt32BE(length, offset);
-  out.writeUInt32BE(channel, offset + 4);
-  return out;
-}
-
-/** Encodes one whole frame into a new Buffer (header + copy of the payload): for one-off frames and tests. */
-export function encodeFrame(channel: number, payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_SIZE + payload.byteLength);
-  encodeHeader(payload.byteLength, channel, out, 0);
-  out.set(payload, HEADER_SIZE);
-  return out;
 }

@@ -6,10 +6,11 @@
 // connections that have not said hello. It never connects anywhere, and it knows nothing of tasks: an admitted
 // connection goes to `onLink`, with any bytes that came after the hello.
 
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import { HELLO_SIZE, newLinkKey, parseLinkHello, sameKey } from '../../wire/direct.js';
+import { HELLO_SIZE, KEY_SIZE, parseLinkHello } from '../../wire/direct.js';
 import { listenUnix, privateSocketDir } from '../../unit/sockets.js';
 
 /** How long a connection may take to say hello. */
@@ -50,9 +51,9 @@ export class LinkServer {
     }
   }
 
-  /** Draws the key worker `id` must present; it replaces any earlier one. */
+  /** Draws the key worker `id` must present (fresh, single-use); it replaces any earlier one. */
   expect(id: number): Buffer {
-    const key = newLinkKey();
+    const key = randomBytes(KEY_SIZE);
     this.keys.set(id, key);
     return key;
   }
@@ -95,7 +96,8 @@ export class LinkServer {
       parts = [];
       const hello = parseLinkHello(all.subarray(0, HELLO_SIZE));
       const key = hello && this.keys.get(hello.id);
-      if (!hello || !key || !sameKey(key, hello.key)) return void socket.destroy();
+      if (!hello || !key || key.length !== hello.key.length || !timingSafeEqual(key, hello.key))
+        return void socket.destroy();
       this.keys.delete(hello.id);
       this.onLink(hello.id, socket, all.subarray(HELLO_SIZE));
     };

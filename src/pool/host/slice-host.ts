@@ -40,18 +40,22 @@ export class SliceHost implements WorkerHost {
   }
 
   get unitName(): string | undefined {
-    return this.units?.slice.name;
+    return this.units?.sliceName;
   }
 
   get canSpawn(): boolean {
     return this.units !== undefined;
   }
 
-  /** The slice now; each worker's unit as it is wanted (no worker is started here). */
-  async open(): Promise<void> {
+  /**
+   * The slice, and the first workers' units (`initial()`) as soon as systemd has created it: their start jobs wait
+   * in systemd for the slice's, so the slice's start does not delay theirs. Resolves once the slice runs.
+   */
+  async open(initial: () => number[]): Promise<void> {
     const manager = await connectManager(this.options.bus, this.options.compiled);
     this.bus = manager.bus;
     const name = `unitpool-${randomBytes(5).toString('hex')}`;
+    let slice: TransientUnit;
     try {
       this.units = await WorkerUnits.start(
         manager.bus,
@@ -60,11 +64,15 @@ export class SliceHost implements WorkerHost {
         this.options.maxFrame,
         this.options.startTimeout,
       );
+      for (const id of initial()) this.spawn(id);
+      slice = await this.units.sliceStarted;
     } catch (err) {
+      // The workers already asked for fail with the slice (systemd's job dependency) and report it; the pool breaks.
+      this.units = undefined;
       manager.bus.close();
       throw err;
     }
-    this.oomKills = new OomKills(this.units.slice.controlGroup);
+    this.oomKills = new OomKills(slice.controlGroup);
     debug('slice started: %s', name);
   }
 
@@ -97,7 +105,7 @@ export class SliceHost implements WorkerHost {
   }
 
   usage(): Promise<PoolUsage> {
-    return unitUsage(this.units!.slice);
+    return unitUsage(this.units!.slice!);
   }
 
   /** A slice has no supervisor to lose. */
@@ -112,7 +120,8 @@ export class SliceHost implements WorkerHost {
   endControl(): void {}
 
   async close(): Promise<void> {
-    if (!this.units || !this.bus) return this.bus?.close();
-    await stopUnit(this.bus, this.options.bus, this.units.slice);
+    const slice = this.units?.slice;
+    if (!slice || !this.bus) return this.bus?.close();
+    await stopUnit(this.bus, this.options.bus, slice);
   }
 }

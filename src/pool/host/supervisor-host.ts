@@ -87,6 +87,9 @@ export class SupervisorHost implements WorkerHost {
         // The system manager binds our link socket into the unit read-only; a user manager's unit runs as us and
         // sees our own directory. Anyone else (a non-root caller of the system manager) relays.
         this.linkKind = this.options.bus === 'user' ? 'user' : process.getuid?.() === 0 ? 'system' : undefined;
+        // A unit whose filter denies socket(2) (untrusted) cannot open a link: relay from the start, rather than
+        // have the supervisor find out with connect() failing with EPERM.
+        if (socketDenied(this.properties)) this.linkKind = undefined;
         if (this.linkKind)
           this.links = await LinkServer.listen(this.linkKind, (id, socket, rest) => this.onLink(id, socket, rest));
       }
@@ -326,4 +329,13 @@ export class SupervisorHost implements WorkerHost {
       (props?.unit.ActiveState === 'inactive' && result === 'success');
     this.events.unitGone(why, onPurpose);
   }
+}
+
+/** The unit's seccomp filter denies socket(2) (SystemCallFilter=~socket, as untrusted has it). */
+function socketDenied(properties: readonly DBusProperty[]): boolean {
+  return properties.some(([key, , value]) => {
+    if (key !== 'SystemCallFilter') return false;
+    const [allowList, names] = value as [boolean, string[]];
+    return !allowList && names.some((name) => name === 'socket' || name.startsWith('socket:'));
+  });
 }

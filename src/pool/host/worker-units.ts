@@ -64,16 +64,35 @@ export class WorkerUnits {
   /** Kills asked for before the unit existed: sent once it does. */
   private readonly earlyKills = new Map<number, string>();
 
+  /** The slice, once its start job is done (worker units are submitted before: their jobs wait for its job). */
+  private started: TransientUnit | undefined;
+
   private constructor(
     private readonly bus: SystemdBus,
-    readonly slice: TransientUnit,
+    /** The slice's name, unitpool-<id>.slice. */
+    readonly sliceName: string,
+    /** Resolves when the slice runs; rejects if it could not be started. */
+    readonly sliceStarted: Promise<TransientUnit>,
     private readonly workerProperties: readonly DBusProperty[],
     private readonly startTimeoutMs: number,
     /** The largest frame the pool accepts from a worker (each worker checks what it sends against it). */
     private readonly maxFrame: number,
-  ) {}
+  ) {
+    sliceStarted.then(
+      (slice) => (this.started = slice),
+      () => {},
+    );
+  }
 
-  /** Splits the pool's properties between the slice and the workers, and starts the slice. */
+  /** The slice, once it runs. */
+  get slice(): TransientUnit | undefined {
+    return this.started;
+  }
+
+  /**
+   * Splits the pool's properties between the slice and the workers, and creates the slice: resolves once systemd
+   * has it (workers can be started from then on), before its start job is done (`sliceStarted`).
+   */
   static async start(
     bus: SystemdBus,
     name: string,
@@ -83,14 +102,15 @@ export class WorkerUnits {
   ): Promise<WorkerUnits> {
     const budget = properties.filter(([key]) => SLICE_PROPERTIES.has(key));
     const rest = properties.filter(([key]) => !SLICE_PROPERTIES.has(key));
-    const slice = await TransientUnit.start(
+    const sliceName = `${name}.slice`;
+    const { started } = await TransientUnit.submit(
       bus,
-      `${name}.slice`,
+      sliceName,
       [['Description', 's', `unitpool worker pool (${name}, a unit per worker)`], ...budget],
       undefined,
       startTimeoutMs,
     );
-    return new WorkerUnits(bus, slice, rest, startTimeoutMs, maxFrame);
+    return new WorkerUnits(bus, sliceName, started, rest, startTimeoutMs, maxFrame);
   }
 
   /** Starts worker `id` in a unit of its own; everything that follows comes through `events`. */
@@ -108,11 +128,11 @@ export class WorkerUnits {
 
   /** Stops the slice, and so every worker unit in it. */
   async stop(bus: SystemdBus = this.bus): Promise<void> {
-    await this.slice.stop(bus);
+    await (await this.sliceStarted).stop(bus);
   }
 
   private async run(id: number, events: WorkerUnitEvents): Promise<void> {
-    const name = `${this.slice.name.replace(/\.slice$/, '')}-w${id}.service`;
+    const name = `${this.sliceName.replace(/\.slice$/, '')}-w${id}.service`;
     const stdio = await stdioSockets(['link', 'err'] as const);
     const errTail: Buffer[] = [];
     let unit: TransientUnit;
@@ -129,8 +149,8 @@ export class WorkerUnits {
         config,
       ];
       const own: DBusProperty[] = [
-        ['Description', 's', `unitpool worker ${id} (${this.slice.name})`],
-        ['Slice', 's', this.slice.name],
+        ['Description', 's', `unitpool worker ${id} (${this.sliceName})`],
+        ['Slice', 's', this.sliceName],
         ['Type', 's', 'exec'],
         ['ExecStart', 'a(sasb)', [['/bin/sh', argv, false]]],
         ['StandardInputFile', 's', stdio.paths.link],
@@ -178,7 +198,9 @@ export class WorkerUnits {
     // Whether the OOM killer took it is counted in its own memory cgroup, which goes with the unit: read it the
     // moment its link closes (it is gone, systemd has not cleaned up yet). Where the count is lost, the slice's
     // limit hits since its start tell (v1 counts OOM kills only in the victim's cgroup).
-    const hitsAtStart = memoryLimitHits(this.slice.controlGroup);
+    // (Its job waited for the slice's: the slice runs, and is known here a moment after.)
+    const slice = await this.sliceStarted;
+    const hitsAtStart = memoryLimitHits(slice.controlGroup);
     let ownOomKills: number | undefined;
     link.once('close', () => (ownOomKills = oomKillCount(unit.controlGroup)));
     const closed = [link, err].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
@@ -190,7 +212,7 @@ export class WorkerUnits {
     const [exitCode, signal] = await this.endOf(unit);
     this.units.delete(id);
     void unit.unref();
-    const hits = memoryLimitHits(this.slice.controlGroup);
+    const hits = memoryLimitHits(slice.controlGroup);
     const oomKilled =
       ownOomKills !== undefined
         ? ownOomKills > 0
