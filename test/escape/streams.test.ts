@@ -41,7 +41,17 @@ async function* floodItems(): AsyncGenerator<number> {
   body.writeUInt32BE(data.length, 8);
   const header = Buffer.alloc(8);
   header.writeUInt32BE(body.length + data.length, 0);
-  for (let i = 0; i < 2000; i++) writeSync(3, Buffer.concat([header, body, data]));
+  const frame = Buffer.concat([header, body, data]);
+  // fd 3 is non-blocking: when the socket is full, wait and go on (the pool reads, until it cuts this worker off)
+  for (let i = 0, at = 0; i < 2000;) {
+    try {
+      at += writeSync(3, frame, at);
+      if (at === frame.length) [i, at] = [i + 1, 0];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
   yield 0;
   await new Promise((r) => setTimeout(r, 10_000));
 }
