@@ -6,8 +6,8 @@
 //   map(fn, items) ───┤ chunks of `chunksize`, a bounded number in flight (map.ts)
 //                     ▼
 //   ┌─ Scheduler (scheduler.ts) ─────────────────────┐   a slot frees   ┌─ WorkerSet (worker-set.ts) ────────────┐
-//   │ p-queue, concurrency = the workers' capacity;  │ ───────────────> │ Worker (worker.ts), one per process:   │
-//   │ tasks put back after a worker died go first    │   least busy     │ state, tasks in flight, its channel    │
+//   │ the one gate: a task goes out when a worker    │ ───────────────> │ Worker (worker.ts), one per process:   │
+//   │ has room; tasks put back after a death first   │   least busy     │ state, tasks in flight, its channel    │
 //   └────────────────────────────────────────────────┘                  └──────┬───────────────────────▲─────────┘
 //                                       [Define fn] + Call frame on the channel│      result frames  │ (untrusted:
 //                                       (channel/: direct link, or relayed)    ▼                     │  parsed once)
@@ -483,6 +483,8 @@ export class UnitPool implements AsyncDisposable {
     this.scheduler.learn(tookMs);
     if (ok) this.tasks.succeed(task, value);
     else this.tasks.fail(task, remoteError(value, task.callSite));
+    // Its worker has room for one more.
+    this.scheduler.dispatch();
   }
 
   private fail(task: Task, err: unknown): void {
