@@ -19,6 +19,9 @@ import type { Task } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import type { WorkerSet } from './worker-set.js';
 
+/** Tasks shorter than this (on average) get one more queued behind them on their worker. */
+const SHORT_TASK_MS = 4;
+
 export class Scheduler {
   private readonly queue = new TaskQueue();
   /** Tasks not yet on a worker (cancelled ones leave it at once, and are skipped when they come up in the queue). */
@@ -113,11 +116,14 @@ export class Scheduler {
 
   /**
    * Learns how long tasks take (from the worker's reply times, so queueing inside the worker is not counted) and
-   * keeps about 1 ms of work queued per worker: enough to hide the round trip for tiny tasks, none for long ones.
+   * keeps about 1 ms of work queued per worker behind the running task: enough to hide the round trip (the worker
+   * has its next task when it finishes one) for tasks up to a few ms, none for long ones (a task queued behind a
+   * long one could have started on a worker that became free).
    */
   learn(tookMs: number): void {
     this.serviceMs += (tookMs - this.serviceMs) * 0.2;
-    const depth = Math.max(1, Math.min(64, Math.floor(1 / Math.max(this.serviceMs, 1e-3))));
+    const ms = Math.max(this.serviceMs, 1e-3);
+    const depth = ms >= SHORT_TASK_MS ? 1 : Math.min(64, 1 + Math.floor(1 / ms));
     if (depth !== this.depth) {
       const grew = depth > this.depth;
       this.depth = depth;
