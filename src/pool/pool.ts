@@ -202,10 +202,10 @@ export class UnitPool implements AsyncDisposable {
         if (this.options.queueMode !== 'wait') throw this.withUnit(new QueueFullError(this.options.maxQueue!));
         return this.scheduler.waitForSpace().then(() => {
           this.checkOpen('submit');
-          return this.enqueue(id, entry, payload, options)[1];
+          return this.enqueue(id, entry, payload, options).result;
         });
       }
-      return this.enqueue(id, entry, payload, options)[1];
+      return this.enqueue(id, entry, payload, options).result;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -231,10 +231,10 @@ export class UnitPool implements AsyncDisposable {
     const entry = this.registry.resolve(fn);
     const id = ++taskIds;
     const payload = encodeWithPath([ToWorker.CallStream, id, entry.key, args, window], 'args', 3);
-    const [task, result] = this.enqueue(id, entry, payload, options);
+    const task = this.enqueue(id, entry, payload, options);
     const stream = new TaskStream({
       window,
-      result,
+      result: task.result,
       grant: (n) => task.worker?.tell(task, encode([ToWorker.Credit, id, n])),
       cancel: () => {
         if (task.state === 'queued') this.fail(task, new PoolClosedError('stream() was left before its task ran'));
@@ -292,9 +292,9 @@ export class UnitPool implements AsyncDisposable {
         'items',
         3,
       );
-      const [task, result] = this.enqueue(id, entry, payload, chunkOptions);
+      const task = this.enqueue(id, entry, payload, chunkOptions);
       return {
-        result,
+        result: task.result,
         cancel: () =>
           task.state === 'queued' && this.fail(task, new PoolClosedError('map() was left before this chunk ran')),
       };
@@ -468,14 +468,14 @@ export class UnitPool implements AsyncDisposable {
     fn: FnEntry,
     payload: Buffer,
     options: TaskOptions & { onProgress?: unknown },
-  ): [Task, Promise<unknown>] {
-    const [task, result] = this.tasks.open(id, fn, payload, options);
+  ): Task {
+    const task = this.tasks.open(id, fn, payload, options);
     if (typeof options.onProgress === 'function')
       task.listener = { progress: options.onProgress as (value: unknown) => void };
     this.workers.noteFunction(fn);
     this.scheduler.add(task);
     if (this.options.idleTimeout !== undefined) this.workers.ensure();
-    return [task, result];
+    return task;
   }
 
   private onReply(task: Task, ok: boolean, value: unknown, tookMs: number): void {
