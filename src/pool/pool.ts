@@ -164,7 +164,7 @@ export class UnitPool implements AsyncDisposable {
       onCapacity: () => this.scheduler.updateCapacity(),
       onUsable: () => this.onFirstWorker?.(),
       onOutput: (fd, bytes, from) => this.write(fd, bytes, from),
-      queued: () => this.scheduler.queued.size,
+      queued: () => this.scheduler.queuedCount,
       closed: () => this.closing || this.broken !== undefined,
     });
     this.scheduler = new Scheduler(this.workers, options.maxQueue, (task, err) => this.fail(task, err));
@@ -358,7 +358,7 @@ export class UnitPool implements AsyncDisposable {
       workers.push({ id: w.id, pid: w.pid, state: w.state, tasks: w.done, channel: w.channelKind });
     }
     return {
-      queued: this.scheduler.queued.size,
+      queued: this.scheduler.queuedCount,
       running,
       done: this.tasks.counts.done,
       failed: this.tasks.counts.failed,
@@ -496,7 +496,7 @@ export class UnitPool implements AsyncDisposable {
   }
 
   private failQueued(err: Error): void {
-    for (const task of [...this.scheduler.queued]) this.fail(task, err);
+    for (const task of this.scheduler.queuedTasks()) this.fail(task, err);
   }
 
   private abandonAll(how: string): void {

@@ -24,8 +24,9 @@ const SHORT_TASK_MS = 4;
 
 export class Scheduler {
   private readonly queue = new TaskQueue();
-  /** Tasks not yet on a worker (cancelled ones leave it at once, and are skipped when they come up in the queue). */
-  readonly queued = new Set<Task>();
+  /** Tasks not yet on a worker: the queue's entries whose state is 'queued' (a cancelled one is 'settled' at once, and
+   * is skipped when it comes up). */
+  private waiting = 0;
   /** Tasks in flight per worker; see learn(). */
   private depth = 1;
   /** Moving average of how long a task takes on its worker, in ms. */
@@ -49,11 +50,23 @@ export class Scheduler {
   }
 
   get full(): boolean {
-    return this.maxQueue !== undefined && this.queued.size >= this.maxQueue;
+    return this.maxQueue !== undefined && this.waiting >= this.maxQueue;
+  }
+
+  /** Tasks not yet on a worker. */
+  get queuedCount(): number {
+    return this.waiting;
+  }
+
+  /** The tasks not yet on a worker, in the order they would go out (a copy: settling them while iterating is safe). */
+  queuedTasks(): Task[] {
+    const tasks: Task[] = [];
+    for (const task of this.queue.values()) if (task.state === 'queued') tasks.push(task);
+    return tasks;
   }
 
   add(task: Task): void {
-    this.queued.add(task);
+    this.waiting++;
     this.queue.push(task);
     this.dispatch();
   }
@@ -62,14 +75,16 @@ export class Scheduler {
   requeue(task: Task): void {
     task.state = 'queued';
     task.worker = undefined;
-    this.queued.add(task);
+    this.waiting++;
     this.queue.pushUrgent(task);
     this.dispatch();
   }
 
-  /** A task settled: if it was still queued, its place frees (it stays in the queue, to be skipped). */
-  remove(task: Task): void {
-    if (this.queued.delete(task)) this.wakeWaiters();
+  /** A task that was queued settled (cancelled, timed out, the pool closed): its place frees; its entry stays in the
+   * queue, to be skipped. */
+  dropped(): void {
+    this.waiting--;
+    this.wakeWaiters();
   }
 
   /**
@@ -77,7 +92,7 @@ export class Scheduler {
    * Called whenever room can have appeared; cheap when nothing waits.
    */
   dispatch(): void {
-    if (this.queued.size === 0 || this.stopped) return;
+    if (this.waiting === 0 || this.stopped) return;
     if (this.dispatching) {
       this.again = true;
       return;
@@ -87,12 +102,12 @@ export class Scheduler {
     try {
       do {
         this.again = false;
-        while (this.queued.size > 0 && !this.stopped) {
+        while (this.waiting > 0 && !this.stopped) {
           const worker = this.workers.pick(this.depth);
           if (!worker) break;
           const task = this.next();
           if (!task) break;
-          this.queued.delete(task);
+          this.waiting--;
           sent = true;
           try {
             worker.take(task);

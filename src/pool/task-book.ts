@@ -82,8 +82,9 @@ export class TaskBook {
   }
 
   private settle(task: Task): void {
+    const wasQueued = task.state === 'queued';
     task.state = 'settled';
-    this.scheduler.remove(task);
+    if (wasQueued) this.scheduler.dropped();
     task.disarm?.();
     if (--this.unsettled === 0) {
       this.onAllSettled?.();
