@@ -19,9 +19,6 @@ import type { Task } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import type { WorkerSet } from './worker-set.js';
 
-/** Tasks shorter than this (on average) get one more queued behind them on their worker. */
-const SHORT_TASK_MS = 4;
-
 export class Scheduler {
   private readonly queue = new TaskQueue();
   /** Tasks not yet on a worker: the queue's entries whose state is 'queued' (a cancelled one is 'settled' at once, and
@@ -131,14 +128,11 @@ export class Scheduler {
 
   /**
    * Learns how long tasks take (from the worker's reply times, so queueing inside the worker is not counted) and
-   * keeps about 1 ms of work queued per worker behind the running task: enough to hide the round trip (the worker
-   * has its next task when it finishes one) for tasks up to a few ms, none for long ones (a task queued behind a
-   * long one could have started on a worker that became free).
+   * keeps about 1 ms of work queued per worker: enough to hide the round trip for tiny tasks, none for long ones.
    */
   learn(tookMs: number): void {
     this.serviceMs += (tookMs - this.serviceMs) * 0.2;
-    const ms = Math.max(this.serviceMs, 1e-3);
-    const depth = ms >= SHORT_TASK_MS ? 1 : Math.min(64, 1 + Math.floor(1 / ms));
+    const depth = Math.max(1, Math.min(64, Math.floor(1 / Math.max(this.serviceMs, 1e-3))));
     if (depth !== this.depth) {
       const grew = depth > this.depth;
       this.depth = depth;
