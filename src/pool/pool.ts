@@ -463,12 +463,7 @@ export class UnitPool implements AsyncDisposable {
     if (this.broken) throw this.broken;
   }
 
-  private enqueue(
-    id: number,
-    fn: FnEntry,
-    payload: Buffer,
-    options: TaskOptions & { onProgress?: unknown },
-  ): Task {
+  private enqueue(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions & { onProgress?: unknown }): Task {
     const task = this.tasks.open(id, fn, payload, options);
     if (typeof options.onProgress === 'function')
       task.listener = { progress: options.onProgress as (value: unknown) => void };
