@@ -11,9 +11,9 @@
 // from its concurrency (kept equal to the workers' capacity) is the same one dispatch() makes from the workers
 // directly, so there is one gate, with no promise per task.
 //
-// Owns: the queue, the set of tasks not yet on a worker, `depth` (tasks in flight per worker, learnt from how long
-// tasks take), and the callers waiting for room under maxQueue. It may not settle tasks (a send that fails is
-// handed to `onSendError`) or start and stop workers.
+// Owns: the queue of tasks not yet on a worker (and their count), `depth` (tasks in flight per worker, learnt from
+// how long tasks take), and the callers waiting for room under maxQueue. It may not settle tasks (a send that fails
+// is handed to `onSendError`) or start and stop workers.
 
 import type { Task } from './task.js';
 import { TaskQueue } from './task-queue.js';
