@@ -10,7 +10,15 @@ import { encode } from '../src/wire/codec.js';
 import { DEFAULT_MAX_FRAME, encodeFrame } from '../src/wire/frame.js';
 import { FrameDecoder } from '../src/wire/frame-decoder.js';
 import { FrameWriter } from '../src/wire/frame-writer.js';
-import { decodeToWorker, FromWorker, ToWorker, type ToWorkerMessage } from '../src/wire/messages.js';
+import {
+  type CallChunkMessage,
+  type CallMessage,
+  type CallStreamMessage,
+  decodeToWorker,
+  FromWorker,
+  ToWorker,
+  type ToWorkerMessage,
+} from '../src/wire/messages.js';
 import { WORKER_HOOK, type WorkerHook } from '../src/worker/index.js';
 import { type Fn, Functions, isThenable } from './functions.js';
 import { Replies } from './replies.js';
@@ -72,7 +80,7 @@ const channelOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
   readable: true,
   writable: true,
   onread: decoder.socketReader(() => {
-    if (!busy) void drain();
+    if (!busy) drain();
   }),
 };
 const channel = new Socket(channelOptions);
@@ -138,20 +146,31 @@ decoder.push(
     encode([ToWorker.Call, WARM_UP, WARM_UP, [[0, 'x', { a: [1.5] }, new Uint8Array(1)]]] satisfies ToWorkerMessage),
   ),
 );
-void drain();
+drain();
 
-/** Runs queued messages in order. Synchronous tasks run back to back without yielding; async ones are awaited. */
-async function drain(): Promise<void> {
+/**
+ * Runs queued messages in order. Synchronous tasks run back to back without yielding (and without a promise: this
+ * runs after every read); an async one is waited for, then the rest runs. Stays `busy` while it waits. A message
+ * that throws here (or a task's settling that rejects) is a crash of this worker, as it would be in any Node program.
+ */
+function drain(): void {
   busy = true;
   try {
     while (inbox.length > 0) {
-      const msg = inbox.shift()!;
-      const pending = handle(msg);
-      if (pending) await pending;
+      const pending = handle(inbox.shift()!);
+      if (pending) {
+        void pending.then(drain, (err: unknown) => {
+          busy = false;
+          throw err;
+        });
+        return;
+      }
     }
-  } finally {
+  } catch (err) {
     busy = false;
+    throw err;
   }
+  busy = false;
   if (exitRequested) finish();
 }
 
@@ -160,19 +179,10 @@ function handle(msg: ToWorkerMessage): Promise<void> | undefined {
     case ToWorker.Define:
       functions.define(msg);
       return undefined;
-    case ToWorker.Call: {
-      const [, taskId, key, args] = msg;
-      return run(taskId, key, (fn) => fn(...args));
-    }
-    case ToWorker.CallChunk: {
-      const [, taskId, key, items, spread] = msg;
-      return run(taskId, key, (fn) => mapChunk(fn, items, spread === 1));
-    }
-    case ToWorker.CallStream: {
-      const [, taskId, key, args, window] = msg;
-      const send = (value: unknown) => replies.report('item', taskId, value);
-      return run(taskId, key, (fn) => streams.run(taskId, window, () => fn(...args), send, drained));
-    }
+    case ToWorker.Call:
+    case ToWorker.CallChunk:
+    case ToWorker.CallStream:
+      return run(msg);
     case ToWorker.Init:
       return initialize(msg[1], msg[2]);
     case ToWorker.Exit:
@@ -180,6 +190,24 @@ function handle(msg: ToWorkerMessage): Promise<void> | undefined {
       return undefined;
     default:
       throw new Error(`unitpool worker: unknown message ${String((msg as unknown[])[0])}`);
+  }
+}
+
+type TaskMessage = CallMessage | CallChunkMessage | CallStreamMessage;
+
+/** Calls fn as the task message says (read by index: no closure or destructuring per task). */
+function invoke(fn: Fn, msg: TaskMessage): unknown {
+  switch (msg[0]) {
+    case ToWorker.Call:
+      return fn(...msg[3]);
+    case ToWorker.CallChunk:
+      return mapChunk(fn, msg[3], msg[4] === 1);
+    case ToWorker.CallStream: {
+      const taskId = msg[1];
+      const args = msg[3];
+      const send = (value: unknown) => replies.report('item', taskId, value);
+      return streams.run(taskId, msg[4], () => fn(...args), send, drained);
+    }
   }
 }
 
@@ -194,7 +222,9 @@ function mapChunk(fn: Fn, items: unknown[], spread: boolean): unknown {
   return asyncFrom < 0 ? out : Promise.all(out);
 }
 
-function run(taskId: number, key: number, call: (fn: Fn) => unknown): Promise<void> | undefined {
+function run(msg: TaskMessage): Promise<void> | undefined {
+  const taskId = msg[1];
+  const key = msg[2];
   const entry = functions.get(key);
   if (entry === undefined) {
     reply(taskId, undefined, new Error(`unitpool worker: function ${key} was never defined`));
@@ -202,20 +232,21 @@ function run(taskId: number, key: number, call: (fn: Fn) => unknown): Promise<vo
   }
   if (typeof entry !== 'function') {
     return entry.then(
-      (fn) => settle(taskId, key, () => call(fn)),
+      (fn) => settle(msg, fn),
       (err) => reply(taskId, undefined, err),
     );
   }
-  return settle(taskId, key, () => call(entry));
+  return settle(msg, entry);
 }
 
-function settle(taskId: number, key: number, call: () => unknown): Promise<void> | undefined {
+function settle(msg: TaskMessage, fn: Fn): Promise<void> | undefined {
+  const taskId = msg[1];
   let value: unknown;
   running = taskId;
   try {
-    value = call();
+    value = invoke(fn, msg);
   } catch (err) {
-    reply(taskId, undefined, functions.explain(err, key));
+    reply(taskId, undefined, functions.explain(err, msg[2]));
     return undefined;
   }
   if (!isThenable(value)) {
@@ -224,7 +255,7 @@ function settle(taskId: number, key: number, call: () => unknown): Promise<void>
   }
   return Promise.resolve(value).then(
     (v) => reply(taskId, v, undefined),
-    (err) => reply(taskId, undefined, functions.explain(err, key)),
+    (err) => reply(taskId, undefined, functions.explain(err, msg[2])),
   );
 }
 

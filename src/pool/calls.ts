@@ -52,10 +52,10 @@ export class Calls {
         if (this.pool.queueMode !== 'wait') throw tasks.withUnit(new QueueFullError(this.pool.maxQueue!));
         return scheduler.waitForSpace().then(() => {
           this.pool.checkOpen('submit');
-          return this.enqueue(id, entry, payload, options)[1];
+          return this.enqueue(id, entry, payload, options).result;
         });
       }
-      return this.enqueue(id, entry, payload, options)[1];
+      return this.enqueue(id, entry, payload, options).result;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -66,9 +66,9 @@ export class Calls {
     this.pool.checkOpen('stream');
     const window = options.window ?? 16;
     const { entry, id, payload } = this.encode('stream', ToWorker.CallStream, fn, args, window);
-    const [task, result] = this.enqueue(id, entry, payload, options);
+    const task = this.enqueue(id, entry, payload, options);
     const left = new PoolClosedError('stream() was left before its task ran');
-    return streamOf(task, result, window, (t) => this.pool.tasks.fail(t, left));
+    return streamOf(task, task.result, window, (t) => this.pool.tasks.fail(t, left));
   }
 
   map(fn: TaskFunction, rest: unknown[]): AsyncIterableIterator<unknown> {
@@ -86,9 +86,9 @@ export class Calls {
       this.pool.checkOpen('map');
       const id = ++taskIds;
       const message = [ToWorker.CallChunk, id, entry.key, chunk, ...(spread ? [1] : [])];
-      const [task, result] = this.enqueue(id, entry, encodeWithPath(message, 'items', 3), chunkOptions);
+      const task = this.enqueue(id, entry, encodeWithPath(message, 'items', 3), chunkOptions);
       const left = () => new PoolClosedError('map() was left before this chunk ran');
-      return { result, cancel: () => task.state === 'queued' && tasks.fail(task, left()) };
+      return { result: task.result, cancel: () => task.state === 'queued' && tasks.fail(task, left()) };
     };
     return new MapIterator<unknown, unknown>(items, {
       chunksize: options.chunksize ?? 1,
@@ -113,19 +113,14 @@ export class Calls {
     return { entry, id, payload: encodeWithPath([op, id, entry.key, args, ...more], 'args', 3) };
   }
 
-  private enqueue(
-    id: number,
-    fn: FnEntry,
-    payload: Buffer,
-    options: TaskOptions & { onProgress?: unknown },
-  ): [Task, Promise<unknown>] {
+  private enqueue(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions & { onProgress?: unknown }): Task {
     const { tasks, workers, scheduler } = this.pool;
-    const [task, result] = tasks.open(id, fn, payload, options);
+    const task = tasks.open(id, fn, payload, options);
     if (typeof options.onProgress === 'function')
       task.listener = { progress: options.onProgress as (value: unknown) => void };
     workers.noteFunction(fn);
     scheduler.add(task);
     if (this.pool.startsWorkersOnDemand) workers.ensure();
-    return [task, result];
+    return task;
   }
 }

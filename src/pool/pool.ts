@@ -6,8 +6,8 @@
 //   map(fn, items) ───┤ chunks of `chunksize`, a bounded number in flight (map.ts)
 //                     ▼
 //   ┌─ Scheduler (scheduler.ts) ─────────────────────┐   a slot frees   ┌─ WorkerSet (worker-set.ts) ────────────┐
-//   │ p-queue, concurrency = the workers' capacity;  │ ───────────────> │ Worker (worker.ts), one per process:   │
-//   │ tasks put back after a worker died go first    │   least busy     │ state, tasks in flight, its channel    │
+//   │ the one gate: a task goes out when a worker    │ ───────────────> │ Worker (worker.ts), one per process:   │
+//   │ has room; tasks put back after a death first   │   least busy     │ state, tasks in flight, its channel    │
 //   └────────────────────────────────────────────────┘                  └──────┬───────────────────────▲─────────┘
 //                                       [Define fn] + Call frame on the channel│      result frames  │ (untrusted:
 //                                       (channel/: direct link, or relayed)    ▼                     │  parsed once)
@@ -141,7 +141,7 @@ export class UnitPool implements AsyncDisposable {
       onCapacity: () => this.scheduler.updateCapacity(),
       onUsable: () => this.onFirstWorker?.(),
       onOutput: (fd, bytes, from) => this.write(fd, bytes, from),
-      queued: () => this.scheduler.queued.size,
+      queued: () => this.scheduler.queuedCount,
       closed: () => this.closing || this.broken !== undefined,
     });
     const hostEvents = this.workers.hostEvents({
@@ -273,7 +273,7 @@ export class UnitPool implements AsyncDisposable {
   stats(): PoolStats {
     const { running, workers } = this.workers.stats();
     const { done, failed } = this.tasks.counts;
-    return { queued: this.scheduler.queued.size, running, done, failed, workers };
+    return { queued: this.scheduler.queuedCount, running, done, failed, workers };
   }
 
   // ── start ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -352,6 +352,8 @@ export class UnitPool implements AsyncDisposable {
     this.scheduler.learn(tookMs);
     if (ok) this.tasks.succeed(task, value);
     else this.tasks.fail(task, remoteError(value, task.callSite));
+    // Its worker has room for one more.
+    this.scheduler.dispatch();
   }
 
   private fail(task: Task, err: unknown): void {
@@ -363,7 +365,7 @@ export class UnitPool implements AsyncDisposable {
   }
 
   private failQueued(err: Error): void {
-    for (const task of [...this.scheduler.queued]) this.fail(task, err);
+    for (const task of this.scheduler.queuedTasks()) this.fail(task, err);
   }
 
   private abandonAll(how: string): void {

@@ -29,11 +29,11 @@ export class TaskBook {
   }
 
   /** A new task, counted until it settles; its timeout and AbortSignal are armed. */
-  open(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions): [Task, Promise<unknown>] {
-    const made = newTask(id, fn, payload, this.callSites);
+  open(id: number, fn: FnEntry, payload: Buffer, options: TaskOptions): Task {
+    const task = newTask(id, fn, payload, this.callSites);
     this.unsettled++;
-    if (options.signal || options.timeout !== undefined) this.arm(made[0], options);
-    return made;
+    if (options.signal || options.timeout !== undefined) this.arm(task, options);
+    return task;
   }
 
   succeed(task: Task, value: unknown): void {
@@ -82,8 +82,9 @@ export class TaskBook {
   }
 
   private settle(task: Task): void {
+    const wasQueued = task.state === 'queued';
     task.state = 'settled';
-    this.scheduler.remove(task);
+    if (wasQueued) this.scheduler.dropped();
     task.disarm?.();
     if (--this.unsettled === 0) {
       this.onAllSettled?.();

@@ -1,66 +1,81 @@
-// The queue behind p-queue. p-queue's default queue keeps one array sorted by priority and takes from its front
-// with Array.shift(), which moves every element: with 100,000 tasks waiting that is the pool's biggest cost.
-// The pool uses two priorities only (0: new tasks; 1: tasks put back after their worker died, which go first),
-// so two FIFO rings with a moving head do the same job in O(1).
+// The tasks waiting for a worker, in the order they go out: tasks put back after their worker died first, then
+// new tasks, FIFO within each. Two rings with a moving head: push and shift are O(1) (an Array.shift() moves
+// every element, which with 100,000 tasks waiting was the pool's biggest cost).
+//
+// It holds what it is given and nothing else: the scheduler decides what a waiting task is (a cancelled one stays
+// here until it comes up, and is skipped then).
 
-type Run = () => Promise<unknown>;
+import type { Task } from './task.js';
 
-interface Options {
-  priority?: number;
-  id?: string;
-}
-
-class Fifo {
-  private items: (Run | undefined)[] = [];
+class Ring {
+  private items: (Task | undefined)[] = [];
   private head = 0;
 
   get size(): number {
     return this.items.length - this.head;
   }
 
-  push(run: Run): void {
-    this.items.push(run);
+  push(task: Task): void {
+    this.items.push(task);
   }
 
-  shift(): Run | undefined {
+  shift(): Task | undefined {
     if (this.head >= this.items.length) return undefined;
-    const run = this.items[this.head];
+    const task = this.items[this.head];
     this.items[this.head++] = undefined;
-    // Drop the consumed prefix once it is most of the array (amortized O(1)).
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+    if (this.head === this.items.length) {
+      // Empty again: start over (the common case of a pool that keeps up; no array grows without bound).
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      // Drop the consumed prefix once it is most of the array (amortized O(1)).
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    return run;
+    return task;
   }
 
-  values(): Run[] {
-    return this.items.slice(this.head) as Run[];
+  *values(): IterableIterator<Task> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
   }
 }
 
-/** A p-queue `queueClass`: priority > 0 before priority 0, FIFO within each. */
 export class TaskQueue {
-  private readonly urgent = new Fifo();
-  private readonly normal = new Fifo();
+  private readonly urgent = new Ring();
+  private readonly normal = new Ring();
 
+  /** Entries, cancelled tasks still waiting to be skipped included. */
   get size(): number {
     return this.urgent.size + this.normal.size;
   }
 
-  enqueue(run: Run, options: Options = {}): void {
-    ((options.priority ?? 0) > 0 ? this.urgent : this.normal).push(run);
+  /** A new task: behind every other. */
+  push(task: Task): void {
+    this.normal.push(task);
   }
 
-  dequeue(): Run | undefined {
+  /** A task put back after its worker died: ahead of the new ones (behind others put back before it). */
+  pushUrgent(task: Task): void {
+    this.urgent.push(task);
+  }
+
+  shift(): Task | undefined {
     return this.urgent.size > 0 ? this.urgent.shift() : this.normal.shift();
   }
 
-  filter(options: Readonly<Options>): Run[] {
-    return ((options.priority ?? 0) > 0 ? this.urgent : this.normal).values();
+  /** The waiting tasks in the order they would go out. */
+  *values(): IterableIterator<Task> {
+    yield* this.urgent.values();
+    yield* this.normal.values();
   }
 
-  setPriority(): void {
-    throw new Error('unitpool: tasks have no ids to reprioritize');
+  clear(): void {
+    this.urgent.clear();
+    this.normal.clear();
   }
 }

@@ -26,6 +26,8 @@ export interface Task {
   reject: (err: unknown) => void;
   /** What the running task reports before its result: progress(value), and the values a stream task yields. */
   listener: TaskListener | undefined;
+  /** Settles with the task (what submit() returns). */
+  readonly result: Promise<unknown>;
 }
 
 export interface TaskListener {
@@ -34,14 +36,14 @@ export interface TaskListener {
   item?: ((value: unknown) => boolean) | undefined;
 }
 
-export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: boolean): [Task, Promise<unknown>] {
+export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: boolean): Task {
   let resolve!: (v: unknown) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<unknown>((res, rej) => {
     resolve = res;
     reject = rej;
   });
-  const task: Task = {
+  return {
     id,
     fn,
     payload,
@@ -53,8 +55,8 @@ export function newTask(id: number, fn: FnEntry, payload: Buffer, withCallSite: 
     resolve,
     reject,
     listener: undefined,
+    result,
   };
-  return [task, result];
 }
 
 /** The submitter's stack: 10 frames, the 5 of unitpool's own calls (submit -> Calls -> TaskBook -> here) and 5 of the caller's. */

@@ -155,23 +155,6 @@ export class WorkerSet {
     return best && best.inflight.length < depth ? best : undefined;
   }
 
-  /**
-   * Tasks that may be on workers at once: `depth` for each worker that takes tasks, plus the tasks still on
-   * workers that take no more (retiring, killed). The scheduler holds a slot for every task on a worker, so while
-   * fewer than this are held, some worker that takes tasks has room.
-   */
-  capacity(depth: number): number {
-    let n = 0;
-    for (const w of this.all.values()) n += w.takesTasks ? depth : w.inflight.length;
-    return n;
-  }
-
-  /** Whether any worker takes tasks. */
-  anyTakesTasks(): boolean {
-    for (const w of this.all.values()) if (w.takesTasks) return true;
-    return false;
-  }
-
   /** Starts workers up to maxWorkers: always (default), or only while work waits (idleTimeout). */
   ensure(): void {
     if (this.events.closed() || !this.host.canSpawn) return;

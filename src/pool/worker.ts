@@ -62,8 +62,6 @@ export class Worker {
   pid: number | undefined;
   /** Tasks sent, in order: the first is the one running. */
   readonly inflight: Task[] = [];
-  /** The scheduler's hold of each in-flight task (parallel to `inflight`): released when the task leaves. */
-  private readonly holds: (() => void)[] = [];
   /** Function keys this worker has compiled or imported. */
   private readonly defined = new Set<number>();
   /** Tasks sent to it over its life (for tasksPerWorker). */
@@ -122,13 +120,12 @@ export class Worker {
     this.ctx.events.onCapacity(this);
   }
 
-  /** Sends `task`; `hold` is released when the task leaves this worker. Throws if the frame cannot be sent. */
-  take(task: Task, hold: () => void): void {
+  /** Sends `task` (it is in flight here until its reply, or until this worker leaves). Throws if it cannot be sent. */
+  take(task: Task): void {
     task.state = 'sent';
     task.worker = this;
     task.sentAt = performance.now();
     this.inflight.push(task);
-    this.holds.push(hold);
     this.sent++;
     clearTimeout(this.idleTimer);
     try {
@@ -137,7 +134,6 @@ export class Worker {
     } catch (err) {
       // Only a frame the wire cannot carry (over 4 GiB) gets here: this task fails, nothing else is affected.
       this.inflight.pop();
-      this.holds.pop()!();
       throw new SerializationError('args', `the task is too large to send (${task.payload.length} bytes)`, {
         cause: err,
       });
@@ -215,7 +211,6 @@ export class Worker {
     if (!task || task.id !== taskId)
       return this.ctx.events.onFault(this, `a reply for task ${taskId}, which is not the task it is running`);
     this.inflight.shift();
-    this.holds.shift()!();
     this.done++;
     const now = performance.now();
     const took = now - Math.max(task.sentAt, this.lastReplyAt);
@@ -232,7 +227,6 @@ export class Worker {
     if (this.state !== 'ready' && this.state !== 'starting' && this.state !== 'retiring') return;
     this.state = 'retiring';
     const tasks = this.inflight.splice(0);
-    for (const hold of this.holds.splice(0)) hold();
     this.ctx.events.onLeaving(this, tasks);
   }
 
@@ -304,9 +298,7 @@ export class Worker {
   private drop(): Task[] {
     this.state = 'dead';
     clearTimeout(this.idleTimer);
-    const tasks = this.inflight.splice(0);
-    for (const hold of this.holds.splice(0)) hold();
-    return tasks;
+    return this.inflight.splice(0);
   }
 
   /** About to take tasks: the functions spares define in advance, then the initializer. */
