@@ -6,6 +6,7 @@
 // table's own parsers refuse it with their usual OptionError.
 
 import { TABLE, type PropertyName, type PropertySpec } from '../properties/index.js';
+import { BOOL_WORDS } from '../properties/kinds/kind.js';
 
 /** Kinds whose unit-file form is a space-separated list that repeated assignments extend. */
 const LIST_KINDS: ReadonlySet<string> = new Set([
@@ -17,17 +18,6 @@ const LIST_KINDS: ReadonlySet<string> = new Set([
   'environment',
   'ipAccess',
 ]);
-
-const BOOL_WORDS: Readonly<Record<string, boolean>> = {
-  yes: true,
-  no: false,
-  true: true,
-  false: false,
-  on: true,
-  off: false,
-  '1': true,
-  '0': false,
-};
 
 export function isTableProperty(name: string): name is PropertyName {
   return Object.prototype.hasOwnProperty.call(TABLE, name);
